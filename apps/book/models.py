@@ -1,0 +1,41 @@
+"""Derived, small, rolling order-book data. The raw book itself lives in RAM only."""
+
+from __future__ import annotations
+
+from django.db import models
+
+
+class OrderbookMetric(models.Model):
+    """One row per publication cycle (default every second), kept for METRICS_RETENTION_H."""
+
+    ts_ms = models.BigIntegerField(db_index=True)
+    symbol = models.CharField(max_length=20)
+    best_bid = models.DecimalField(max_digits=24, decimal_places=8)
+    best_ask = models.DecimalField(max_digits=24, decimal_places=8)
+    spread = models.DecimalField(max_digits=24, decimal_places=8)
+    mid = models.DecimalField(max_digits=24, decimal_places=8)
+    imbalance_topn = models.FloatField()
+    update_id = models.BigIntegerField()
+
+    class Meta:
+        db_table = "orderbook_metrics"
+        indexes = [models.Index(fields=["symbol", "ts_ms"], name="metrics_symbol_ts")]
+
+
+class PublishedBook(models.Model):
+    """The latest published book (top N per side) and stream health, one row per symbol.
+
+    Written by the single streamer each cycle and on every state change; read by any
+    number of web processes (GET /api/book, /api/health).
+    """
+
+    symbol = models.CharField(max_length=20, unique=True)
+    update_id = models.BigIntegerField(null=True)
+    ts_ms = models.BigIntegerField()
+    status = models.CharField(max_length=16)
+    bids = models.JSONField(default=list)
+    asks = models.JSONField(default=list)
+    health = models.JSONField(default=dict)
+
+    class Meta:
+        db_table = "orderbook_published"

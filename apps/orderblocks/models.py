@@ -1,0 +1,46 @@
+"""1h candles (the spec's OHLCV source table) and detected order blocks."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+
+OB_STATUSES = ("fresh", "touched", "invalid")
+
+
+class Candle(models.Model):
+    """One closed 1h candle. The table name is the CANDLE_TABLE setting (default btc_eur_1h)."""
+
+    open_time_ms = models.BigIntegerField(unique=True)
+    open = models.DecimalField(max_digits=24, decimal_places=8)
+    high = models.DecimalField(max_digits=24, decimal_places=8)
+    low = models.DecimalField(max_digits=24, decimal_places=8)
+    close = models.DecimalField(max_digits=24, decimal_places=8)
+    volume = models.DecimalField(max_digits=30, decimal_places=8)
+
+    class Meta:
+        db_table = settings.CONFIG.candle_table
+        ordering = ["open_time_ms"]
+
+
+class OrderBlock(models.Model):
+    symbol = models.CharField(max_length=20)
+    direction = models.CharField(max_length=7)  # "bullish" | "bearish"
+    created_ts_ms = models.BigIntegerField()  # open time of the OB bar
+    valid_from_ts_ms = models.BigIntegerField()
+    valid_to_ts_ms = models.BigIntegerField(null=True)
+    price_low = models.DecimalField(max_digits=24, decimal_places=8)
+    price_high = models.DecimalField(max_digits=24, decimal_places=8)
+    atr14 = models.DecimalField(max_digits=24, decimal_places=8)
+    bos_level = models.DecimalField(max_digits=24, decimal_places=8)
+    bos_ts_ms = models.BigIntegerField()
+    touched_ts_ms = models.BigIntegerField(null=True)
+    status = models.CharField(max_length=8)
+
+    class Meta:
+        db_table = "order_blocks_1h"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["symbol", "direction", "created_ts_ms"], name="ob_unique_symbol_dir_created"
+            )
+        ]

@@ -1,0 +1,62 @@
+"""The push contract between the single streamer and every web process.
+
+The streamer broadcasts overlay changes to one channel-layer group per symbol. Every message
+carries ``epoch`` (random per streamer start) and ``seq`` (1, 2, 3... within the epoch) so a
+client that sees a hole, or a new epoch, re-fetches the full state (GET /api/overlays).
+
+Message kinds and their ``data``:
+- ``zones``        {"added": [zone...], "changed": [zone...], "removed": [zone_id...]}
+- ``orderblocks``  {"added": [block...], "changed": [block...]}
+- ``metrics``      one orderbook_metrics row as a dict
+- ``candle``       {"time": s, "open", "high", "low", "close", "volume", "closed": bool}
+- ``status``       the stream status dict (as in /api/health "stream")
+Zone and block dicts are the chart-ready shapes from apps.zones.presentation /
+apps.orderblocks.presentation.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import secrets
+from typing import Any
+
+from channels.layers import BaseChannelLayer, get_channel_layer
+
+GROUP_MESSAGE_TYPE = "overlay.message"
+log = logging.getLogger(__name__)
+
+
+def group_name(symbol: str) -> str:
+    return f"overlays_{symbol.lower()}"
+
+
+class OverlayBroadcaster:
+    """Numbers and sends overlay messages to the symbol's group. Never raises on a full layer."""
+
+    def __init__(self, symbol: str, layer: BaseChannelLayer | None = None) -> None:
+        self.symbol = symbol
+        self.group = group_name(symbol)
+        self.epoch = secrets.token_hex(6)
+        self._seq = itertools.count(1)
+        self._layer = layer
+        self.sent = 0
+        self.failed = 0
+        self.last_seq = 0
+
+    @property
+    def layer(self) -> BaseChannelLayer:
+        if self._layer is None:
+            self._layer = get_channel_layer()
+        return self._layer
+
+    async def send(self, kind: str, data: Any) -> None:
+        seq = next(self._seq)
+        self.last_seq = seq
+        message = {"type": GROUP_MESSAGE_TYPE, "epoch": self.epoch, "seq": seq, "kind": kind, "data": data}
+        try:
+            await self.layer.group_send(self.group, message)
+            self.sent += 1
+        except Exception as exc:  # a broken layer must never stop the streamer
+            self.failed += 1
+            log.warning("broadcast failed kind=%s seq=%s reason=%r", kind, seq, exc)

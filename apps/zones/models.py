@@ -1,0 +1,45 @@
+"""Liquidity zones: the current set (upserted each cycle) and a rolling history."""
+
+from __future__ import annotations
+
+from django.db import models
+
+ZONE_STATUSES = ("candidate", "confirmed", "broken", "pulled")
+
+
+class ZoneFields(models.Model):
+    ts_ms = models.BigIntegerField()
+    symbol = models.CharField(max_length=20)
+    side = models.CharField(max_length=3)  # "bid" | "ask"
+    price_low = models.DecimalField(max_digits=24, decimal_places=8)
+    price_high = models.DecimalField(max_digits=24, decimal_places=8)
+    notional = models.DecimalField(max_digits=30, decimal_places=8)
+    strength = models.FloatField()
+    persistence_s = models.FloatField()
+    status = models.CharField(max_length=10)
+    first_seen_ts_ms = models.BigIntegerField()
+    last_seen_ts_ms = models.BigIntegerField()
+    book_update_id = models.BigIntegerField()
+
+    class Meta:
+        abstract = True
+
+
+class ZoneCurrent(ZoneFields):
+    """Zones on screen now: candidates, confirmed, and broken/pulled ones lingering."""
+
+    id = models.CharField(primary_key=True, max_length=120)
+
+    class Meta:
+        db_table = "orderbook_zones_current"
+        indexes = [models.Index(fields=["symbol", "status"], name="zones_cur_symbol_status")]
+
+
+class ZoneHistory(ZoneFields):
+    """Every zone state per cycle in which it changed, for replay and debugging."""
+
+    zone_id = models.CharField(max_length=120, db_index=True)
+
+    class Meta:
+        db_table = "orderbook_zones_history"
+        indexes = [models.Index(fields=["symbol", "ts_ms"], name="zones_hist_symbol_ts")]

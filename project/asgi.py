@@ -1,0 +1,24 @@
+"""ASGI entry point: HTTP through Django, WebSockets through the Channels router."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "project.settings")
+
+from django.core.asgi import get_asgi_application
+
+django_asgi_app = get_asgi_application()
+
+from channels.routing import ChannelNameRouter, ProtocolTypeRouter  # noqa: E402
+from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
+
+from project.routing import channel_routes, websocket_router  # noqa: E402
+
+application = ProtocolTypeRouter(
+    {
+        "http": django_asgi_app,
+        "websocket": AllowedHostsOriginValidator(websocket_router),
+        "channel": ChannelNameRouter(channel_routes),
+    }
+)

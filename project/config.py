@@ -1,0 +1,275 @@
+"""Service configuration read from environment variables.
+
+Every setting has the spec default and is validated once at start-up; a bad value raises
+``ConfigError`` naming the variable.  This module is pure (no Django imports) so it can be
+unit-tested with a plain dict as the environment.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, fields
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any, TypeVar
+from urllib.parse import urlparse
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+T = TypeVar("T")
+
+
+class ConfigError(ValueError):
+    """A configuration variable has a value the service cannot use."""
+
+    def __init__(self, variable: str, problem: str) -> None:
+        super().__init__(f"{variable}: {problem}")
+        self.variable = variable
+
+
+@dataclass(frozen=True)
+class Setting:
+    """Describes one environment variable: name, default, parser and help text."""
+
+    env: str
+    default: str
+    parse: Callable[[str], Any]
+    help: str
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value <= 0:
+        raise ValueError("must be a positive integer")
+    return value
+
+
+def _non_negative_int(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise ValueError("must be >= 0")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    value = float(text)
+    if not value > 0:
+        raise ValueError("must be a positive number")
+    return value
+
+
+def _positive_decimal(text: str) -> Decimal:
+    try:
+        value = Decimal(text)
+    except InvalidOperation as exc:
+        raise ValueError("must be a decimal number") from exc
+    if not value.is_finite() or value <= 0:
+        raise ValueError("must be a positive decimal number")
+    return value
+
+
+def _bool(text: str) -> bool:
+    lowered = text.strip().lower()
+    if lowered in {"1", "true", "yes", "on"}:
+        return True
+    if lowered in {"0", "false", "no", "off"}:
+        return False
+    raise ValueError("must be one of 1/0, true/false, yes/no, on/off")
+
+
+def _choice(*options: str) -> Callable[[str], str]:
+    def parse(text: str) -> str:
+        if text not in options:
+            raise ValueError(f"must be one of {', '.join(options)}")
+        return text
+
+    return parse
+
+
+def _ws_url(text: str) -> str:
+    parsed = urlparse(text)
+    if parsed.scheme not in {"ws", "wss"} or not parsed.netloc:
+        raise ValueError("must be a ws:// or wss:// URL with a host")
+    return text.rstrip("/")
+
+
+def _http_url(text: str) -> str:
+    parsed = urlparse(text)
+    if parsed.scheme not in {"http", "https"} or not parsed.netloc:
+        raise ValueError("must be an http:// or https:// URL with a host")
+    return text.rstrip("/")
+
+
+def _symbol(text: str) -> str:
+    if not re.fullmatch(r"[A-Za-z0-9]{2,20}", text):
+        raise ValueError("must be a Binance symbol such as BTCEUR")
+    return text.upper()
+
+
+def _database_url(text: str) -> str:
+    parsed = urlparse(text)
+    if parsed.scheme == "sqlite":
+        if not parsed.path or parsed.path == "/":
+            raise ValueError("sqlite URL needs a path: sqlite:///absolute/path.sqlite3")
+        return text
+    if parsed.scheme in {"postgres", "postgresql"}:
+        if not parsed.path.strip("/"):
+            raise ValueError("postgres URL needs a database name: postgres://user:pw@host:5432/db")
+        return text
+    raise ValueError("must start with sqlite:/// or postgres://")
+
+
+def _redis_url(text: str) -> str:
+    if text == "":
+        return ""
+    parsed = urlparse(text)
+    if parsed.scheme not in {"redis", "rediss", "unix"}:
+        raise ValueError("must be a redis:// URL (or empty for the in-memory channel layer)")
+    return text
+
+
+def _table_name(text: str) -> str:
+    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]{0,62}", text):
+        raise ValueError("must be a plain SQL table name")
+    return text
+
+
+def _host_list(text: str) -> list[str]:
+    return [h.strip() for h in text.split(",") if h.strip()]
+
+
+DEFAULT_SQLITE = f"sqlite:///{BASE_DIR / 'var' / 'db.sqlite3'}"
+
+SETTINGS: tuple[Setting, ...] = (
+    # exchange connection
+    Setting("BINANCE_WS_URL", "wss://stream.binance.com:9443", _ws_url, "Binance WebSocket base URL"),
+    Setting("BINANCE_REST_URL", "https://api.binance.com", _http_url, "Binance REST base URL"),
+    Setting("SYMBOL", "BTCEUR", _symbol, "The one spot symbol this service follows"),
+    Setting("DEPTH_SPEED", "100ms", _choice("100ms", "1000ms"), "Diff-depth stream cadence"),
+    Setting("SNAPSHOT_LIMIT", "5000", _positive_int, "Levels per side requested from /api/v3/depth"),
+    Setting("WATCHDOG_S", "10", _positive_float, "No depth event for this long forces a reconnect"),
+    Setting("RECONNECT_AFTER_S", "84600", _positive_float,
+            "Proactive make-before-break reconnect age (Binance drops at 24 h)"),
+    Setting("BACKOFF_BASE_S", "0.5", _positive_float, "Reconnect backoff base (full jitter)"),
+    Setting("BACKOFF_CAP_S", "30", _positive_float, "Reconnect backoff cap"),
+    Setting("BUFFER_MAX_EVENTS", "10000", _positive_int, "Bounded event buffer; overflow forces a resync"),
+    Setting("REST_TIMEOUT_S", "10", _positive_float, "REST request timeout"),
+    Setting("REST_WEIGHT_LIMIT_1M", "6000", _positive_int, "Binance request weight per minute"),
+    Setting("REST_WEIGHT_RESERVE", "1000", _non_negative_int, "Weight kept free for other REST users"),
+    Setting("SNAPSHOTS_PER_10MIN", "12", _positive_int, "Snapshot budget so repeated gaps cannot become a ban"),
+    # publication
+    Setting("PUBLISH_INTERVAL_MS", "1000", _positive_int, "Publication and zone cycle interval"),
+    Setting("PUBLISH_TOP_N", "100", _positive_int, "Levels per side in the published book"),
+    Setting("IMBALANCE_TOP_N", "20", _positive_int, "Levels per side used for imbalance_topn"),
+    Setting("STALE_AFTER_S", "5", _positive_float, "Published book older than this reads as stale"),
+    Setting("METRICS_RETENTION_H", "24", _positive_float, "orderbook_metrics retention"),
+    # zones
+    Setting("ZONE_RANGE_PCT", "1.0", _positive_decimal, "Analysed band around mid, percent"),
+    Setting("ZONE_BIN_SIZE", "50", _positive_decimal, "Bin width in quote currency"),
+    Setting("ZONE_BIN_ROUNDING", "floor_ceil", _choice("floor_ceil", "half_up"),
+            "Bin assignment: floor for bids/ceil for asks, or round-half-up for both"),
+    Setting("ZONE_VOLUME_MODE", "qty", _choice("qty", "notional"), "Bin volume: sum(qty) or sum(qty*price)"),
+    Setting("ZONE_BASELINE_K", "3", _non_negative_int, "Median window half-width in bins"),
+    Setting("ZONE_WALL_MULTIPLIER", "4.0", _positive_float, "Score that makes a wall bin"),
+    Setting("ZONE_MAX_GAP_BINS", "1", _non_negative_int, "Max empty bins between merged wall bins"),
+    Setting("ZONE_CONFIRM_S", "30", _positive_float, "Persistence needed to confirm a zone"),
+    Setting("ZONE_CONFIRM_CYCLES", "5", _positive_int, "Cycles in a row with strength >= threshold"),
+    Setting("ZONE_STRENGTH_THRESHOLD", "4.0", _positive_float, "Strength needed in each confirm cycle"),
+    Setting("ZONE_GRACE_CYCLES", "2", _positive_int, "Missing cycles before a zone has disappeared"),
+    Setting("ZONE_DISCARD_S", "10", _positive_float, "Zones that lived less than this are discarded"),
+    Setting("ZONE_LINGER_S", "60", _positive_float, "Broken/pulled zones stay visible this long"),
+    Setting("ZONE_HISTORY_RETENTION_H", "24", _positive_float, "orderbook_zones_history retention"),
+    # order blocks
+    Setting("CANDLE_TABLE", "btc_eur_1h", _table_name, "1h OHLCV source table"),
+    Setting("OB_ATR_PERIOD", "14", _positive_int, "ATR period"),
+    Setting("OB_ATR_METHOD", "wilder", _choice("wilder", "sma"), "ATR smoothing"),
+    Setting("OB_FRACTAL_N", "3", _positive_int, "Fractal swing half-width"),
+    Setting("OB_DISPLACEMENT_K", "1.2", _positive_float, "Displacement range in ATRs"),
+    Setting("OB_ZONE_MODE", "conservative", _choice("conservative", "aggressive"), "Order-block zone bounds"),
+    Setting("OB_WARMUP_BARS", "1000", _positive_int, "Bars recomputed by the incremental hourly run"),
+    Setting("OB_RUN_DELAY_S", "5", _non_negative_int, "Seconds after a candle closes before the hourly run"),
+    # web
+    Setting("RENDER_TOUCHED", "true", _bool, "Draw touched order blocks (styled differently)"),
+    Setting("API_MAX_LIMIT", "5000", _positive_int, "Cap for ?limit= on list endpoints"),
+    # infrastructure
+    Setting("DATABASE_URL", DEFAULT_SQLITE, _database_url, "sqlite:///abs/path.sqlite3 or postgres://..."),
+    Setting("REDIS_URL", "", _redis_url, "Empty: in-memory channel layer; redis://host:port/0 for scale-out"),
+    Setting("SQLITE_BUSY_TIMEOUT_S", "20", _positive_float, "SQLite busy timeout"),
+    Setting("DJANGO_DEBUG", "false", _bool, "Django DEBUG"),
+    Setting("DJANGO_SECRET_KEY", "dev-insecure-change-me", str, "Django SECRET_KEY"),
+    Setting("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]", _host_list, "Comma-separated Host names"),
+    Setting("LOG_LEVEL", "INFO", _choice("DEBUG", "INFO", "WARNING", "ERROR"), "Log level"),
+)
+
+
+@dataclass(frozen=True)
+class Config:
+    """Validated settings; attribute names are the lower-cased variable names."""
+
+    binance_ws_url: str
+    binance_rest_url: str
+    symbol: str
+    depth_speed: str
+    snapshot_limit: int
+    watchdog_s: float
+    reconnect_after_s: float
+    backoff_base_s: float
+    backoff_cap_s: float
+    buffer_max_events: int
+    rest_timeout_s: float
+    rest_weight_limit_1m: int
+    rest_weight_reserve: int
+    snapshots_per_10min: int
+    publish_interval_ms: int
+    publish_top_n: int
+    imbalance_top_n: int
+    stale_after_s: float
+    metrics_retention_h: float
+    zone_range_pct: Decimal
+    zone_bin_size: Decimal
+    zone_bin_rounding: str
+    zone_volume_mode: str
+    zone_baseline_k: int
+    zone_wall_multiplier: float
+    zone_max_gap_bins: int
+    zone_confirm_s: float
+    zone_confirm_cycles: int
+    zone_strength_threshold: float
+    zone_grace_cycles: int
+    zone_discard_s: float
+    zone_linger_s: float
+    zone_history_retention_h: float
+    candle_table: str
+    ob_atr_period: int
+    ob_atr_method: str
+    ob_fractal_n: int
+    ob_displacement_k: float
+    ob_zone_mode: str
+    ob_warmup_bars: int
+    ob_run_delay_s: int
+    render_touched: bool
+    api_max_limit: int
+    database_url: str
+    redis_url: str
+    sqlite_busy_timeout_s: float
+    django_debug: bool
+    django_secret_key: str
+    allowed_hosts: list[str]
+    log_level: str
+
+
+def load_config(environ: Mapping[str, str]) -> Config:
+    """Parse and validate every setting; raise ConfigError naming the first bad variable."""
+    values: dict[str, Any] = {}
+    for setting in SETTINGS:
+        raw = environ.get(setting.env, setting.default)
+        try:
+            values[setting.env.lower()] = setting.parse(raw)
+        except (ValueError, ArithmeticError) as exc:
+            raise ConfigError(setting.env, f"{exc} (got {raw!r})") from None
+    known = {f.name for f in fields(Config)}
+    missing = known - values.keys()
+    if missing:  # a programming error, not a user error
+        raise RuntimeError(f"settings without a variable: {sorted(missing)}")
+    return Config(**values)

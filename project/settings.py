@@ -1,0 +1,111 @@
+"""Django settings: everything comes from environment variables via project.config."""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Any
+from urllib.parse import unquote, urlparse
+
+from project.config import BASE_DIR, ConfigError, load_config
+
+try:
+    CONFIG = load_config(os.environ)
+except ConfigError as exc:  # start-up validation: one clear line, no traceback
+    sys.stderr.write(f"configuration error: {exc}\n")
+    raise SystemExit(2) from None
+
+SECRET_KEY = CONFIG.django_secret_key
+DEBUG = CONFIG.django_debug
+ALLOWED_HOSTS = CONFIG.allowed_hosts
+
+INSTALLED_APPS = [
+    "daphne",
+    "django.contrib.staticfiles",
+    "channels",
+    "apps.book",
+    "apps.zones",
+    "apps.orderblocks",
+    "apps.overlays",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.http.ConditionalGetMiddleware",
+]
+
+ROOT_URLCONF = "project.urls"
+ASGI_APPLICATION = "project.asgi.application"
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {"context_processors": []},
+    }
+]
+
+
+def _database(url: str) -> dict[str, Any]:
+    parsed = urlparse(url)
+    if parsed.scheme == "sqlite":
+        path = unquote(parsed.path)
+        return {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": path,
+            "OPTIONS": {
+                "transaction_mode": "IMMEDIATE",
+                "timeout": CONFIG.sqlite_busy_timeout_s,
+                "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+            },
+            "TEST": {"NAME": path + ".test"},
+        }
+    return {
+        "ENGINE": "django.db.backends.postgresql",
+        "NAME": unquote(parsed.path.lstrip("/")),
+        "USER": unquote(parsed.username or ""),
+        "PASSWORD": unquote(parsed.password or ""),
+        "HOST": parsed.hostname or "",
+        "PORT": str(parsed.port or ""),
+        "CONN_MAX_AGE": 0,
+    }
+
+
+DATABASES = {"default": _database(CONFIG.database_url)}
+if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
+    os.makedirs(os.path.dirname(DATABASES["default"]["NAME"]), exist_ok=True)
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+if CONFIG.redis_url:
+    CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {"hosts": [CONFIG.redis_url], "capacity": 1000, "expiry": 30},
+        }
+    }
+else:
+    CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels.layers.InMemoryChannelLayer",
+            "CONFIG": {"capacity": 1000, "expiry": 30},
+        }
+    }
+
+USE_TZ = True
+TIME_ZONE = "UTC"
+STATIC_URL = "/static/"
+STATICFILES_DIRS = [
+    ("chart", BASE_DIR / "static" / "chart"),
+    ("vendor/lightweight-charts", BASE_DIR / "node_modules" / "lightweight-charts" / "dist"),
+]
+STATIC_ROOT = BASE_DIR / "var" / "staticfiles"
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"line": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "line"}},
+    "root": {"handlers": ["console"], "level": CONFIG.log_level},
+    "loggers": {"django.channels.server": {"level": "WARNING"}, "daphne": {"level": "WARNING"}},
+}

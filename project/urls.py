@@ -1,0 +1,12 @@
+"""HTTP routes: the chart page and the JSON API."""
+
+from __future__ import annotations
+
+from django.urls import include, path
+
+urlpatterns = [
+    path("", include("apps.overlays.urls")),
+    path("api/", include("apps.book.urls")),
+    path("api/", include("apps.zones.urls")),
+    path("api/", include("apps.orderblocks.urls")),
+]
