@@ -59,7 +59,7 @@ def _database(url: str) -> dict[str, Any]:
                 "timeout": CONFIG.sqlite_busy_timeout_s,
                 "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
             },
-            "TEST": {"NAME": path + ".test"},
+            "TEST": {"NAME": f"{path}.test-{os.getpid()}"},
         }
     return {
         "ENGINE": "django.db.backends.postgresql",

@@ -1,0 +1,38 @@
+"""Chart-ready dicts for zones, shared by the REST API and the push deltas."""
+
+from __future__ import annotations
+
+from typing import Any
+
+LIVE_ZONE_STATUSES = ("candidate", "confirmed")
+
+
+def decimal_text(value: Any) -> str:
+    """A Decimal as plain positional text (no exponent), e.g. 87000.5 -> '87000.5'."""
+    text = format(value, "f")
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return text
+
+
+def zone_overlay(zone: Any) -> dict[str, Any]:
+    """`zone` is a ZoneCurrent row or any object with the same attribute names."""
+    ended = zone.status not in LIVE_ZONE_STATUSES
+    return {
+        "id": zone.id,
+        "kind": "zone",
+        "symbol": zone.symbol,
+        "side": zone.side,
+        "status": zone.status,
+        "price_low": decimal_text(zone.price_low),
+        "price_high": decimal_text(zone.price_high),
+        "notional": decimal_text(zone.notional),
+        "strength": round(float(zone.strength), 4),
+        "persistence_s": round(float(zone.persistence_s), 3),
+        "first_seen_ts_ms": zone.first_seen_ts_ms,
+        "last_seen_ts_ms": zone.last_seen_ts_ms,
+        "ts_ms": zone.ts_ms,
+        "book_update_id": zone.book_update_id,
+        "time_from": zone.first_seen_ts_ms // 1000,
+        "time_to": zone.last_seen_ts_ms // 1000 if ended else None,
+    }
