@@ -1,0 +1,71 @@
+"""REST request-weight accounting shared by every Binance REST call. Pure: time is passed in.
+
+- Weight: Binance counts request weight per minute (6000 for spot) and reports what is used in
+  `X-MBX-USED-WEIGHT-1M`; the budget is seeded from that header and keeps a reserve free.
+- Bans: a 429 or 418 carries `Retry-After`; until it expires no REST call of any kind is made.
+- Snapshots: a separate cap on depth snapshots per 10 minutes so repeated gaps cannot turn into a ban.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+
+
+@dataclass
+class WeightBudget:
+    limit_per_minute: int = 6000
+    reserve: int = 1000
+    snapshots_per_10min: int = 12
+    used: int = 0
+    minute: int = -1
+    blocked_until: float = 0.0
+    block_reason: str = ""
+    bans_429: int = 0
+    bans_418: int = 0
+    _snapshot_times: deque[float] = field(default_factory=deque)
+
+    def _roll(self, now: float) -> None:
+        minute = int(now // 60)
+        if minute != self.minute:
+            self.minute = minute
+            self.used = 0
+
+    def wait_for(self, weight: int, now: float, *, snapshot: bool = False) -> float:
+        """Seconds to wait before a request of `weight` may be sent (0 = send now)."""
+        if now < self.blocked_until:
+            return self.blocked_until - now
+        self._roll(now)
+        if self.used + weight > self.limit_per_minute - self.reserve:
+            return (self.minute + 1) * 60 - now
+        if snapshot:
+            while self._snapshot_times and self._snapshot_times[0] <= now - 600:
+                self._snapshot_times.popleft()
+            if len(self._snapshot_times) >= self.snapshots_per_10min:
+                return self._snapshot_times[0] + 600 - now
+        return 0.0
+
+    def spend(self, weight: int, now: float, *, snapshot: bool = False) -> None:
+        self._roll(now)
+        self.used += weight
+        if snapshot:
+            self._snapshot_times.append(now)
+
+    def observe_used(self, used_weight: int, now: float) -> None:
+        """Seed from the exchange's `X-MBX-USED-WEIGHT-1M` header (the exchange is authoritative)."""
+        self._roll(now)
+        self.used = max(self.used, used_weight)
+
+    def block(self, retry_after_s: float, now: float, reason: str) -> None:
+        """A 429/418: no REST call of any kind before `now + retry_after_s`."""
+        if reason == "418":
+            self.bans_418 += 1
+        elif reason == "429":
+            self.bans_429 += 1
+        until = now + max(retry_after_s, 0.0)
+        if until > self.blocked_until:
+            self.blocked_until = until
+            self.block_reason = reason
+
+    def snapshots_in_window(self, now: float) -> int:
+        return sum(1 for t in self._snapshot_times if t > now - 600)

@@ -1,0 +1,150 @@
+"""Binance REST adapter (httpx) sharing one request-weight budget across every call.
+
+- The budget is seeded from `X-MBX-USED-WEIGHT-1M` on every response.
+- 429 and 418 honour `Retry-After` globally: no REST call of any kind is sent before it expires.
+- 5xx, timeouts, transport errors and 200-with-error-body retry with exponential backoff.
+- Depth snapshots also pass a snapshot budget (apps.book.domain.rate_limit).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import Counter
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+
+from apps.book.domain.backoff import Backoff
+from apps.book.domain.events import DepthSnapshot
+from apps.book.domain.rate_limit import WeightBudget
+from apps.book.domain.wire import WireError, parse_snapshot
+
+log = logging.getLogger("apps.book.rest")
+
+
+class RestError(Exception):
+    """A REST call that cannot succeed (bad request, or retries exhausted)."""
+
+
+def depth_weight(limit: int) -> int:
+    if limit <= 100:
+        return 5
+    if limit <= 500:
+        return 25
+    if limit <= 1000:
+        return 50
+    return 250
+
+
+class BinanceRestClient:
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        budget: WeightBudget | None = None,
+        timeout_s: float = 10.0,
+        max_attempts: int = 6,
+        clock: Callable[[], float] = time.monotonic,
+        backoff: Backoff | None = None,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.budget = budget or WeightBudget()
+        self.max_attempts = max_attempts
+        self._clock = clock
+        self._backoff = backoff or Backoff(0.25, 10.0)
+        self._client = httpx.AsyncClient(base_url=self.base_url, timeout=timeout_s)
+        self.counters: Counter[str] = Counter()
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
+
+    async def get_depth(self, symbol: str, limit: int) -> DepthSnapshot:
+        payload = await self._request(
+            "/api/v3/depth", {"symbol": symbol, "limit": limit}, depth_weight(limit), snapshot=True
+        )
+        try:
+            return parse_snapshot(payload)
+        except WireError as exc:
+            raise RestError(f"bad depth snapshot: {exc}") from None
+
+    async def get_klines(
+        self, symbol: str, interval: str, start_ms: int | None, end_ms: int | None, limit: int
+    ) -> list[list[Any]]:
+        params: dict[str, Any] = {"symbol": symbol, "interval": interval, "limit": limit}
+        if start_ms is not None:
+            params["startTime"] = start_ms
+        if end_ms is not None:
+            params["endTime"] = end_ms
+        payload = await self._request("/api/v3/klines", params, 2)
+        if not isinstance(payload, list):
+            raise RestError("klines answer is not a list")
+        return payload
+
+    async def _wait_for_budget(self, weight: int, snapshot: bool) -> None:
+        while True:
+            wait = self.budget.wait_for(weight, self._clock(), snapshot=snapshot)
+            if wait <= 0:
+                return
+            reason = self.budget.block_reason if self._clock() < self.budget.blocked_until else "weight budget"
+            self.counters[f"waited:{reason}"] += 1
+            log.info("rest waiting %.2fs reason=%s", wait, reason)
+            await asyncio.sleep(wait)
+
+    async def _request(self, path: str, params: dict[str, Any], weight: int, *, snapshot: bool = False) -> Any:
+        attempt = 0
+        while True:
+            attempt += 1
+            await self._wait_for_budget(weight, snapshot)
+            self.budget.spend(weight, self._clock(), snapshot=snapshot)
+            self.counters["requests"] += 1
+            problem: str
+            try:
+                response = await self._client.get(path, params=params)
+            except httpx.TimeoutException:
+                problem = "timeout"
+            except httpx.TransportError as exc:
+                problem = f"transport error {type(exc).__name__}"
+            else:
+                used = response.headers.get("X-MBX-USED-WEIGHT-1M")
+                if used and used.isdigit():
+                    self.budget.observe_used(int(used), self._clock())
+                status = response.status_code
+                if status in (429, 418):
+                    retry_after = _retry_after(response)
+                    self.budget.block(retry_after, self._clock(), str(status))
+                    self.counters[str(status)] += 1
+                    log.warning("rest %s on %s: no REST call for %.1fs", status, path, retry_after)
+                    continue  # does not count as an attempt: the wait is the remedy
+                if status >= 500:
+                    problem = f"http {status}"
+                elif status >= 400:
+                    self.counters["client_error"] += 1
+                    raise RestError(f"{path} answered {status}: {response.text[:200]}")
+                else:
+                    try:
+                        payload = response.json()
+                    except ValueError:
+                        problem = "invalid json"
+                    else:
+                        if isinstance(payload, dict) and "code" in payload and "msg" in payload:
+                            problem = f"error body code={payload.get('code')}"
+                        else:
+                            self._backoff.reset()
+                            return payload
+            self.counters["retries"] += 1
+            if attempt >= self.max_attempts:
+                raise RestError(f"{path}: {problem} after {attempt} attempts")
+            delay = self._backoff.next_delay()
+            log.warning("rest %s on %s, retry %d in %.2fs", problem, path, attempt, delay)
+            await asyncio.sleep(delay)
+
+
+def _retry_after(response: httpx.Response) -> float:
+    header = response.headers.get("Retry-After", "")
+    try:
+        return max(float(header), 0.0)
+    except ValueError:
+        return 60.0
