@@ -1,5 +1,10 @@
 from __future__ import annotations
 
-from django.urls import URLPattern
+from django.urls import path
 
-urlpatterns: list[URLPattern] = []
+from apps.orderblocks import views
+
+urlpatterns = [
+    path("candles", views.candles, name="api-candles"),
+    path("orderblocks", views.orderblocks, name="api-orderblocks"),
+]

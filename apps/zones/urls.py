@@ -1,5 +1,7 @@
 from __future__ import annotations
 
-from django.urls import URLPattern
+from django.urls import path
 
-urlpatterns: list[URLPattern] = []
+from apps.zones import views
+
+urlpatterns = [path("zones", views.zones, name="api-zones")]

@@ -1,0 +1,63 @@
+"""The edge shared by every JSON endpoint: GET only, query validation -> 400, caching headers.
+
+Responses carry ``Cache-Control: no-cache`` so a polling client always revalidates; the
+ConditionalGetMiddleware (project settings) adds a content ETag and answers ``If-None-Match``
+with 304 when nothing changed. Errors are never cached.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from django.core.serializers.json import DjangoJSONEncoder
+from django.http import HttpRequest, HttpResponse, JsonResponse
+
+from apps.overlays.query_params import QueryParamError, QueryParams
+
+log = logging.getLogger(__name__)
+
+ApiHandler = Callable[[HttpRequest, QueryParams], dict[str, Any]]
+
+
+def json_ok(payload: dict[str, Any]) -> JsonResponse:
+    response = JsonResponse(payload, encoder=DjangoJSONEncoder, json_dumps_params={"separators": (",", ":")})
+    response["Cache-Control"] = "no-cache"
+    return response
+
+
+def json_error(status: int, payload: dict[str, Any]) -> JsonResponse:
+    response = JsonResponse(payload, status=status)
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+def json_endpoint(allowed_params: Iterable[str]) -> Callable[[ApiHandler], Callable[[HttpRequest], HttpResponse]]:
+    """Wrap a handler ``(request, params) -> dict`` into a GET/HEAD JSON view.
+
+    Bad query parameters become HTTP 400 ``{"error","parameter","detail"}``; other methods 405.
+    """
+    allowed = tuple(allowed_params)
+
+    def decorate(handler: ApiHandler) -> Callable[[HttpRequest], HttpResponse]:
+        @functools.wraps(handler)
+        def view(request: HttpRequest) -> HttpResponse:
+            if request.method not in ("GET", "HEAD"):
+                response = json_error(
+                    405, {"error": "method_not_allowed", "detail": f"{request.method} is not supported; use GET"}
+                )
+                response["Allow"] = "GET, HEAD"
+                return response
+            try:
+                params = QueryParams({k: request.GET.getlist(k) for k in request.GET}, allowed)
+                payload = handler(request, params)
+            except QueryParamError as exc:
+                log.info("rejected %s reason=%s", request.path, exc)
+                return json_error(400, exc.as_json())
+            return json_ok(payload)
+
+        return view
+
+    return decorate

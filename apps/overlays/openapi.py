@@ -1,0 +1,287 @@
+"""The OpenAPI 3 document served at GET /api/schema. Pure data: built from a few settings.
+
+It describes every HTTP endpoint of the service, including /api/book and /api/health
+(served by apps.book), so integrators and the schema-driven fuzz test see one contract.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from apps.orderblocks.models import OB_STATUSES
+from apps.overlays.query_params import MAX_TIME_S
+from apps.zones.models import ZONE_STATUSES
+
+STREAM_STATUSES = ("live", "connecting", "syncing", "resyncing", "backoff", "stale")
+BOOK_MAX_LIMIT = 100
+
+
+def _ref(name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _decimal(description: str) -> dict[str, Any]:
+    return {"type": "string", "pattern": r"^-?[0-9]+(\.[0-9]+)?$", "description": description}
+
+
+def _time_param(name: str, description: str) -> dict[str, Any]:
+    return {
+        "name": name,
+        "in": "query",
+        "required": False,
+        "description": description,
+        "schema": {"type": "integer", "minimum": 0, "maximum": MAX_TIME_S},
+    }
+
+
+def _limit_param(default: int, cap: int, description: str) -> dict[str, Any]:
+    return {
+        "name": "limit",
+        "in": "query",
+        "required": False,
+        "description": f"{description} Above {cap} is rejected with 400.",
+        "schema": {"type": "integer", "minimum": 1, "maximum": cap, "default": min(default, cap)},
+    }
+
+
+def _status_param(statuses: tuple[str, ...], what: str) -> dict[str, Any]:
+    return {
+        "name": "status",
+        "in": "query",
+        "required": False,
+        "description": f"Only {what} in these statuses: one of {', '.join(statuses)}, or several separated by commas.",
+        "schema": {"type": "string", "pattern": rf"^({'|'.join(statuses)})(,({'|'.join(statuses)}))*$"},
+        "examples": {s: {"value": s} for s in statuses},
+    }
+
+
+def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
+    return {
+        "description": description,
+        "headers": {
+            "ETag": {"schema": {"type": "string"}, "description": "Content tag; send it back as If-None-Match."},
+            "Cache-Control": {"schema": {"type": "string"}, "description": "no-cache: always revalidate."},
+        },
+        "content": {"application/json": {"schema": schema}},
+    }
+
+
+_BAD_REQUEST = {
+    "description": "A query parameter is invalid; the body names it.",
+    "content": {"application/json": {"schema": _ref("Error")}},
+}
+_NOT_MODIFIED = {"description": "Nothing changed since the ETag sent in If-None-Match."}
+
+
+def _get(summary: str, description: str, params: list[dict[str, Any]], ok: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "get": {
+            "summary": summary,
+            "description": description,
+            "parameters": params,
+            "responses": {"200": ok, "304": _NOT_MODIFIED, "400": _BAD_REQUEST},
+        }
+    }
+
+
+def _schemas() -> dict[str, Any]:
+    nullable_int = {"type": ["integer", "null"]}
+    return {
+        "Error": {
+            "type": "object",
+            "required": ["error", "detail"],
+            "properties": {
+                "error": {"type": "string", "examples": ["bad_parameter"]},
+                "parameter": {"type": "string", "description": "The offending query parameter."},
+                "detail": {"type": "string"},
+            },
+        },
+        "Candle": {
+            "type": "object",
+            "required": ["time", "open", "high", "low", "close", "volume", "closed"],
+            "properties": {
+                "time": {"type": "integer", "description": "Open time, UTC seconds (Lightweight Charts time)."},
+                "open": {"type": "number"},
+                "high": {"type": "number"},
+                "low": {"type": "number"},
+                "close": {"type": "number"},
+                "volume": {"type": "number"},
+                "closed": {"type": "boolean"},
+            },
+        },
+        "OrderBlock": {
+            "type": "object",
+            "description": "A chart-ready box. time_to null: still valid, extends to now.",
+            "required": ["id", "kind", "direction", "status", "price_low", "price_high", "time_from", "time_to"],
+            "properties": {
+                "id": {"type": "string", "examples": ["BTCEUR:bullish:1700000000000"]},
+                "kind": {"type": "string", "enum": ["orderblock"]},
+                "symbol": {"type": "string"},
+                "direction": {"type": "string", "enum": ["bullish", "bearish"]},
+                "status": {"type": "string", "enum": list(OB_STATUSES)},
+                "price_low": _decimal("Box bottom."),
+                "price_high": _decimal("Box top."),
+                "atr14": _decimal("ATR(14) at the order-block bar."),
+                "bos_level": _decimal("The swing level whose break confirmed the block."),
+                "created_ts_ms": {"type": "integer"},
+                "valid_from_ts_ms": {"type": "integer"},
+                "valid_to_ts_ms": nullable_int,
+                "bos_ts_ms": {"type": "integer"},
+                "touched_ts_ms": nullable_int,
+                "time_from": {"type": "integer", "description": "UTC seconds: open time of the order-block bar."},
+                "time_to": {**nullable_int, "description": "UTC seconds of invalidation; null = extends to now."},
+            },
+        },
+        "Zone": {
+            "type": "object",
+            "description": "A chart-ready liquidity band. time_to null: still live, extends to now.",
+            "required": ["id", "kind", "side", "status", "price_low", "price_high", "notional", "strength",
+                         "time_from", "time_to"],
+            "properties": {
+                "id": {"type": "string"},
+                "kind": {"type": "string", "enum": ["zone"]},
+                "symbol": {"type": "string"},
+                "side": {"type": "string", "enum": ["bid", "ask"]},
+                "status": {"type": "string", "enum": list(ZONE_STATUSES)},
+                "price_low": _decimal("Band bottom."),
+                "price_high": _decimal("Band top."),
+                "notional": _decimal("Sum of qty*price of the wall bins, quote currency."),
+                "strength": {"type": "number", "description": "Notional-weighted wall score (x baseline)."},
+                "persistence_s": {"type": "number"},
+                "first_seen_ts_ms": {"type": "integer"},
+                "last_seen_ts_ms": {"type": "integer"},
+                "ts_ms": {"type": "integer"},
+                "book_update_id": {"type": "integer"},
+                "time_from": {"type": "integer", "description": "UTC seconds of first sight."},
+                "time_to": {**nullable_int, "description": "UTC seconds last seen (broken/pulled); null = now."},
+            },
+        },
+        "Metric": {
+            "type": "object",
+            "required": ["time", "ts_ms", "best_bid", "best_ask", "spread", "mid", "imbalance_topn", "update_id"],
+            "properties": {
+                "time": {"type": "integer", "description": "UTC seconds."},
+                "ts_ms": {"type": "integer"},
+                "symbol": {"type": "string"},
+                "best_bid": _decimal("Best bid price."),
+                "best_ask": _decimal("Best ask price."),
+                "spread": _decimal("best_ask - best_bid."),
+                "mid": _decimal("(best_bid + best_ask) / 2."),
+                "imbalance_topn": {"type": "number", "description": "Bid/ask quantity imbalance in the top N levels."},
+                "update_id": {"type": "integer"},
+            },
+        },
+        "StreamStatus": {
+            "type": "object",
+            "required": ["status"],
+            "additionalProperties": True,
+            "properties": {"status": {"type": "string", "enum": list(STREAM_STATUSES)}},
+            "description": "Stream state plus counters (reconnects, resyncs, gaps, ...).",
+        },
+        "Level": {
+            "type": "array",
+            "prefixItems": [_decimal("Price."), _decimal("Quantity.")],
+            "minItems": 2,
+            "maxItems": 2,
+        },
+    }
+
+
+def openapi_document(symbol: str, api_max_limit: int) -> dict[str, Any]:
+    """The full OpenAPI 3.1 document for this deployment's symbol and limit cap."""
+    range_note = "Times are UTC seconds, inclusive; from after to is rejected with 400."
+    paths: dict[str, Any] = {
+        "/api/candles": _get(
+            "1h candles",
+            f"Closed 1h candles oldest first. {range_note} Without from: the last `limit` candles up to `to`.",
+            [_time_param("from", "First open time."), _time_param("to", "Last open time."),
+             _limit_param(1000, api_max_limit, "Maximum candles.")],
+            _json({"type": "object", "required": ["symbol", "interval", "candles"], "properties": {
+                "symbol": {"type": "string"}, "interval": {"type": "string", "enum": ["1h"]},
+                "candles": {"type": "array", "items": _ref("Candle")}}}, "Candles."),
+        ),
+        "/api/orderblocks": _get(
+            "Order blocks",
+            f"Order blocks whose life overlaps [from, to]. {range_note}",
+            [_status_param(OB_STATUSES, "blocks"), _time_param("from", "Range start."),
+             _time_param("to", "Range end."), _limit_param(1000, api_max_limit, "Maximum blocks (most recent).")],
+            _json({"type": "object", "required": ["symbol", "orderblocks"], "properties": {
+                "symbol": {"type": "string"}, "orderblocks": {"type": "array", "items": _ref("OrderBlock")}}},
+                "Order-block boxes."),
+        ),
+        "/api/zones": _get(
+            "Liquidity zones",
+            "The current liquidity zones (candidates, confirmed, and broken/pulled ones lingering).",
+            [_status_param(ZONE_STATUSES, "zones")],
+            _json({"type": "object", "required": ["symbol", "zones"], "properties": {
+                "symbol": {"type": "string"}, "zones": {"type": "array", "items": _ref("Zone")}}}, "Zones."),
+        ),
+        "/api/overlays": _get(
+            "Everything the chart overlays, in one response",
+            "Zones + order blocks + latest metrics + stream status; poll every 2-5 s with If-None-Match.",
+            [],
+            _json({"type": "object", "required": ["symbol", "zones", "orderblocks", "metrics", "status"],
+                   "properties": {
+                       "symbol": {"type": "string"},
+                       "zones": {"type": "array", "items": _ref("Zone")},
+                       "orderblocks": {"type": "array", "items": _ref("OrderBlock")},
+                       "metrics": {"oneOf": [_ref("Metric"), {"type": "null"}]},
+                       "status": _ref("StreamStatus")}}, "Overlay state."),
+        ),
+        "/api/metrics": _get(
+            "Order-book metrics",
+            f"One row per publication cycle (best bid/ask, spread, mid, imbalance). {range_note}",
+            [_time_param("from", "Range start."), _time_param("to", "Range end."),
+             _limit_param(3600, api_max_limit, "Maximum rows.")],
+            _json({"type": "object", "required": ["symbol", "metrics"], "properties": {
+                "symbol": {"type": "string"}, "metrics": {"type": "array", "items": _ref("Metric")}}}, "Metrics."),
+        ),
+        "/api/book": _get(
+            "The published order book",
+            "The latest published top-N book (decimal strings), best price first.",
+            [{"name": "limit", "in": "query", "required": False, "description": "Levels per side, 1..100.",
+              "schema": {"type": "integer", "minimum": 1, "maximum": BOOK_MAX_LIMIT, "default": BOOK_MAX_LIMIT}}],
+            _json({"type": "object", "required": ["symbol", "update_id", "ts_ms", "status", "bids", "asks"],
+                   "properties": {
+                       "symbol": {"type": "string"},
+                       "update_id": {"type": ["integer", "null"]},
+                       "ts_ms": {"type": ["integer", "null"]},
+                       "status": {"type": "string", "enum": list(STREAM_STATUSES)},
+                       "bids": {"type": "array", "items": _ref("Level")},
+                       "asks": {"type": "array", "items": _ref("Level")}}}, "Order book."),
+        ),
+        "/api/health": _get(
+            "Stream health",
+            "Stream status and counters.",
+            [],
+            _json({"type": "object", "required": ["symbol", "status", "stream"], "additionalProperties": True,
+                   "properties": {
+                       "symbol": {"type": "string"},
+                       "status": {"type": "string", "enum": list(STREAM_STATUSES)},
+                       "stream": {"type": "object", "additionalProperties": True}}}, "Health."),
+        ),
+        "/api/schema": {
+            "get": {
+                "summary": "This OpenAPI document",
+                "parameters": [],
+                "responses": {"200": {"description": "OpenAPI 3.1 JSON.",
+                                      "content": {"application/json": {"schema": {"type": "object"}}}}},
+            }
+        },
+    }
+    for spec in paths.values():
+        spec["get"]["operationId"] = spec["get"]["summary"].split(",")[0].lower().replace(" ", "_")
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": f"Liquidity map API ({symbol})",
+            "version": "1.0.0",
+            "description": (
+                "Live liquidity zones from the Binance L2 book and 1h order blocks for one spot symbol. "
+                "Push: WebSocket /ws/overlays (snapshot, then deltas with epoch+seq). "
+                "Every bad query parameter returns 400 with a JSON body naming it."
+            ),
+        },
+        "paths": paths,
+        "components": {"schemas": _schemas()},
+    }

@@ -1,0 +1,51 @@
+"""The chart page (/), GET /api/overlays, GET /api/metrics and GET /api/schema."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+
+from apps.overlays import selectors
+from apps.overlays.json_api import json_endpoint
+from apps.overlays.openapi import openapi_document
+from apps.overlays.query_params import QueryParams
+
+DEFAULT_METRICS_LIMIT = 3600
+POLL_INTERVAL_MS = 3000
+
+
+def chart_page(request: HttpRequest) -> HttpResponse:
+    config = settings.CONFIG
+    page_config = {
+        "symbol": config.symbol,
+        "renderTouched": config.render_touched,
+        "pollIntervalMs": POLL_INTERVAL_MS,
+        "candleLimit": 1000,
+        "wsPath": "/ws/overlays",
+        "api": {"candles": "/api/candles", "overlays": "/api/overlays"},
+    }
+    response = render(request, "overlays/chart.html", {"page_config": page_config, "symbol": config.symbol})
+    response["Cache-Control"] = "no-cache"
+    return response
+
+
+@json_endpoint(allowed_params=())
+def overlays(request: HttpRequest, params: QueryParams) -> dict[str, Any]:
+    return selectors.overlay_state(settings.CONFIG.symbol, now_ms=int(time.time() * 1000))
+
+
+@json_endpoint(allowed_params=("from", "to", "limit"))
+def metrics(request: HttpRequest, params: QueryParams) -> dict[str, Any]:
+    span = params.time_range()
+    limit = params.limit(default=DEFAULT_METRICS_LIMIT, cap=settings.CONFIG.api_max_limit)
+    symbol = settings.CONFIG.symbol
+    return {"symbol": symbol, "metrics": selectors.metrics(symbol, span.from_ms, span.to_ms, limit)}
+
+
+@json_endpoint(allowed_params=())
+def schema(request: HttpRequest, params: QueryParams) -> dict[str, Any]:
+    return openapi_document(settings.CONFIG.symbol, settings.CONFIG.api_max_limit)
