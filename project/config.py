@@ -171,6 +171,8 @@ SETTINGS: tuple[Setting, ...] = (
             "Bin assignment: floor for bids/ceil for asks, or round-half-up for both"),
     Setting("ZONE_VOLUME_MODE", "qty", _choice("qty", "notional"), "Bin volume: sum(qty) or sum(qty*price)"),
     Setting("ZONE_BASELINE_K", "3", _non_negative_int, "Median window half-width in bins"),
+    Setting("ZONE_BASELINE_EPS", "0.00000001", _positive_decimal,
+            "Floor for a bin's baseline volume in score = vol / max(baseline, eps)"),
     Setting("ZONE_WALL_MULTIPLIER", "4.0", _positive_float, "Score that makes a wall bin"),
     Setting("ZONE_MAX_GAP_BINS", "1", _non_negative_int, "Max empty bins between merged wall bins"),
     Setting("ZONE_CONFIRM_S", "30", _positive_float, "Persistence needed to confirm a zone"),
@@ -231,6 +233,7 @@ class Config:
     zone_bin_rounding: str
     zone_volume_mode: str
     zone_baseline_k: int
+    zone_baseline_eps: Decimal
     zone_wall_multiplier: float
     zone_max_gap_bins: int
     zone_confirm_s: float

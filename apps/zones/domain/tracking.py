@@ -1,0 +1,383 @@
+"""Zone identity and life cycle across publication cycles.
+
+Pure: no Django, no I/O; time comes in as ``now_ms``. One ``ZoneTracker`` per symbol.
+
+- Identity: a detected zone continues a tracked zone on the same side when their price ranges
+  overlap, the tracked range widened by ``match_tolerance`` (one bin) on each side so an edge, or a
+  one-bin zone, moving by a bin keeps its id. Largest overlap wins (then larger notional); in a
+  split the larger part keeps the id. Ids are ``symbol:side:low-high`` of the bounds at first sight
+  (``@first_seen_ts_ms`` appended only if that id is still in use by another zone).
+- candidate -> confirmed once persistence_s >= confirm_s and strength >= strength_threshold in each
+  of the last ``confirm_cycles`` cycles (a cycle in which the zone was missing counts as failing).
+  Confirmation is not revoked.
+- Missing for ``grace_cycles`` cycles in a row: the zone has disappeared. Lived < discard_s ->
+  discarded (leaves at once). Still covered by a zone seen now -> merged into it (leaves at once).
+  Otherwise broken if trades printed at or through its range since it was last seen, or the mid
+  crossed into it; pulled if the liquidity vanished without that (the spoofing signal). Broken and
+  pulled zones linger in the current set for ``linger_s``, then leave.
+- Cycles where the book is not live do not advance anything (``observe_trades`` only records trade
+  evidence), so an outage never reads as every zone vanishing.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field, replace
+from decimal import Decimal
+from typing import Any
+
+from apps.book.domain.events import Side, Trade
+from apps.zones.domain.detection import DetectedZone
+
+LIVE_STATUSES = ("candidate", "confirmed")
+ENDED_STATUSES = ("broken", "pulled")
+
+
+@dataclass(frozen=True, slots=True)
+class TrackerParams:
+    symbol: str
+    confirm_s: float = 30.0
+    confirm_cycles: int = 5
+    strength_threshold: float = 4.0
+    grace_cycles: int = 2
+    discard_s: float = 10.0
+    linger_s: float = 60.0
+    match_tolerance: Decimal = Decimal("50")  # one bin
+
+    @classmethod
+    def from_config(cls, config: Any) -> TrackerParams:
+        return cls(
+            symbol=config.symbol,
+            confirm_s=float(config.zone_confirm_s),
+            confirm_cycles=int(config.zone_confirm_cycles),
+            strength_threshold=float(config.zone_strength_threshold),
+            grace_cycles=int(config.zone_grace_cycles),
+            discard_s=float(config.zone_discard_s),
+            linger_s=float(config.zone_linger_s),
+            match_tolerance=Decimal(config.zone_bin_size),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class ZoneRecord:
+    """One zone as stored in orderbook_zones_current (attribute names match the model)."""
+
+    id: str
+    ts_ms: int  # cycle in which this state was reached
+    symbol: str
+    side: str
+    price_low: Decimal
+    price_high: Decimal
+    notional: Decimal
+    strength: float
+    persistence_s: float
+    status: str  # candidate | confirmed | broken | pulled (history also: discarded | merged)
+    first_seen_ts_ms: int
+    last_seen_ts_ms: int
+    book_update_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class ZoneTransition:
+    """One state change, for the log: ``old`` None means the zone is new."""
+
+    zone_id: str
+    old: str | None
+    new: str  # candidate | confirmed | broken | pulled | discarded | merged | expired
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class TrackerUpdate:
+    """What one cycle changed in the current set."""
+
+    added: tuple[ZoneRecord, ...] = ()
+    changed: tuple[ZoneRecord, ...] = ()
+    removed: tuple[str, ...] = ()
+    transitions: tuple[ZoneTransition, ...] = ()
+    history: tuple[ZoneRecord, ...] = ()  # added + changed + final states of zones that left at once
+
+    @property
+    def is_empty(self) -> bool:
+        return not (self.added or self.changed or self.removed)
+
+
+@dataclass(slots=True)
+class _Tracked:
+    record: ZoneRecord
+    strengths: deque[float | None]
+    missing: int = 0
+    traded_inside: bool = False
+    crossed: bool = False
+    ended_ms: int | None = None
+    evidence: list[str] = field(default_factory=list)
+
+    @property
+    def side(self) -> str:
+        return self.record.side
+
+    @property
+    def live(self) -> bool:
+        return self.record.status in LIVE_STATUSES
+
+
+def zone_id(symbol: str, side: str, price_low: Decimal, price_high: Decimal) -> str:
+    return f"{symbol}:{side}:{_plain(price_low)}-{_plain(price_high)}"
+
+
+def _plain(value: Decimal) -> str:
+    text = format(value, "f")
+    return text.rstrip("0").rstrip(".") if "." in text else text
+
+
+def _overlap(low_a: Decimal, high_a: Decimal, low_b: Decimal, high_b: Decimal) -> Decimal:
+    return min(high_a, high_b) - max(low_a, low_b)
+
+
+class ZoneTracker:
+    def __init__(self, params: TrackerParams) -> None:
+        self.params = params
+        self._zones: dict[str, _Tracked] = {}
+
+    # -- reading -------------------------------------------------------------------------------
+    def current(self) -> list[ZoneRecord]:
+        """Every zone in the current set (live and lingering), by side then price."""
+        return sorted((t.record for t in self._zones.values()), key=_order)
+
+    def __len__(self) -> int:
+        return len(self._zones)
+
+    # -- feeding -------------------------------------------------------------------------------
+    def restore(self, records: Iterable[ZoneRecord]) -> None:
+        """Continue from a stored current set (e.g. after a restart). Lingering zones keep their
+        end time (their ts_ms); live ones start a fresh confirmation window."""
+        for record in records:
+            tracked = _Tracked(record=record, strengths=deque(maxlen=self.params.confirm_cycles))
+            if record.status not in LIVE_STATUSES:
+                tracked.ended_ms = record.ts_ms
+            self._zones[record.id] = tracked
+
+    def observe_trades(self, trades: Sequence[Trade]) -> None:
+        """Record trade evidence without advancing the cycle (the book is not live)."""
+        for tracked in self._zones.values():
+            if tracked.live:
+                self._note_trades(tracked, trades)
+
+    def update(
+        self,
+        now_ms: int,
+        detected: Sequence[DetectedZone],
+        mid: Decimal,
+        trades: Sequence[Trade],
+        update_id: int,
+    ) -> TrackerUpdate:
+        """Advance one live cycle: ``detected`` are this cycle's zones, ``trades`` happened since
+        the previous cycle, ``mid`` is this cycle's mid price."""
+        added: list[ZoneRecord] = []
+        changed: list[ZoneRecord] = []
+        removed: list[str] = []
+        transitions: list[ZoneTransition] = []
+        history: list[ZoneRecord] = []
+
+        for tracked in list(self._zones.values()):  # lingering zones whose time is up leave first
+            if tracked.ended_ms is not None and now_ms - tracked.ended_ms >= self.params.linger_s * 1000:
+                del self._zones[tracked.record.id]
+                removed.append(tracked.record.id)
+                transitions.append(
+                    ZoneTransition(
+                        tracked.record.id,
+                        tracked.record.status,
+                        "expired",
+                        f"shown {self.params.linger_s:g} s after it ended",
+                    )
+                )
+
+        live = [t for t in self._zones.values() if t.live]
+        for tracked in live:
+            self._note_trades(tracked, trades)
+        matches = self._match(live, detected)
+
+        for position, zone in enumerate(detected):
+            tracked = matches.get(position)
+            if tracked is None:
+                record = self._create(now_ms, zone, update_id)
+                added.append(record)
+                transitions.append(ZoneTransition(record.id, None, "candidate", "new wall cluster"))
+                tracked = self._zones[record.id]
+                promoted = self._maybe_confirm(tracked, now_ms)
+                if promoted:
+                    added[-1] = tracked.record
+                    transitions.append(promoted)
+                history.append(tracked.record)
+                continue
+            tracked.record = replace(
+                tracked.record,
+                ts_ms=now_ms,
+                price_low=zone.price_low,
+                price_high=zone.price_high,
+                notional=zone.notional,
+                strength=zone.strength,
+                last_seen_ts_ms=now_ms,
+                persistence_s=(now_ms - tracked.record.first_seen_ts_ms) / 1000,
+                book_update_id=update_id,
+            )
+            tracked.missing = 0
+            tracked.traded_inside = tracked.crossed = False
+            tracked.evidence.clear()
+            tracked.strengths.append(zone.strength)
+            promoted = self._maybe_confirm(tracked, now_ms)
+            if promoted:
+                transitions.append(promoted)
+            changed.append(tracked.record)
+            history.append(tracked.record)
+
+        seen = {tracked.record.id for tracked in matches.values()}
+        for tracked in live:
+            if tracked.record.id in seen:
+                continue
+            tracked.missing += 1
+            tracked.strengths.append(None)
+            self._note_mid(tracked, mid)
+            if tracked.missing < self.params.grace_cycles:
+                continue
+            ended = self._end(tracked, now_ms, detected)
+            transitions.append(ended)
+            if ended.new in ENDED_STATUSES:
+                changed.append(tracked.record)
+                history.append(tracked.record)
+            else:
+                del self._zones[tracked.record.id]
+                removed.append(tracked.record.id)
+                history.append(replace(tracked.record, ts_ms=now_ms, status=ended.new))
+
+        return TrackerUpdate(
+            added=tuple(sorted(added, key=_order)),
+            changed=tuple(sorted(changed, key=_order)),
+            removed=tuple(removed),
+            transitions=tuple(transitions),
+            history=tuple(history),
+        )
+
+    # -- internals -----------------------------------------------------------------------------
+    def _match(self, live: list[_Tracked], detected: Sequence[DetectedZone]) -> dict[int, _Tracked]:
+        """Greedy assignment by (overlap, widened overlap, notional); one-to-one."""
+        tolerance = self.params.match_tolerance
+        candidates = []
+        for position, zone in enumerate(detected):
+            for tracked in live:
+                if tracked.side != zone.side:
+                    continue
+                r = tracked.record
+                widened = _overlap(
+                    r.price_low - tolerance, r.price_high + tolerance, zone.price_low, zone.price_high
+                )
+                if widened <= 0:
+                    continue
+                raw = _overlap(r.price_low, r.price_high, zone.price_low, zone.price_high)
+                candidates.append((raw, widened, zone.notional, r.notional, r.id, position, tracked))
+        candidates.sort(key=lambda c: (-c[0], -c[1], -c[2], -c[3], c[4], c[5]))
+        matches: dict[int, _Tracked] = {}
+        used: set[str] = set()
+        for *_, tracked_id, position, tracked in candidates:
+            if position in matches or tracked_id in used:
+                continue
+            matches[position] = tracked
+            used.add(tracked_id)
+        return matches
+
+    def _create(self, now_ms: int, zone: DetectedZone, update_id: int) -> ZoneRecord:
+        symbol = self.params.symbol
+        new_id = zone_id(symbol, zone.side.value, zone.price_low, zone.price_high)
+        if new_id in self._zones:
+            new_id = f"{new_id}@{now_ms}"
+        record = ZoneRecord(
+            id=new_id,
+            ts_ms=now_ms,
+            symbol=symbol,
+            side=zone.side.value,
+            price_low=zone.price_low,
+            price_high=zone.price_high,
+            notional=zone.notional,
+            strength=zone.strength,
+            persistence_s=0.0,
+            status="candidate",
+            first_seen_ts_ms=now_ms,
+            last_seen_ts_ms=now_ms,
+            book_update_id=update_id,
+        )
+        strengths: deque[float | None] = deque([zone.strength], maxlen=self.params.confirm_cycles)
+        self._zones[new_id] = _Tracked(record=record, strengths=strengths)
+        return record
+
+    def _maybe_confirm(self, tracked: _Tracked, now_ms: int) -> ZoneTransition | None:
+        p = self.params
+        r = tracked.record
+        if r.status != "candidate" or r.persistence_s < p.confirm_s:
+            return None
+        if len(tracked.strengths) < p.confirm_cycles:
+            return None
+        if any(s is None or s < p.strength_threshold for s in tracked.strengths):
+            return None
+        tracked.record = replace(r, status="confirmed", ts_ms=now_ms)
+        return ZoneTransition(
+            r.id,
+            "candidate",
+            "confirmed",
+            f"persisted {r.persistence_s:g} s with strength >= {p.strength_threshold:g} "
+            f"in the last {p.confirm_cycles} cycles",
+        )
+
+    def _note_trades(self, tracked: _Tracked, trades: Sequence[Trade]) -> None:
+        r = tracked.record
+        for trade in trades:
+            if r.price_low <= trade.price <= r.price_high:
+                if not tracked.traded_inside:
+                    tracked.evidence.append(f"trade at {_plain(trade.price)} inside the zone")
+                tracked.traded_inside = True
+            elif (r.side == Side.BID and trade.price < r.price_low) or (
+                r.side == Side.ASK and trade.price > r.price_high
+            ):
+                if not tracked.crossed:
+                    tracked.evidence.append(f"trade at {_plain(trade.price)} beyond the zone")
+                tracked.crossed = True
+
+    def _note_mid(self, tracked: _Tracked, mid: Decimal) -> None:
+        r = tracked.record
+        reached = mid <= r.price_high if r.side == Side.BID else mid >= r.price_low
+        if reached and not tracked.crossed:
+            tracked.evidence.append(f"mid {_plain(mid)} reached the zone")
+            tracked.crossed = True
+
+    def _end(self, tracked: _Tracked, now_ms: int, detected: Sequence[DetectedZone]) -> ZoneTransition:
+        r = tracked.record
+        missing = f"missing {tracked.missing} cycles"
+        if r.persistence_s < self.params.discard_s:
+            return ZoneTransition(
+                r.id,
+                r.status,
+                "discarded",
+                f"{missing} after living {r.persistence_s:g} s < {self.params.discard_s:g} s",
+            )
+        for zone in detected:
+            if (
+                zone.side == r.side
+                and _overlap(r.price_low, r.price_high, zone.price_low, zone.price_high) > 0
+            ):
+                return ZoneTransition(
+                    r.id,
+                    r.status,
+                    "merged",
+                    f"{missing}; its range is now part of {_plain(zone.price_low)}-{_plain(zone.price_high)}",
+                )
+        status = "broken" if tracked.traded_inside or tracked.crossed else "pulled"
+        reason = (
+            "; ".join(tracked.evidence) if status == "broken" else "liquidity vanished without trades there"
+        )
+        tracked.record = replace(r, status=status, ts_ms=now_ms)
+        tracked.ended_ms = now_ms
+        return ZoneTransition(r.id, r.status, status, f"{missing}; {reason}")
+
+
+def _order(record: ZoneRecord) -> tuple[str, Decimal, str]:
+    return (record.side, record.price_low, record.id)
