@@ -22,8 +22,8 @@ ALLOWED_HOSTS = CONFIG.allowed_hosts
 INSTALLED_APPS = [
     "daphne",
     "django.contrib.staticfiles",
+    "apps.book",  # before channels: its `runworker` (starts streaming on boot) wins
     "channels",
-    "apps.book",
     "apps.zones",
     "apps.orderblocks",
     "apps.overlays",

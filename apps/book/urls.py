@@ -1,5 +1,10 @@
 from __future__ import annotations
 
-from django.urls import URLPattern
+from django.urls import path
 
-urlpatterns: list[URLPattern] = []
+from apps.book import views
+
+urlpatterns = [
+    path("book", views.book, name="api-book"),
+    path("health", views.health, name="api-health"),
+]

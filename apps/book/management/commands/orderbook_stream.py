@@ -1,0 +1,26 @@
+"""python manage.py orderbook_stream: the streamer alone (no web server)."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from typing import Any
+
+from django.conf import settings
+from django.core.management.base import BaseCommand
+
+from apps.book.services.runtime import build_streamer, run_streamer
+
+
+class Command(BaseCommand):
+    help = "Run the order-book streamer (WebSocket + snapshot sync, zones, order blocks) until SIGTERM."
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        asyncio.run(self._main())
+
+    async def _main(self) -> None:
+        streamer = build_streamer(settings.CONFIG)
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, streamer.stop)
+        await run_streamer(streamer)

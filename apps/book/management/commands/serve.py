@@ -1,0 +1,90 @@
+"""python manage.py serve [--host --port] [--simulator]: the embedded default, one process."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from channels.routing import get_default_application
+from daphne.endpoints import build_endpoint_description_strings
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from apps.book.services.embedded_server import StreamingServer
+from apps.book.services.runtime import build_streamer, run_streamer
+
+log = logging.getLogger("apps.book.serve")
+
+
+class Command(BaseCommand):
+    help = "Run the web server (daphne) and the order-book streamer on one event loop."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--host", default="127.0.0.1")
+        parser.add_argument("--port", type=int, default=8000)
+        parser.add_argument(
+            "--simulator",
+            action="store_true",
+            help="Start the bundled Binance simulator on loopback and stream from it (offline demo).",
+        )
+        parser.add_argument("--sim-port", type=int, default=0, help="Simulator port (0 = any free port)")
+        parser.add_argument("--sim-seed", type=int, default=1)
+        parser.add_argument("--no-stream", action="store_true", help="Web only (scale-out web process)")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        if not 0 < options["port"] < 65536:
+            raise CommandError(f"--port must be 1..65535, got {options['port']}")
+        config = settings.CONFIG
+        state: dict[str, Any] = {}
+
+        async def background() -> None:
+            if options["no_stream"]:
+                return
+            overrides: dict[str, Any] = {}
+            if options["simulator"]:
+                from apps.book.simulator.server import BinanceSimulator
+
+                sim = BinanceSimulator(symbol=config.symbol, seed=options["sim_seed"])
+                await sim.start("127.0.0.1", options["sim_port"])
+                state["sim"] = sim
+                overrides = {"ws_url": sim.ws_url, "rest_url": sim.rest_url}
+                self.stdout.write(f"simulator: ws={sim.ws_url} rest={sim.rest_url}")
+                await self._seed_candles(sim.rest_url)
+            streamer = build_streamer(config, **overrides)
+            if "sim" in state:
+                streamer.extra_health["simulator_url"] = state["sim"].rest_url
+            state["streamer"] = streamer
+            try:
+                await run_streamer(streamer)
+            finally:
+                if "sim" in state:
+                    await state["sim"].stop()
+
+        def on_shutdown() -> None:
+            streamer = state.get("streamer")
+            if streamer is not None:
+                streamer.stop()
+
+        endpoints = build_endpoint_description_strings(host=options["host"], port=options["port"])
+        self.stdout.write(f"serving http://{options['host']}:{options['port']}/ (symbol {config.symbol})")
+        self.stdout.flush()
+        server = StreamingServer(
+            application=get_default_application(),
+            endpoints=endpoints,
+            signal_handlers=True,
+            action_logger=None,
+            background=background,
+            on_shutdown=on_shutdown,
+        )
+        server.run()
+
+    async def _seed_candles(self, rest_url: str) -> None:
+        """Demo only: fill the candle table from the simulator's klines so the chart has history."""
+        try:
+            from apps.orderblocks.services.backfill import backfill_from
+        except ImportError:
+            return
+        try:
+            await backfill_from(rest_url)
+        except Exception:
+            log.exception("demo candle seeding failed; continuing without history")

@@ -1,0 +1,62 @@
+"""Reads of what the streamer published (any process can read; only the streamer writes)."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from django.conf import settings
+
+from apps.book.models import PublishedBook
+
+
+def _effective_status(row: PublishedBook, now_ms: int) -> str:
+    if row.status == "live" and now_ms - row.ts_ms > settings.CONFIG.stale_after_s * 1000:
+        return "stale"
+    return row.status
+
+
+def published_book(symbol: str, limit: int = 100, now_ms: int | None = None) -> dict[str, Any] | None:
+    """The latest published book, top `limit` per side, or None before the first publication."""
+    row = PublishedBook.objects.filter(symbol=symbol).first()
+    if row is None:
+        return None
+    now_ms = int(time.time() * 1000) if now_ms is None else now_ms
+    return {
+        "symbol": row.symbol,
+        "update_id": row.update_id,
+        "ts_ms": row.ts_ms,
+        "status": _effective_status(row, now_ms),
+        "bids": row.bids[:limit],
+        "asks": row.asks[:limit],
+    }
+
+
+def stream_status(symbol: str, now_ms: int | None = None) -> dict[str, Any]:
+    """{"status", "update_id", "ts_ms", "age_s", "best_bid", "best_ask"}; "connecting" before any data."""
+    row = PublishedBook.objects.filter(symbol=symbol).first()
+    if row is None:
+        return {"symbol": symbol, "status": "connecting", "update_id": None, "ts_ms": None, "age_s": None,
+                "best_bid": None, "best_ask": None}
+    now_ms = int(time.time() * 1000) if now_ms is None else now_ms
+    return {
+        "symbol": symbol,
+        "status": _effective_status(row, now_ms),
+        "update_id": row.update_id,
+        "ts_ms": row.ts_ms,
+        "age_s": round((now_ms - row.ts_ms) / 1000, 3),
+        "best_bid": row.bids[0][0] if row.bids else None,
+        "best_ask": row.asks[0][0] if row.asks else None,
+    }
+
+
+def stream_health(symbol: str, now_ms: int | None = None) -> dict[str, Any]:
+    row = PublishedBook.objects.filter(symbol=symbol).first()
+    status = stream_status(symbol, now_ms)
+    return {
+        "symbol": symbol,
+        "status": status["status"],
+        "published_ts_ms": status["ts_ms"],
+        "published_age_s": status["age_s"],
+        "stream": row.health if row is not None else {},
+    }

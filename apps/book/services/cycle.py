@@ -1,0 +1,27 @@
+"""What the streamer hands to its listeners (zones, order blocks) every publication cycle."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from apps.book.domain.events import Trade
+from apps.book.domain.order_book import OrderBook
+
+
+@dataclass
+class PublishCycle:
+    now_ms: int
+    symbol: str
+    status: str  # "live" | "connecting" | "syncing" | "resyncing" | "backoff" | "stale"
+    # Only set while live. Read it synchronously before your first await: it mutates while you await.
+    book: OrderBook | None
+    update_id: int | None
+    trades: list[Trade] = field(default_factory=list)  # aggTrades since the previous cycle
+
+
+class StreamListener(Protocol):
+    async def on_cycle(self, cycle: PublishCycle) -> None: ...
+
+    async def on_kline(self, kline: Mapping[str, Any]) -> None: ...

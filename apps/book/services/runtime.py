@@ -1,0 +1,65 @@
+"""Composition root of the streaming side: builds the one streamer with its adapters.
+
+`build_streamer` wires the pure book/sync core to the DB publisher, the channel-layer
+broadcaster and the zone / order-block listeners. `run_streamer` runs it until stopped and keeps
+a process-wide handle so control messages (the `orderbook` worker channel) can reach it.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from asgiref.sync import sync_to_async
+
+from apps.book.domain.metrics import BookView
+from apps.book.services.cycle import StreamListener
+from apps.book.services.publication import prune_metrics, write_publication
+from apps.book.services.streamer import OrderBookStreamer, StreamerSettings
+from apps.overlays.broadcast import OverlayBroadcaster
+
+log = logging.getLogger("apps.book.runtime")
+
+_current: OrderBookStreamer | None = None
+
+
+def current_streamer() -> OrderBookStreamer | None:
+    """The streamer running in this process, if any."""
+    return _current
+
+
+async def publish_to_db(symbol: str, ts_ms: int, status: str, view: BookView | None, health: dict[str, Any]) -> None:
+    await sync_to_async(write_publication, thread_sensitive=True)(symbol, ts_ms, status, view, health)
+
+
+async def prune_metrics_async(symbol: str, older_than_ms: int) -> int:
+    return await sync_to_async(prune_metrics, thread_sensitive=True)(symbol, older_than_ms)
+
+
+def default_listeners(config: Any, broadcaster: OverlayBroadcaster) -> list[StreamListener]:
+    from apps.orderblocks.services.live import OrderBlockListener
+    from apps.zones.services.live import ZoneCycleListener
+
+    return [ZoneCycleListener(config, broadcaster), OrderBlockListener(config, broadcaster)]
+
+
+def build_streamer(config: Any, *, with_listeners: bool = True, **overrides: Any) -> OrderBookStreamer:
+    settings = StreamerSettings.from_config(config, **overrides)
+    broadcaster = OverlayBroadcaster(settings.symbol)
+    listeners = default_listeners(config, broadcaster) if with_listeners else []
+    return OrderBookStreamer(
+        settings,
+        listeners=listeners,
+        publisher=publish_to_db,
+        pruner=prune_metrics_async,
+        broadcaster=broadcaster,
+    )
+
+
+async def run_streamer(streamer: OrderBookStreamer) -> None:
+    global _current
+    _current = streamer
+    try:
+        await streamer.run()
+    finally:
+        _current = None
