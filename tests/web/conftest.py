@@ -72,3 +72,16 @@ def seeded(db):
     for k in range(10):
         make_metric(T0_MS + 47 * HOUR_MS + k * 1000)
     make_published()
+
+
+@pytest.fixture
+def seeded_once(django_db_blocker):
+    """The `seeded` rows for tests that manage the DB themselves (one seeding per test function)."""
+    with django_db_blocker.unblock():
+        if not OrderbookMetric.objects.exists():
+            for i in range(48):
+                make_candle(i)
+            make_block("bullish", 3, "fresh")
+            make_block("bearish", 10, "touched", low="87200", high="87260")
+            make_zone(f"{SYMBOL}:bid:86950:87000", "bid", "86950", "87000", "confirmed")
+            make_metric(T0_MS + 47 * HOUR_MS)
