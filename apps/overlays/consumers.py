@@ -1,9 +1,151 @@
-"""WebSocket /ws/overlays (placeholder until the overlay push lands)."""
+"""WebSocket /ws/overlays: the full overlay state on connect, then the streamer's deltas.
+
+Server -> client messages (JSON text frames):
+- ``{"type": "snapshot", "reason", "epoch", "seq", "state": {zones, orderblocks, metrics, status}}``
+  on connect, after a hole, on a new streamer epoch, on request, and when a paused client catches up.
+  ``epoch``/``seq`` are the last group message already reflected (null on connect: the next delta
+  sets the baseline).
+- ``{"type": "delta", "epoch", "seq", "kind", "data"}`` exactly as broadcast by the streamer
+  (apps.overlays.broadcast). A client expects ``seq`` to grow by one within an epoch; on a hole or
+  a new epoch it sends ``{"action": "resync"}`` (or re-fetches GET /api/overlays).
+- ``{"type": "error", "detail"}`` for a client message the server cannot use.
+
+Client -> server: ``{"action": "ack", "received": N}`` (messages received on this socket so far)
+and ``{"action": "resync"}``. Frames above MAX_CLIENT_MESSAGE_BYTES close the socket with 1009.
+
+Slow clients: the streamer never waits for a client. The channel layer drops messages for a
+client whose queue is full (the consumer then sees a seq hole and sends a fresh snapshot), and
+the consumer stops forwarding deltas to a client that has more than MAX_IN_FLIGHT messages
+unacknowledged, so a stuck socket cannot grow the server's write buffer without bound. When the
+client acknowledges again it gets a fresh snapshot and the deltas resume.
+"""
 
 from __future__ import annotations
 
-from channels.generic.websocket import AsyncJsonWebsocketConsumer
+import json
+import logging
+import time
+from typing import Any
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncWebsocketConsumer
+from django.conf import settings
+
+from apps.overlays.broadcast import group_name
+from apps.overlays.selectors import overlay_state
+
+log = logging.getLogger(__name__)
+
+MAX_CLIENT_MESSAGE_BYTES = 4096
+MAX_IN_FLIGHT = 256
+CLOSE_UNSUPPORTED_DATA = 1003
+CLOSE_MESSAGE_TOO_BIG = 1009
+CLOSE_INTERNAL_ERROR = 1011
 
 
-class OverlayConsumer(AsyncJsonWebsocketConsumer):
-    pass
+@database_sync_to_async
+def _read_state(symbol: str) -> dict[str, Any]:
+    return overlay_state(symbol, now_ms=int(time.time() * 1000))
+
+
+class OverlayConsumer(AsyncWebsocketConsumer):
+    max_client_message_bytes = MAX_CLIENT_MESSAGE_BYTES
+    max_in_flight = MAX_IN_FLIGHT
+
+    async def connect(self) -> None:
+        self.symbol: str = settings.CONFIG.symbol
+        self.group = group_name(self.symbol)
+        self.epoch: str | None = None
+        self.seq: int | None = None
+        self.sent = 0
+        self.acked = 0
+        self.paused = False
+        self.joined = False
+        # Join before reading the state: every change after the read is then delivered.
+        await self.channel_layer.group_add(self.group, self.channel_name)
+        self.joined = True
+        await self.accept()
+        log.info("overlay client connected channel=%s", self.channel_name)
+        await self.send_snapshot("connect")
+
+    async def disconnect(self, code: int) -> None:
+        if getattr(self, "joined", False):
+            await self.channel_layer.group_discard(self.group, self.channel_name)
+            log.info("overlay client disconnected channel=%s code=%s", self.channel_name, code)
+
+    # client -> server
+
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        if text_data is None:
+            log.info("closing overlay client channel=%s reason=binary frame", self.channel_name)
+            await self.close(code=CLOSE_UNSUPPORTED_DATA)
+            return
+        if len(text_data.encode("utf-8")) > self.max_client_message_bytes:
+            log.info("closing overlay client channel=%s reason=message over %s bytes",
+                     self.channel_name, self.max_client_message_bytes)
+            await self.close(code=CLOSE_MESSAGE_TOO_BIG)
+            return
+        try:
+            message = json.loads(text_data)
+        except ValueError:
+            await self._send_json({"type": "error", "detail": "message is not JSON"})
+            return
+        action = message.get("action") if isinstance(message, dict) else None
+        if action == "ack":
+            await self._on_ack(message.get("received"))
+        elif action == "resync":
+            await self.send_snapshot("request")
+        else:
+            await self._send_json({"type": "error", "detail": "action must be 'ack' or 'resync'"})
+
+    async def _on_ack(self, received: Any) -> None:
+        if isinstance(received, bool) or not isinstance(received, int) or not 0 <= received <= self.sent:
+            await self._send_json({"type": "error", "detail": f"received must be an integer 0..{self.sent}"})
+            return
+        self.acked = max(self.acked, received)
+        if self.paused and self.sent - self.acked <= self.max_in_flight // 2:
+            self.paused = False
+            log.info("overlay client resumed channel=%s reason=caught up", self.channel_name)
+            await self.send_snapshot("resume")
+
+    # group -> client
+
+    async def overlay_message(self, event: dict[str, Any]) -> None:
+        epoch, seq = event["epoch"], event["seq"]
+        if epoch == self.epoch and self.seq is not None and seq <= self.seq:
+            return  # duplicate or late: already reflected
+        reason = None
+        if self.epoch is not None and epoch != self.epoch:
+            reason = "epoch"
+        elif self.seq is not None and seq != self.seq + 1:
+            reason = "hole"
+        self.epoch, self.seq = epoch, seq
+        if self.paused:
+            return
+        if self.sent - self.acked >= self.max_in_flight:
+            self.paused = True
+            log.warning("overlay client paused channel=%s reason=%s messages unacknowledged",
+                        self.channel_name, self.sent - self.acked)
+            return
+        if reason is not None:
+            log.info("overlay client resnapshot channel=%s reason=%s seq=%s", self.channel_name, reason, seq)
+            await self.send_snapshot(reason)
+            return
+        await self._send_json(
+            {"type": "delta", "epoch": epoch, "seq": seq, "kind": event["kind"], "data": event["data"]}
+        )
+
+    async def send_snapshot(self, reason: str) -> None:
+        try:
+            state = await _read_state(self.symbol)
+        except Exception as exc:  # the DB is busy or gone: let the client reconnect later
+            log.warning("overlay snapshot failed channel=%s reason=%r", self.channel_name, exc)
+            await self.close(code=CLOSE_INTERNAL_ERROR)
+            return
+        await self._send_json(
+            {"type": "snapshot", "reason": reason, "epoch": self.epoch, "seq": self.seq, "state": state}
+        )
+
+    async def _send_json(self, message: dict[str, Any]) -> None:
+        self.sent += 1
+        await self.send(text_data=json.dumps(message, separators=(",", ":"), default=str))
