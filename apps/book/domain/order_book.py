@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from decimal import Decimal
-from itertools import islice
 
 from sortedcontainers import SortedDict
 
@@ -79,9 +78,13 @@ class OrderBook:
 
     def top(self, side: Side, n: int) -> list[Level]:
         """The best `n` levels of a side, best first."""
-        book = self._bids if side == Side.BID else self._asks
-        keys = reversed(book.keys()) if side == Side.BID else iter(book.keys())
-        return [(price, book[price]) for price in islice(keys, n)]
+        if n <= 0:
+            return []
+        if side == Side.BID:
+            keys = self._bids.keys()[-n:]
+            values = self._bids.values()[-n:]
+            return list(zip(reversed(keys), reversed(values), strict=True))
+        return list(zip(self._asks.keys()[:n], self._asks.values()[:n], strict=True))
 
     def levels_between(self, side: Side, low: Decimal, high: Decimal) -> list[Level]:
         """Levels with low <= price <= high, ascending by price."""
