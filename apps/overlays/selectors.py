@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from apps.book.models import OrderbookMetric, PublishedBook
+from apps.book.models import OrderbookMetric
+from apps.book.selectors import stream_status
 from apps.orderblocks.selectors import chart_orderblocks
 from apps.overlays.presentation import metric_overlay
 from apps.zones.selectors import current_zones
@@ -33,18 +34,6 @@ def latest_metric(symbol: str) -> dict[str, Any] | None:
     return metric_overlay(row) if row is not None else None
 
 
-def stream_status(symbol: str) -> dict[str, Any]:
-    """The streamer's published status; ``connecting`` before it ever published."""
-    row = PublishedBook.objects.filter(symbol=symbol).only("status", "ts_ms", "update_id", "health").first()
-    if row is None:
-        return {"status": "connecting", "reason": "nothing published yet"}
-    status: dict[str, Any] = {}
-    if isinstance(row.health, dict):
-        status.update(row.health.get("stream", row.health))
-    status.update({"status": row.status, "ts_ms": row.ts_ms, "update_id": row.update_id})
-    return status
-
-
 def overlay_state(symbol: str, now_ms: int) -> dict[str, Any]:
     """Everything the chart overlays need in one read: zones, order blocks, latest metrics, status."""
     return {
@@ -52,5 +41,10 @@ def overlay_state(symbol: str, now_ms: int) -> dict[str, Any]:
         "zones": current_zones(symbol),
         "orderblocks": chart_orderblocks(symbol, invalid_since_ms=now_ms - INVALID_BLOCK_LOOKBACK_MS),
         "metrics": latest_metric(symbol),
-        "status": stream_status(symbol),
+        "status": _without_clock(stream_status(symbol, now_ms)),
     }
+
+
+def _without_clock(status: dict[str, Any]) -> dict[str, Any]:
+    """Drop fields that change with the wall clock alone, so an unchanged state keeps its ETag."""
+    return {key: value for key, value in status.items() if key != "age_s"}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from decimal import Decimal
 
 import pytest
@@ -52,9 +53,10 @@ def make_metric(ts_ms: int, bid: str = "87000.01", ask: str = "87000.02") -> Ord
     )
 
 
-def make_published(status: str = "live") -> PublishedBook:
+def make_published(status: str = "live", ts_ms: int | None = None) -> PublishedBook:
+    """The streamer's published row; by default published just now (so not stale)."""
     return PublishedBook.objects.create(
-        symbol=SYMBOL, update_id=99, ts_ms=T0_MS, status=status,
+        symbol=SYMBOL, update_id=99, ts_ms=int(time.time() * 1000) if ts_ms is None else ts_ms, status=status,
         bids=[["87000.01", "1.5"]], asks=[["87000.02", "2"]], health={"stream": {"reconnects": 0}},
     )
 
