@@ -1,0 +1,209 @@
+"""1h candles as plain data: Binance kline parsing (REST rows and WebSocket `k` objects), forward
+paging over /api/v3/klines with an injected fetch function, and gap detection. No Django, no I/O."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+HOUR_MS = 3_600_000
+KLINE_PAGE_LIMIT = 1000  # Binance's maximum rows per /api/v3/klines request
+PRICE_PLACES = 8
+INTEGER_DIGITS = 16  # DecimalField(max_digits=24, decimal_places=8)
+
+
+@dataclass(frozen=True, slots=True)
+class Bar:
+    """One 1h candle. `open_time_ms` is the candle's open time (UTC epoch ms)."""
+
+    open_time_ms: int
+    open: Decimal
+    high: Decimal
+    low: Decimal
+    close: Decimal
+    volume: Decimal
+
+
+class KlineError(ValueError):
+    """A kline from the exchange has a shape or value this service cannot use."""
+
+
+def check_bar(bar: Bar, interval_ms: int = HOUR_MS) -> str | None:
+    """The first thing wrong with a candle, as a message naming the field; None when it is fine."""
+    if bar.open_time_ms < 0:
+        return "time: must not be before 1970"
+    if bar.open_time_ms % interval_ms:
+        return f"time: {bar.open_time_ms} is not on an interval boundary ({interval_ms} ms)"
+    for name in ("open", "high", "low", "close", "volume"):
+        value: Decimal = getattr(bar, name)
+        if not value.is_finite():
+            return f"{name}: must be a finite number"
+        if value < 0 or (name != "volume" and value == 0):
+            return f"{name}: must be {'>= 0' if name == 'volume' else '> 0'}"
+        if value.adjusted() >= INTEGER_DIGITS:
+            return f"{name}: more than {INTEGER_DIGITS} digits before the decimal point"
+        exponent = value.as_tuple().exponent
+        if (
+            isinstance(exponent, int)
+            and exponent < -PRICE_PLACES
+            and value != value.quantize(Decimal(1).scaleb(-PRICE_PLACES))
+        ):
+            return f"{name}: more than {PRICE_PLACES} decimal places"
+    if bar.high < max(bar.open, bar.close, bar.low):
+        return "high: below open/close/low"
+    if bar.low > min(bar.open, bar.close):
+        return "low: above open/close"
+    return None
+
+
+def _decimal(value: Any, field: str) -> Decimal:
+    try:
+        return Decimal(str(value))
+    except (InvalidOperation, ValueError) as exc:
+        raise KlineError(f"{field}: not a number ({value!r})") from exc
+
+
+def _int(value: Any, field: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        raise KlineError(f"{field}: not an integer ({value!r})")
+    try:
+        return int(value)
+    except ValueError as exc:
+        raise KlineError(f"{field}: not an integer ({value!r})") from exc
+
+
+def parse_rest_kline(row: Sequence[Any]) -> tuple[Bar, int]:
+    """One /api/v3/klines row `[open_time, o, h, l, c, v, close_time, ...]` -> (bar, close_time_ms)."""
+    if not isinstance(row, list | tuple) or len(row) < 7:
+        raise KlineError(f"kline row must be an array of at least 7 items, got {row!r}"[:200])
+    bar = Bar(
+        open_time_ms=_int(row[0], "open_time"),
+        open=_decimal(row[1], "open"),
+        high=_decimal(row[2], "high"),
+        low=_decimal(row[3], "low"),
+        close=_decimal(row[4], "close"),
+        volume=_decimal(row[5], "volume"),
+    )
+    problem = check_bar(bar)
+    if problem:
+        raise KlineError(problem)
+    return bar, _int(row[6], "close_time")
+
+
+@dataclass(frozen=True, slots=True)
+class LiveKline:
+    """The `k` object of a `<symbol>@kline_<interval>` event."""
+
+    symbol: str
+    interval: str
+    bar: Bar
+    closed: bool
+
+
+def parse_ws_kline(k: Mapping[str, Any]) -> LiveKline:
+    try:
+        symbol, interval, closed = str(k["s"]), str(k["i"]), k["x"]
+        raw = (k["t"], k["o"], k["h"], k["l"], k["c"], k["v"])
+    except (KeyError, TypeError) as exc:
+        raise KlineError(f"kline object lacks field {exc}") from None
+    if not isinstance(closed, bool):
+        raise KlineError(f"x: not a boolean ({closed!r})")
+    bar = Bar(
+        open_time_ms=_int(raw[0], "t"),
+        open=_decimal(raw[1], "o"),
+        high=_decimal(raw[2], "h"),
+        low=_decimal(raw[3], "l"),
+        close=_decimal(raw[4], "c"),
+        volume=_decimal(raw[5], "v"),
+    )
+    if interval == "1h":
+        problem = check_bar(bar)
+        if problem:
+            raise KlineError(problem)
+    return LiveKline(symbol=symbol.upper(), interval=interval, bar=bar, closed=closed)
+
+
+# ------------------------------------------------------------------------------------------ paging
+
+FetchKlines = Callable[[int, int | None, int], Awaitable[list[list[Any]]]]
+"""fetch(start_ms, end_ms, limit) -> raw kline rows, oldest first (startTime/endTime inclusive)."""
+
+
+@dataclass(frozen=True, slots=True)
+class KlinePage:
+    bars: list[Bar]
+    requested_from_ms: int
+    complete: bool  # True on the last page of the range
+
+
+async def klines_forward(
+    fetch: FetchKlines,
+    start_ms: int,
+    end_ms: int | None,
+    now_ms: int,
+    *,
+    limit: int = KLINE_PAGE_LIMIT,
+) -> AsyncIterator[KlinePage]:
+    """Async generator of KlinePage from `start_ms` forward until `end_ms` (inclusive) or the last
+    closed candle. Candles whose close time is not yet past `now_ms` are never yielded."""
+    cursor = start_ms
+    while True:
+        rows = await fetch(cursor, end_ms, limit)
+        bars: list[Bar] = []
+        reached_open_candle = False
+        last_open = cursor - 1
+        for row in rows:
+            bar, close_time_ms = parse_rest_kline(row)
+            if bar.open_time_ms < cursor or bar.open_time_ms <= last_open:
+                raise KlineError(
+                    f"klines not ascending from startTime={cursor}: got open time {bar.open_time_ms}"
+                )
+            last_open = bar.open_time_ms
+            if end_ms is not None and bar.open_time_ms > end_ms:
+                break
+            if close_time_ms >= now_ms:
+                reached_open_candle = True
+                break
+            bars.append(bar)
+        done = reached_open_candle or len(rows) < limit or (end_ms is not None and last_open >= end_ms)
+        yield KlinePage(bars=bars, requested_from_ms=cursor, complete=done)
+        if done:
+            return
+        cursor = last_open + 1
+
+
+# -------------------------------------------------------------------------------------------- gaps
+
+
+@dataclass(frozen=True, slots=True)
+class Gap:
+    """Missing candles strictly between two stored ones."""
+
+    after_ms: int  # open time of the candle before the gap
+    before_ms: int  # open time of the candle after the gap
+    interval_ms: int = HOUR_MS
+
+    @property
+    def first_missing_ms(self) -> int:
+        return self.after_ms + self.interval_ms
+
+    @property
+    def last_missing_ms(self) -> int:
+        return self.before_ms - self.interval_ms
+
+    @property
+    def missing(self) -> int:
+        return (self.before_ms - self.after_ms) // self.interval_ms - 1
+
+
+def find_gaps(open_times_ms: Iterable[int], interval_ms: int = HOUR_MS) -> list[Gap]:
+    """Gaps in an ascending sequence of open times."""
+    gaps: list[Gap] = []
+    previous: int | None = None
+    for current in open_times_ms:
+        if previous is not None and current - previous > interval_ms:
+            gaps.append(Gap(previous, current, interval_ms))
+        previous = current
+    return gaps

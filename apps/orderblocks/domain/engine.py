@@ -1,0 +1,423 @@
+"""The 1h order-block engine: pure numpy, no Django, no I/O, no clock.
+
+Rules (every number is a parameter, defaults are the spec's):
+
+- ATR(p), Wilder by default: TR_0 = high-low, TR_i = max(h-l, |h-c_prev|, |l-c_prev|); the first
+  value is at bar p-1 = mean(TR_0..TR_{p-1}); then ATR_i = (ATR_{i-1}*(p-1) + TR_i)/p.
+  "sma": ATR_i = mean(TR_{i-p+1}..TR_i).
+- Fractal swings: swing high at s when High[s] == max(High[s-N..s+N]) (swing low mirrored). A swing at
+  s is known only from bar s+N on (no look-ahead).
+- At bar t the last swing high is the most recent known one; it can be broken once. Bullish BOS at t:
+  Close[t] > its level and it is unbroken. Bearish mirrored with the last swing low.
+- Leg (s, t]; origin = lowest low in the leg (the last one on ties); displacement-up = the first bar in
+  [origin, t] with close > open and high-low >= k*ATR[bar]; bullish OB = the last bearish bar strictly
+  between s and the displacement bar; discarded if a close in (OB, t] is below the zone's low.
+  Bearish mirrored.
+- Zone: conservative bullish [low, open], bearish [open, high]; aggressive [low, high].
+- One block per (direction, OB bar): the first BOS that produces it wins.
+- Status from the bar after t: touched when low <= zone high and high >= zone low; invalid when a close
+  is beyond the zone (below its low for bullish, above its high for bearish). Invalidation wins over
+  a touch on the same bar.
+
+Implementation: the bearish side is the bullish side on the price-negated series (h' = -l, l' = -h,
+o' = -o, c' = -c), which maps every bearish rule onto the bullish one exactly (negation is exact in
+binary floating point). Range queries (arg-min of lows in a leg, min of closes after the OB bar, first
+bar after t crossing a level) use sparse tables, so the whole run is a fixed number of vectorised passes.
+
+Exactness: prices enter as float64 converted from the exact decimals. That conversion is correctly
+rounded and therefore monotone, so every comparison between two prices (swings, breaks, ties, zone
+checks) gives the same answer as on the decimals. Only the displacement test (range vs k*ATR) involves
+float arithmetic, and its result is deterministic: the same bars give the same blocks.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+FloatArray = NDArray[np.float64]
+IntArray = NDArray[np.int64]
+
+BULLISH = "bullish"
+BEARISH = "bearish"
+DIRECTIONS = (BULLISH, BEARISH)
+ATR_METHODS = ("wilder", "sma")
+ZONE_MODES = ("conservative", "aggressive")
+
+
+@dataclass(frozen=True, slots=True)
+class EngineParams:
+    atr_period: int = 14
+    atr_method: str = "wilder"
+    fractal_n: int = 3
+    displacement_k: float = 1.2
+    zone_mode: str = "conservative"
+
+    def __post_init__(self) -> None:
+        if self.atr_period < 1:
+            raise ValueError("atr_period must be >= 1")
+        if self.atr_method not in ATR_METHODS:
+            raise ValueError(f"atr_method must be one of {ATR_METHODS}")
+        if self.fractal_n < 1:
+            raise ValueError("fractal_n must be >= 1")
+        if not self.displacement_k > 0:
+            raise ValueError("displacement_k must be > 0")
+        if self.zone_mode not in ZONE_MODES:
+            raise ValueError(f"zone_mode must be one of {ZONE_MODES}")
+
+    @classmethod
+    def from_config(cls, config: Any) -> EngineParams:
+        """`config` is project.config.Config (or anything with the ob_* attribute names)."""
+        return cls(
+            atr_period=config.ob_atr_period,
+            atr_method=config.ob_atr_method,
+            fractal_n=config.ob_fractal_n,
+            displacement_k=float(config.ob_displacement_k),
+            zone_mode=config.ob_zone_mode,
+        )
+
+    def warmup_bars_needed(self) -> int:
+        """Bars before a BOS's swing that make every value the engine uses independent of where the
+        series starts: swing detection needs N bars, the SMA ATR p bars, and Wilder's recursion forgets
+        its seed geometrically ((1-1/p)^k below 2^-64, so float results agree bit for bit)."""
+        need = self.atr_period + self.fractal_n
+        if self.atr_method == "wilder" and self.atr_period > 1:
+            decay = -math.log1p(-1.0 / self.atr_period)
+            need += math.ceil(64 * math.log(2) / decay)
+        return need
+
+
+@dataclass(frozen=True, slots=True)
+class DetectedBlocks:
+    """Struct of arrays, one entry per order block, ordered by (bos_index, direction)."""
+
+    bullish: NDArray[np.bool_]
+    ob_index: IntArray
+    bos_index: IntArray
+    swing_index: IntArray
+    origin_index: IntArray
+    displacement_index: IntArray
+    price_low: FloatArray
+    price_high: FloatArray
+    bos_level: FloatArray
+    atr: FloatArray  # ATR at the BOS bar
+    touched_index: IntArray  # -1 = never touched
+    invalid_index: IntArray  # -1 = still valid
+
+    def __len__(self) -> int:
+        return len(self.ob_index)
+
+
+# ---------------------------------------------------------------------------------------------- ATR
+
+
+def true_range(high: FloatArray, low: FloatArray, close: FloatArray) -> FloatArray:
+    tr = high - low
+    if len(tr) > 1:
+        prev_close = close[:-1]
+        tr[1:] = np.maximum(tr[1:], np.maximum(np.abs(high[1:] - prev_close), np.abs(low[1:] - prev_close)))
+    return tr
+
+
+def average_true_range(
+    high: FloatArray, low: FloatArray, close: FloatArray, period: int = 14, method: str = "wilder"
+) -> FloatArray:
+    """ATR per bar; NaN before bar period-1."""
+    n = len(high)
+    atr = np.full(n, np.nan)
+    if n < period:
+        return atr
+    tr = true_range(high, low, close)
+    if method == "sma":
+        atr[period - 1 :] = np.lib.stride_tricks.sliding_window_view(tr, period).sum(axis=1) / period
+        return atr
+    if method != "wilder":
+        raise ValueError(f"unknown ATR method {method!r}")
+    seed = float(tr[:period].sum()) / period
+    keep = float(period - 1)
+    divisor = float(period)
+    values = [seed]
+    append = values.append
+    prev = seed
+    for value in tr[period:].tolist():  # a scalar recursion: bit-identical on any prefix of the series
+        prev = (prev * keep + value) / divisor
+        append(prev)
+    atr[period - 1 :] = values
+    return atr
+
+
+# ------------------------------------------------------------------------------ range-query tables
+
+
+def _levels(n: int) -> int:
+    return max(1, int(n).bit_length())
+
+
+class _MinTable:
+    """Sparse table over `values`: min over [lo, hi], "first index >= start below a level" and, when
+    built with `argmin=True`, the index of the minimum over [lo, hi] (the last one on ties)."""
+
+    def __init__(self, values: FloatArray, *, argmin: bool = False) -> None:
+        n = len(values)
+        self.n = n
+        self.values = values
+        levels = _levels(n)
+        table = np.empty((levels, max(n, 1)))
+        arg = np.empty((levels, max(n, 1)), dtype=np.int64) if argmin else None
+        if n:
+            table[0, :n] = values
+            if arg is not None:
+                arg[0, :n] = np.arange(n)
+        for k in range(1, levels):
+            half = 1 << (k - 1)
+            width = n - (1 << k) + 1
+            if width <= 0:
+                break
+            left = table[k - 1, :width]
+            right = table[k - 1, half : half + width]
+            np.minimum(left, right, out=table[k, :width])
+            if arg is not None:
+                arg[k, :width] = np.where(right <= left, arg[k - 1, half : half + width], arg[k - 1, :width])
+        self.table = table
+        self.arg = arg
+
+    def range_min(self, lo: IntArray, hi: IntArray) -> FloatArray:
+        """min(values[lo..hi]) per query, inclusive bounds, lo <= hi."""
+        k = np.floor(np.log2(hi - lo + 1)).astype(np.int64)
+        return np.minimum(self.table[k, lo], self.table[k, hi - (1 << k) + 1])
+
+    def range_argmin_last(self, lo: IntArray, hi: IntArray) -> IntArray:
+        """Index of min(values[lo..hi]) per query, the last one on ties."""
+        if self.arg is None:
+            raise RuntimeError("table built without argmin")
+        k = np.floor(np.log2(hi - lo + 1)).astype(np.int64)
+        left_at = lo
+        right_at = hi - (1 << k) + 1
+        right_wins = self.table[k, right_at] <= self.table[k, left_at]
+        return np.where(right_wins, self.arg[k, right_at], self.arg[k, left_at])
+
+    def first_below(self, start: IntArray, level: FloatArray, *, inclusive: bool) -> IntArray:
+        """First j >= start with values[j] < level (<= when inclusive); n when none."""
+        n = self.n
+        pos = start.astype(np.int64, copy=True)
+        for k in range(self.table.shape[0] - 1, -1, -1):
+            span = 1 << k
+            fits = pos + span <= n
+            block_min = self.table[k, np.minimum(pos, max(n - span, 0))]
+            clear = block_min > level if inclusive else block_min >= level
+            pos = np.where(fits & clear, pos + span, pos)
+        return pos
+
+
+# --------------------------------------------------------------------------------------- the rules
+
+
+def swing_highs(high: FloatArray, n: int) -> NDArray[np.bool_]:
+    """True at s when high[s] == max(high[s-n..s+n]); needs the full window (no edge swings)."""
+    size = len(high)
+    out = np.zeros(size, dtype=bool)
+    if size < 2 * n + 1:
+        return out
+    centre = high[n : size - n]
+    window_max = centre.copy()
+    for offset in range(-n, n + 1):
+        if offset:
+            np.maximum(window_max, high[n + offset : size - n + offset], out=window_max)
+    out[n : size - n] = centre == window_max
+    return out
+
+
+def last_known_swing(is_swing: NDArray[np.bool_], n: int) -> IntArray:
+    """For each bar t, the index of the most recent swing s with s + n <= t; -1 when none."""
+    size = len(is_swing)
+    idx = np.arange(size)
+    latest = np.maximum.accumulate(np.where(is_swing, idx, -1)) if size else idx
+    out = np.full(size, -1, dtype=np.int64)
+    if size > n:
+        out[n:] = latest[: size - n]
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class _Side:
+    """One direction expressed as the bullish case (bearish = negated prices)."""
+
+    open: FloatArray
+    high: FloatArray
+    low: FloatArray
+    close: FloatArray
+    close_min: _MinTable
+    low_min: _MinTable  # with argmin
+
+
+def _make_side(o: FloatArray, h: FloatArray, lo: FloatArray, c: FloatArray) -> _Side:
+    return _Side(o, h, lo, c, _MinTable(c), _MinTable(lo, argmin=True))
+
+
+def _bullish_rules(
+    side: _Side, atr: FloatArray, params: EngineParams
+) -> tuple[IntArray, IntArray, IntArray, IntArray, IntArray, FloatArray, FloatArray]:
+    """Bullish order blocks on one side's series.
+
+    Returns (ob, bos, swing, origin, displacement, zone_low, zone_high), one entry per block,
+    ordered by bos.
+    """
+    o, h, lo, c = side.open, side.high, side.low, side.close
+    size = len(c)
+    empty_i = np.empty(0, dtype=np.int64)
+    empty_f = np.empty(0)
+    n = params.fractal_n
+    last_swing = last_known_swing(swing_highs(h, n), n)
+    known = last_swing >= 0
+    level = np.where(known, h[np.maximum(last_swing, 0)], np.inf)
+    crossing = np.flatnonzero(known & (c > level))
+    if not len(crossing):
+        return empty_i, empty_i, empty_i, empty_i, empty_i, empty_f, empty_f
+    owner = last_swing[crossing]
+    first = np.ones(len(crossing), dtype=bool)
+    first[1:] = owner[1:] != owner[:-1]  # each swing can be broken once: its first crossing
+    bos = crossing[first]
+    swing = owner[first]
+
+    origin = side.low_min.range_argmin_last(swing + 1, bos)
+
+    idx = np.arange(size)
+    with np.errstate(invalid="ignore"):
+        strong_up = (c > o) & (h - lo >= params.displacement_k * atr)
+    next_strong = np.minimum.accumulate(np.where(strong_up, idx, size)[::-1])[::-1]
+    displacement = next_strong[origin]
+    keep = displacement <= bos
+
+    last_down = np.maximum.accumulate(np.where(c < o, idx, -1))
+    ob = last_down[np.maximum(displacement - 1, 0)]
+    keep &= ob > swing
+
+    ob_safe = np.where(keep, ob, 0)
+    bos_safe = np.where(keep, bos, 1)
+    later_min_close = side.close_min.range_min(ob_safe + 1, np.maximum(bos_safe, ob_safe + 1))
+    keep &= later_min_close >= lo[ob_safe]
+
+    ob, bos, swing, origin, displacement = ob[keep], bos[keep], swing[keep], origin[keep], displacement[keep]
+    # one block per OB bar: the first BOS producing it (bos is ascending, unique keeps first)
+    _, first_index = np.unique(ob, return_index=True)
+    order = np.sort(first_index)
+    ob, bos, swing, origin, displacement = (
+        ob[order],
+        bos[order],
+        swing[order],
+        origin[order],
+        displacement[order],
+    )
+
+    zone_low = lo[ob]
+    zone_high = o[ob] if params.zone_mode == "conservative" else h[ob]
+    return ob, bos, swing, origin, displacement, zone_low, zone_high
+
+
+def _bullish_status(
+    side: _Side, start: IntArray, zone_low: FloatArray, zone_high: FloatArray, check_touch: NDArray[np.bool_]
+) -> tuple[IntArray, IntArray]:
+    """(touched index, invalid index) scanning from `start`; -1 for none.
+
+    The first bar reaching down to the zone's top either overlaps the zone (a touch, unless it also
+    closes below the zone: invalidation wins) or lies wholly below it (its close is below the zone:
+    invalid). So the first touch is that bar exactly when it is not the invalidating bar.
+    """
+    size = len(side.close)
+    reach = side.low_min.first_below(start, zone_high, inclusive=True)
+    invalid = side.close_min.first_below(start, zone_low, inclusive=False)
+    touched = np.where(check_touch & (reach < size) & (reach < invalid), reach, -1)
+    invalid = np.where(invalid < size, invalid, -1)
+    return touched, invalid
+
+
+def _sides(o: FloatArray, h: FloatArray, lo: FloatArray, c: FloatArray) -> tuple[_Side, _Side]:
+    return _make_side(o, h, lo, c), _make_side(-o, -lo, -h, -c)
+
+
+def _as_arrays(*columns: Any) -> list[FloatArray]:
+    arrays = [np.ascontiguousarray(col, dtype=np.float64) for col in columns]
+    size = len(arrays[0])
+    if any(len(a) != size for a in arrays):
+        raise ValueError("open/high/low/close must have the same length")
+    return arrays
+
+
+def detect_order_blocks(
+    open_: Any, high: Any, low: Any, close: Any, params: EngineParams | None = None
+) -> DetectedBlocks:
+    """Every order block on the series, with its status as of the last bar."""
+    params = params or EngineParams()
+    o, h, lo, c = _as_arrays(open_, high, low, close)
+    atr = average_true_range(h, lo, c, params.atr_period, params.atr_method)
+    parts = []
+    for bullish, side in zip((True, False), _sides(o, h, lo, c), strict=True):
+        ob, bos, swing, origin, disp, zone_low, zone_high = _bullish_rules(side, atr, params)
+        touched, invalid = _bullish_status(side, bos + 1, zone_low, zone_high, np.ones(len(ob), dtype=bool))
+        if bullish:
+            low_out, high_out, level = zone_low, zone_high, side.high[swing]
+        else:  # back from the negated series
+            low_out, high_out, level = -zone_high, -zone_low, -side.high[swing]
+        parts.append(
+            (
+                np.full(len(ob), bullish),
+                ob,
+                bos,
+                swing,
+                origin,
+                disp,
+                low_out,
+                high_out,
+                level,
+                atr[bos],
+                touched,
+                invalid,
+            )
+        )
+    columns = [np.concatenate(col) for col in zip(*parts, strict=True)]
+    # ordered by (bos, bullish first)
+    order = np.lexsort((~columns[0], columns[2]))
+    columns = [col[order] for col in columns]
+    return DetectedBlocks(*columns)
+
+
+def advance_status(
+    open_: Any,
+    high: Any,
+    low: Any,
+    close: Any,
+    *,
+    bullish: Any,
+    start: Any,
+    price_low: Any,
+    price_high: Any,
+    check_touch: Any,
+) -> tuple[IntArray, IntArray]:
+    """Status events of known blocks on bars [start, end): (touched index, invalid index), -1 = none.
+
+    Used by the incremental run to move stored blocks forward over new bars. `check_touch` False skips
+    the touch search (the block is already touched).
+    """
+    o, h, lo, c = _as_arrays(open_, high, low, close)
+    bullish = np.asarray(bullish, dtype=bool)
+    start = np.asarray(start, dtype=np.int64)
+    price_low = np.asarray(price_low, dtype=np.float64)
+    price_high = np.asarray(price_high, dtype=np.float64)
+    check_touch = np.asarray(check_touch, dtype=bool)
+    touched = np.full(len(start), -1, dtype=np.int64)
+    invalid = np.full(len(start), -1, dtype=np.int64)
+    if not len(start):
+        return touched, invalid
+    bull_side, bear_side = _sides(o, h, lo, c)
+    for mask, side, zlow, zhigh in (
+        (bullish, bull_side, price_low, price_high),
+        (~bullish, bear_side, -price_high, -price_low),
+    ):
+        if mask.any():
+            t, i = _bullish_status(side, start[mask], zlow[mask], zhigh[mask], check_touch[mask])
+            touched[mask], invalid[mask] = t, i
+    return touched, invalid
