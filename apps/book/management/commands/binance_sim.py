@@ -1,0 +1,82 @@
+"""`manage.py binance_sim`: run the Binance-protocol simulator until SIGINT/SIGTERM."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import sys
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from apps.book.simulator.server import BinanceSimulator
+
+
+def _price(text: str) -> Decimal:
+    try:
+        value = Decimal(text)
+    except InvalidOperation as exc:
+        raise CommandError(f"--start-price: {text!r} is not a decimal number") from exc
+    if not value.is_finite() or value <= 0 or value != value.quantize(Decimal("0.01")):
+        raise CommandError(f"--start-price: {text!r} must be a positive multiple of 0.01")
+    return value
+
+
+class Command(BaseCommand):
+    help = "Run the local Binance spot simulator (WS streams + REST + /sim/control) until interrupted."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--host", default="127.0.0.1")
+        parser.add_argument("--port", type=int, default=9999)
+        parser.add_argument("--seed", type=int, default=1)
+        parser.add_argument("--start-price", default="87000.00")
+        parser.add_argument("--symbol", default="BTCEUR")
+        parser.add_argument("--depth-interval", type=float, default=0.1, help="depth tick in seconds")
+        parser.add_argument("--levels", type=int, default=1500, help="levels per side")
+        parser.add_argument("--no-random-fast-moves", action="store_true")
+        parser.add_argument("--status-every", type=float, default=10.0, help="seconds between status lines")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        if not 0 <= options["port"] <= 65535:
+            raise CommandError(f"--port: {options['port']} is not a TCP port")
+        if options["depth_interval"] <= 0:
+            raise CommandError("--depth-interval: must be positive")
+        if options["levels"] < 10:
+            raise CommandError("--levels: must be at least 10")
+        sim = BinanceSimulator(
+            symbol=options["symbol"],
+            seed=options["seed"],
+            start_price=_price(options["start_price"]),
+            depth_interval_s=options["depth_interval"],
+            levels_per_side=options["levels"],
+            random_fast_moves=not options["no_random_fast_moves"],
+        )
+        try:
+            asyncio.run(self._run(sim, options["host"], options["port"], options["status_every"]))
+        except OSError as exc:
+            raise CommandError(f"cannot listen on {options['host']}:{options['port']}: {exc}") from exc
+
+    async def _run(self, sim: BinanceSimulator, host: str, port: int, status_every: float) -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await sim.start(host, port)
+        self.stdout.write(f"binance_sim ready: ws={sim.ws_url} rest={sim.rest_url} symbol={sim.symbol}")
+        self.stdout.flush()
+        try:
+            while not stop.is_set():
+                try:
+                    await asyncio.wait_for(stop.wait(), status_every)
+                except TimeoutError:
+                    state = sim.state()
+                    sys.stderr.write(
+                        f"binance_sim: mid={state['mid']} update_id={state['update_id']} "
+                        f"connections={state['connections']} depth_events_sent={state['counters']['depth_events_sent']} "
+                        f"rest_requests={state['counters']['rest_requests']}\n"
+                    )
+                    sys.stderr.flush()
+        finally:
+            await sim.stop()
+            self.stdout.write("binance_sim stopped")
