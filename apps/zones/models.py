@@ -43,3 +43,5 @@ class ZoneHistory(ZoneFields):
     class Meta:
         db_table = "orderbook_zones_history"
         indexes = [models.Index(fields=["symbol", "ts_ms"], name="zones_hist_symbol_ts")]
+        # one state per zone per cycle: re-writing a cycle is idempotent
+        constraints = [models.UniqueConstraint(fields=["zone_id", "ts_ms"], name="zones_hist_zone_ts_unique")]

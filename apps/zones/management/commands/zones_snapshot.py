@@ -1,0 +1,105 @@
+"""``manage.py zones_snapshot --book FILE``: liquidity zones of one Binance depth snapshot, as JSON.
+
+Runs the live cycle's code path: the snapshot is loaded into the streamer's OrderBook (with the
+same trusted-window rule as a REST snapshot of ``--limit`` levels), the in-range levels are taken
+with ``levels_in_range`` and detected with ``detect_from_levels``.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from argparse import ArgumentParser
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+
+from apps.book.domain.order_book import OrderBook
+from apps.zones.domain.book_view import detect_from_levels, levels_in_range
+from apps.zones.domain.detection import DetectedZone, ZoneDetection, ZoneParams
+from apps.zones.domain.snapshot_file import SnapshotFormatError, parse_depth_snapshot
+from apps.zones.presentation import decimal_text
+
+
+class Command(BaseCommand):
+    help = "Print the liquidity zones of a Binance depth snapshot file as JSON."
+
+    def add_arguments(self, parser: ArgumentParser) -> None:
+        parser.add_argument(
+            "--book", required=True, help='snapshot JSON file: {"lastUpdateId", "bids", "asks"}'
+        )
+        parser.add_argument(
+            "--limit",
+            type=int,
+            default=None,
+            help="levels per side the snapshot was requested with; a side that has this many levels is "
+            "trusted only down/up to its last level (default: SNAPSHOT_LIMIT)",
+        )
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        path = Path(options["book"])
+        limit = options["limit"] if options["limit"] is not None else settings.CONFIG.snapshot_limit
+        if limit <= 0:
+            raise CommandError("--limit must be a positive integer")
+        try:
+            text = path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            raise CommandError(f"{path}: no such file") from None
+        except (OSError, UnicodeDecodeError) as exc:
+            raise CommandError(f"{path}: cannot read: {exc}") from None
+        try:
+            snapshot = parse_depth_snapshot(text)
+        except SnapshotFormatError as exc:
+            raise CommandError(f"{path}: {exc}") from None
+        sys.stderr.write(f"{path}: {len(snapshot.bids)} bids, {len(snapshot.asks)} asks\n")
+
+        params = ZoneParams.from_config(settings.CONFIG)
+        book = OrderBook()
+        book.load_snapshot(snapshot.last_update_id, snapshot.bids, snapshot.asks, limit=limit)
+        detection = detect_from_levels(levels_in_range(book, params), params)
+        if detection.problem is not None:
+            raise CommandError(f"{path}: {detection.problem}")
+        self.stdout.write(json.dumps(_document(snapshot.last_update_id, detection, params), indent=2))
+
+
+def _document(update_id: int, detection: ZoneDetection, params: ZoneParams) -> dict[str, Any]:
+    bounds = detection.bounds
+    assert bounds is not None  # no problem -> bounds
+    return {
+        "last_update_id": update_id,
+        "mid": decimal_text(bounds.mid),
+        "analysed": {"bid_low": decimal_text(bounds.bid_low), "ask_high": decimal_text(bounds.ask_high)},
+        "window_narrower_than_range": bounds.window_narrower_than_range,
+        "params": {
+            "range_pct": decimal_text(params.range_pct),
+            "bin_size": decimal_text(params.bin_size),
+            "rounding": params.rounding,
+            "volume_mode": params.volume_mode,
+            "baseline_k": params.baseline_k,
+            "wall_multiplier": params.wall_multiplier,
+            "max_gap_bins": params.max_gap_bins,
+        },
+        "zones": [_zone(zone) for zone in detection.zones],
+    }
+
+
+def _zone(zone: DetectedZone) -> dict[str, Any]:
+    return {
+        "side": zone.side.value,
+        "price_low": decimal_text(zone.price_low),
+        "price_high": decimal_text(zone.price_high),
+        "notional": decimal_text(zone.notional),
+        "strength": round(zone.strength, 6),
+        "bins": [
+            {
+                "price_low": decimal_text(b.price_low),
+                "price_high": decimal_text(b.price_high),
+                "volume": decimal_text(b.volume),
+                "baseline": b.baseline,
+                "score": round(b.score, 6),
+            }
+            for b in zone.bins
+        ],
+    }

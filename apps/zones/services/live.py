@@ -1,0 +1,244 @@
+"""The zone cycle: compute, track, persist and push liquidity zones once per publication cycle.
+
+Plugged into the streamer as a ``StreamListener``. Per live cycle:
+1. copy the in-range levels out of the book synchronously (the book mutates once we await);
+2. detect zones (inline for small slices, in a worker thread for big ones, so the event loop is
+   never held for more than a few ms);
+3. advance the pure tracker;
+4. write the changes in one short transaction (in Django's sync thread);
+5. broadcast only the delta as kind "zones".
+While the book is not live nothing is computed or changed; the pushed ``state`` says why.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from typing import Any, Protocol
+
+from asgiref.sync import sync_to_async
+
+from apps.book.domain.events import Trade
+from apps.overlays.broadcast import OverlayBroadcaster
+from apps.zones.domain.book_view import BookLevels, BookView, detect_from_levels, levels_in_range
+from apps.zones.domain.detection import ZoneDetection, ZoneParams
+from apps.zones.domain.tracking import TrackerParams, TrackerUpdate, ZoneTracker
+from apps.zones.services import store
+from apps.zones.services.deltas import NOT_STARTED, ZoneComputeState, zones_delta
+
+log = logging.getLogger("apps.zones.live")
+
+LIVE_STATUS = "live"
+
+
+class CycleLike(Protocol):
+    """apps.book.services.cycle.PublishCycle, duck-typed."""
+
+    now_ms: int
+    symbol: str
+    status: str
+    book: BookView | None
+    update_id: int | None
+    trades: Sequence[Trade]
+
+
+@dataclass
+class CycleTimings:
+    """Milliseconds spent in the last computed cycle. ``loop_ms`` is the time the event loop was
+    held (everything not awaited in a worker thread)."""
+
+    extract_ms: float = 0.0
+    detect_ms: float = 0.0
+    track_ms: float = 0.0
+    persist_ms: float = 0.0
+    broadcast_ms: float = 0.0
+    loop_ms: float = 0.0
+    detect_offloaded: bool = False
+
+
+class ZoneCycleListener:
+    """StreamListener for zones. ``on_cycle`` never raises on a database or push failure."""
+
+    def __init__(
+        self,
+        config: Any,
+        broadcaster: OverlayBroadcaster | None,
+        *,
+        offload_min_levels: int = 3000,
+        prune_every_s: float = 60.0,
+        prune_batch_size: int = 5000,
+        prune_max_batches: int = 4,
+    ) -> None:
+        self.symbol: str = config.symbol
+        self.params = ZoneParams.from_config(config)
+        self.tracker = ZoneTracker(TrackerParams.from_config(config))
+        self.broadcaster = broadcaster
+        self.history_retention_ms = int(float(config.zone_history_retention_h) * 3_600_000)
+        self.offload_min_levels = offload_min_levels
+        self.prune_every_ms = int(prune_every_s * 1000)
+        self.prune_batch_size = prune_batch_size
+        self.prune_max_batches = prune_max_batches
+        self.state: ZoneComputeState = NOT_STARTED
+        self.last_detection: ZoneDetection | None = None
+        self.timings = CycleTimings()
+        self.cycles = 0
+        self.write_failures = 0
+        self._restored = False
+        self._replace_all = True  # the first write makes the stored set equal the tracker's
+        self._next_prune_ms: int | None = None
+        self._busy = False
+
+    # -- StreamListener ------------------------------------------------------------------------
+    async def on_kline(self, kline: Mapping[str, Any]) -> None:
+        return None
+
+    async def on_cycle(self, cycle: CycleLike) -> None:
+        if self._busy:  # only if a caller runs cycles concurrently: never interleave two
+            log.warning("zone cycle skipped at ts_ms=%d reason=previous cycle still running", cycle.now_ms)
+            return
+        self._busy = True
+        try:
+            await self._cycle(cycle)
+        finally:
+            self._busy = False
+
+    # -- the cycle -----------------------------------------------------------------------------
+    async def _cycle(self, cycle: CycleLike) -> None:
+        loop_started = time.perf_counter()
+        levels: BookLevels | None = None
+        if cycle.status == LIVE_STATUS and cycle.book is not None:
+            levels = levels_in_range(cycle.book, self.params)  # before any await
+        extract_ms = (time.perf_counter() - loop_started) * 1000
+        trades = list(cycle.trades)
+        if not self._restored:
+            await self._restore()
+
+        if levels is None:
+            self.tracker.observe_trades(trades)
+            await self._set_state(ZoneComputeState(False, f"book is {cycle.status}"))
+            return
+
+        timings = CycleTimings(extract_ms=extract_ms)
+        loop_ms = extract_ms
+        started = time.perf_counter()
+        if levels.level_count >= self.offload_min_levels:
+            timings.detect_offloaded = True
+            detection = await asyncio.to_thread(detect_from_levels, levels, self.params)
+            timings.detect_ms = (time.perf_counter() - started) * 1000
+        else:
+            detection = detect_from_levels(levels, self.params)
+            timings.detect_ms = (time.perf_counter() - started) * 1000
+            loop_ms += timings.detect_ms
+        self.last_detection = detection
+        if detection.problem is not None or detection.mid is None:
+            self.tracker.observe_trades(trades)
+            await self._set_state(ZoneComputeState(False, detection.problem or "no mid price"))
+            return
+
+        started = time.perf_counter()
+        update = self.tracker.update(cycle.now_ms, detection.zones, detection.mid, trades, levels.update_id)
+        for transition in update.transitions:
+            log.info(
+                "zone %s %s -> %s reason=%s",
+                transition.zone_id,
+                transition.old or "new",
+                transition.new,
+                transition.reason,
+            )
+        narrower = detection.window_narrower_than_range
+        reason = "live; trusted window narrower than the analysed range" if narrower else "live"
+        state = ZoneComputeState(True, reason, narrower)
+        update = _storable(update)
+        timings.track_ms = (time.perf_counter() - started) * 1000
+        loop_ms += timings.track_ms
+
+        started = time.perf_counter()
+        await self._write(update)
+        timings.persist_ms = (time.perf_counter() - started) * 1000
+
+        started = time.perf_counter()
+        state_changed = self._note_state(state)
+        if not update.is_empty or state_changed:
+            await self._send(update)
+        timings.broadcast_ms = (time.perf_counter() - started) * 1000
+        timings.loop_ms = loop_ms
+        self.timings = timings
+        self.cycles += 1
+        await self._maybe_prune(cycle.now_ms)
+
+    async def _restore(self) -> None:
+        try:
+            records = await sync_to_async(store.load_current)(self.symbol)
+        except Exception as exc:
+            log.warning("zone restore failed reason=%r; starting with an empty set", exc)
+            records = []
+        self.tracker.restore(records)
+        self._restored = True
+        if records:
+            log.info("zones restored: %d from orderbook_zones_current", len(records))
+
+    async def _write(self, update: TrackerUpdate) -> None:
+        replace_all = self._replace_all
+        upserts = (
+            [store.storable(r) for r in self.tracker.current()]
+            if replace_all
+            else [*update.added, *update.changed]
+        )
+        if not replace_all and not upserts and not update.removed and not update.history:
+            return
+        try:
+            await sync_to_async(store.write_cycle)(
+                self.symbol, upserts, update.removed, update.history, replace_all=replace_all
+            )
+        except Exception as exc:
+            self.write_failures += 1
+            if not self._replace_all:
+                log.warning("zone write failed reason=%r; the next cycle rewrites the whole set", exc)
+            self._replace_all = True
+            return
+        if replace_all and self.write_failures:
+            log.info("zone store in sync again")
+        self._replace_all = False
+
+    async def _set_state(self, state: ZoneComputeState) -> None:
+        if self._note_state(state):
+            await self._send(TrackerUpdate())
+
+    def _note_state(self, state: ZoneComputeState) -> bool:
+        if state == self.state:
+            return False
+        if state.computing != self.state.computing or state.reason != self.state.reason:
+            log.info("zones %s reason=%s", "computing" if state.computing else "paused", state.reason)
+        self.state = state
+        return True
+
+    async def _send(self, update: TrackerUpdate) -> None:
+        if self.broadcaster is not None:
+            await self.broadcaster.send("zones", zones_delta(update, self.state))
+
+    async def _maybe_prune(self, now_ms: int) -> None:
+        if self._next_prune_ms is not None and now_ms < self._next_prune_ms:
+            return
+        try:
+            result = await sync_to_async(store.prune_history)(
+                now_ms - self.history_retention_ms, self.prune_batch_size, self.prune_max_batches
+            )
+        except Exception as exc:
+            log.warning("zone history prune failed reason=%r", exc)
+            result = None
+        # unfinished (a backlog): carry on next cycle, a few batches at a time
+        self._next_prune_ms = (
+            now_ms if result is not None and not result.finished else now_ms + self.prune_every_ms
+        )
+
+
+def _storable(update: TrackerUpdate) -> TrackerUpdate:
+    return replace(
+        update,
+        added=tuple(store.storable(r) for r in update.added),
+        changed=tuple(store.storable(r) for r in update.changed),
+        history=tuple(store.storable(r) for r in update.history),
+    )

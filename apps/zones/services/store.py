@@ -1,0 +1,137 @@
+"""Writes of liquidity zones: the current set, the rolling history, and its pruning.
+
+Every cycle's changes go in one short transaction: upsert (idempotent, keyed by zone id) of the
+zones that were added or changed, delete of the zones that left, and one history row per zone
+state (unique per zone and cycle, so re-writing a cycle changes nothing).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from decimal import ROUND_HALF_EVEN, Decimal
+
+from django.db import transaction
+
+from apps.zones.domain.tracking import ZoneRecord
+from apps.zones.models import ZoneCurrent, ZoneHistory
+
+log = logging.getLogger(__name__)
+
+# the scale of the DecimalFields (decimal_places=8): what is pushed equals what is stored
+STORED_QUANTUM = Decimal("0.00000001")
+_UPDATED_FIELDS = [
+    "ts_ms",
+    "symbol",
+    "side",
+    "price_low",
+    "price_high",
+    "notional",
+    "strength",
+    "persistence_s",
+    "status",
+    "first_seen_ts_ms",
+    "last_seen_ts_ms",
+    "book_update_id",
+]
+
+
+def storable(record: ZoneRecord) -> ZoneRecord:
+    """The record with its Decimals at the stored scale (the push then shows what REST shows)."""
+    return replace(
+        record,
+        price_low=record.price_low.quantize(STORED_QUANTUM, ROUND_HALF_EVEN),
+        price_high=record.price_high.quantize(STORED_QUANTUM, ROUND_HALF_EVEN),
+        notional=record.notional.quantize(STORED_QUANTUM, ROUND_HALF_EVEN),
+    )
+
+
+def _values(record: ZoneRecord) -> dict[str, object]:
+    return {name: getattr(record, name) for name in _UPDATED_FIELDS}
+
+
+def write_cycle(
+    symbol: str,
+    upserts: Sequence[ZoneRecord],
+    removed_ids: Sequence[str],
+    history: Sequence[ZoneRecord] = (),
+    *,
+    replace_all: bool = False,
+) -> None:
+    """Apply one cycle in one transaction. ``replace_all``: ``upserts`` is the whole current set
+    of the symbol and every other stored row of it goes (used after a restart or a failed write)."""
+    with transaction.atomic():
+        if upserts:
+            ZoneCurrent.objects.bulk_create(
+                [ZoneCurrent(id=r.id, **_values(r)) for r in upserts],
+                update_conflicts=True,
+                unique_fields=["id"],
+                update_fields=_UPDATED_FIELDS,
+            )
+        if replace_all:
+            ZoneCurrent.objects.filter(symbol=symbol).exclude(id__in=[r.id for r in upserts]).delete()
+        elif removed_ids:
+            ZoneCurrent.objects.filter(symbol=symbol, id__in=list(removed_ids)).delete()
+        if history:
+            ZoneHistory.objects.bulk_create(
+                [ZoneHistory(zone_id=r.id, **_values(r)) for r in history], ignore_conflicts=True
+            )
+
+
+def load_current(symbol: str) -> list[ZoneRecord]:
+    """The stored current set of a symbol (to continue tracking after a restart)."""
+    rows = ZoneCurrent.objects.filter(symbol=symbol).order_by("side", "price_low", "id")
+    return [
+        ZoneRecord(
+            id=row.id,
+            ts_ms=row.ts_ms,
+            symbol=row.symbol,
+            side=row.side,
+            price_low=row.price_low,
+            price_high=row.price_high,
+            notional=row.notional,
+            strength=row.strength,
+            persistence_s=row.persistence_s,
+            status=row.status,
+            first_seen_ts_ms=row.first_seen_ts_ms,
+            last_seen_ts_ms=row.last_seen_ts_ms,
+            book_update_id=row.book_update_id,
+        )
+        for row in rows
+    ]
+
+
+@dataclass(frozen=True)
+class PruneResult:
+    deleted: int
+    finished: bool  # False: max_batches was reached and older rows remain
+
+
+def prune_history(
+    before_ts_ms: int,
+    batch_size: int = 5000,
+    max_batches: int | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> PruneResult:
+    """Delete history rows older than ``before_ts_ms``, ``batch_size`` rows per short transaction
+    so a writer is never blocked for long. ``progress`` gets the running total after each batch."""
+    deleted = batches = 0
+    while max_batches is None or batches < max_batches:
+        with transaction.atomic():
+            ids = list(
+                ZoneHistory.objects.filter(ts_ms__lt=before_ts_ms)
+                .order_by("ts_ms")
+                .values_list("id", flat=True)[:batch_size]
+            )
+            if ids:
+                deleted += ZoneHistory.objects.filter(id__in=ids).delete()[0]
+        batches += 1
+        if progress is not None and ids:
+            progress(deleted)
+        if len(ids) < batch_size:
+            if deleted:
+                log.info("zone history pruned: %d rows older than ts_ms=%d", deleted, before_ts_ms)
+            return PruneResult(deleted=deleted, finished=True)
+    log.info("zone history pruned: %d rows older than ts_ms=%d, more remain", deleted, before_ts_ms)
+    return PruneResult(deleted=deleted, finished=False)
