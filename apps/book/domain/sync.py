@@ -227,15 +227,18 @@ class DepthSynchronizer:
 class Handover:
     """Make-before-break switch to a new connection without a not-ready window.
 
-    While the old connection still feeds the book, events from the new one are held. As soon as
-    the held head continues the book (U <= local + 1), or the old connection is gone, the driver
-    switches: it closes the old socket and feeds the held events to the synchronizer in order.
-    Held events the book has already passed (u <= local) are dropped on the way.
+    While the old connection still feeds the book, events from the new one are held. The switch
+    is safe once the new stream is proven to be no further ahead than the book: a held event the
+    book has already passed (u <= local; dropped, its next event starts at u + 1 <= local + 1), or
+    a held head that continues the book (U <= local + 1). The driver then closes the old socket
+    and feeds the held events to the synchronizer in order. A new stream that stays ahead past
+    `max_pending` events switches anyway and the synchronizer's gap rule decides.
     """
 
     def __init__(self, max_pending: int = 200) -> None:
         self.pending: deque[DepthEvent] = deque()
         self.max_pending = max_pending
+        self.caught_up = False
 
     def hold(self, event: DepthEvent) -> None:
         self.pending.append(event)
@@ -243,6 +246,9 @@ class Handover:
     def can_switch(self, local_update_id: int) -> bool:
         while self.pending and self.pending[0].final_update_id <= local_update_id:
             self.pending.popleft()
+            self.caught_up = True
+        if self.caught_up:
+            return True
         if not self.pending:
             return False
         return self.pending[0].first_update_id <= local_update_id + 1 or len(self.pending) >= self.max_pending
