@@ -26,7 +26,10 @@ def reference_zones(bids, asks, trusted_window, params: ZoneParams):
         low = max(low, trusted_window[0])
         high = min(high, trusted_window[1])
     result = []
-    for side, levels in (("bid", [(p, q) for p, q in bids if p >= low]), ("ask", [(p, q) for p, q in asks if p <= high])):
+    for side, levels in (
+        ("bid", [(p, q) for p, q in bids if p >= low]),
+        ("ask", [(p, q) for p, q in asks if p <= high]),
+    ):
         result.extend(_side(side, levels, params))
     return result
 
@@ -58,7 +61,9 @@ def _side(side, levels, params: ZoneParams):
     series = {i: float(vol.get(i, 0)) for i in range(first, last + 1)}
     walls = []
     for i in range(first, last + 1):
-        window = [series[j] for j in range(i - params.baseline_k, i + params.baseline_k + 1) if first <= j <= last]
+        window = [
+            series[j] for j in range(i - params.baseline_k, i + params.baseline_k + 1) if first <= j <= last
+        ]
         baseline = statistics.median(window)
         score = series[i] / max(baseline, params.baseline_eps)
         if score >= params.wall_multiplier and series[i] > 0:

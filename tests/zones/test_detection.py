@@ -42,13 +42,23 @@ def test_defaults_come_from_the_settings():
     assert params == ZoneParams()
     assert (params.range_pct, params.bin_size, params.baseline_k) == (D("1.0"), D("50"), 3)
     assert (params.wall_multiplier, params.max_gap_bins, params.rounding, params.volume_mode) == (
-        4.0, 1, "floor_ceil", "qty",
+        4.0,
+        1,
+        "floor_ceil",
+        "qty",
     )
-    env = {"ZONE_BIN_SIZE": "10", "ZONE_BIN_ROUNDING": "half_up", "ZONE_VOLUME_MODE": "notional",
-           "ZONE_BASELINE_EPS": "0.5"}
+    env = {
+        "ZONE_BIN_SIZE": "10",
+        "ZONE_BIN_ROUNDING": "half_up",
+        "ZONE_VOLUME_MODE": "notional",
+        "ZONE_BASELINE_EPS": "0.5",
+    }
     changed = ZoneParams.from_config(load_config(env))
     assert (changed.bin_size, changed.rounding, changed.volume_mode, changed.baseline_eps) == (
-        D("10"), "half_up", "notional", 0.5,
+        D("10"),
+        "half_up",
+        "notional",
+        0.5,
     )
 
 
@@ -99,10 +109,19 @@ def test_half_up_rounding_uses_the_same_bins_on_both_sides(price, index, low, hi
 def test_prices_across_a_digit_boundary_bin_exactly():
     """99,999.99 and 100,000.00 sit on either side of a bin edge for bids, in one bin for asks."""
     params = ZoneParams(range_pct=D("1"))
-    assert bin_bounds(bin_index(D("99999.99"), Side.BID, params), Side.BID, params) == (D("99950"), D("100000"))
-    assert bin_bounds(bin_index(D("100000.00"), Side.BID, params), Side.BID, params) == (D("100000"), D("100050"))
+    assert bin_bounds(bin_index(D("99999.99"), Side.BID, params), Side.BID, params) == (
+        D("99950"),
+        D("100000"),
+    )
+    assert bin_bounds(bin_index(D("100000.00"), Side.BID, params), Side.BID, params) == (
+        D("100000"),
+        D("100050"),
+    )
     assert bin_index(D("99999.99"), Side.ASK, params) == bin_index(D("100000.00"), Side.ASK, params) == 2000
-    assert bin_bounds(bin_index(D("100000.01"), Side.ASK, params), Side.ASK, params) == (D("100000"), D("100050"))
+    assert bin_bounds(bin_index(D("100000.01"), Side.ASK, params), Side.ASK, params) == (
+        D("100000"),
+        D("100050"),
+    )
 
     bids = with_level(flat_bids("99999.99", 10), "99999.99", "30")
     asks = with_level(flat_asks("100000.00", 10), "100000.00", "30")
@@ -213,8 +232,13 @@ def test_only_levels_within_range_pct_of_mid_are_analysed():
     params = ZoneParams(range_pct=D("10"), bin_size=D("10"))
     bids = [(D(p), D("1")) for p in range(900, 1000, 10)] + [(D("995"), D("1"))]
     asks = [(D(p), D("1")) for p in range(1010, 1101, 10)] + [(D("1005"), D("1"))]
-    inside_detection = detect_zones(with_level(bids, "900", "50"), with_level(asks, "1100", "50"), None, params)
-    assert [(z.side, z.price_low) for z in inside_detection.zones] == [(Side.BID, D("900")), (Side.ASK, D("1090"))]
+    inside_detection = detect_zones(
+        with_level(bids, "900", "50"), with_level(asks, "1100", "50"), None, params
+    )
+    assert [(z.side, z.price_low) for z in inside_detection.zones] == [
+        (Side.BID, D("900")),
+        (Side.ASK, D("1090")),
+    ]
     outside_bids, outside_asks = [*bids, (D("899.99"), D("50"))], [*asks, (D("1100.01"), D("50"))]
     outside_detection = detect_zones(outside_bids, outside_asks, None, params)
     assert outside_detection.zones == ()

@@ -82,7 +82,9 @@ def test_result_does_not_depend_on_level_order(book, params, data):
     window = windows(bids, asks, data)
     shuffled_bids = data.draw(st.permutations(bids))
     shuffled_asks = data.draw(st.permutations(asks))
-    assert detect_zones(shuffled_bids, shuffled_asks, window, params) == detect_zones(bids, asks, window, params)
+    assert detect_zones(shuffled_bids, shuffled_asks, window, params) == detect_zones(
+        bids, asks, window, params
+    )
 
 
 @settings(max_examples=150, deadline=None)
@@ -91,7 +93,10 @@ def test_zones_match_a_naive_reading_of_the_rules(book, params, data):
     bids, asks = book
     window = windows(bids, asks, data)
     detection = detect_zones(bids, asks, window, params)
-    found = [(z.side.value, z.price_low, z.price_high, z.notional, [b.index for b in z.bins]) for z in detection.zones]
+    found = [
+        (z.side.value, z.price_low, z.price_high, z.notional, [b.index for b in z.bins])
+        for z in detection.zones
+    ]
     assert found == reference_zones(bids, asks, window, params)
 
 
