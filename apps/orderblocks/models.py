@@ -9,9 +9,14 @@ OB_STATUSES = ("fresh", "touched", "invalid")
 
 
 class Candle(models.Model):
-    """One closed 1h candle. The table name is the CANDLE_TABLE setting (default btc_eur_1h)."""
+    """One closed 1h candle. The table name is the CANDLE_TABLE setting (default btc_eur_1h).
 
-    open_time_ms = models.BigIntegerField(unique=True)
+    The open time is the primary key, so an existing OHLCV table with just the columns
+    open_time_ms, open, high, low, close, volume can be used as it is (the migration only creates the
+    table when it is missing).
+    """
+
+    open_time_ms = models.BigIntegerField(primary_key=True)
     open = models.DecimalField(max_digits=24, decimal_places=8)
     high = models.DecimalField(max_digits=24, decimal_places=8)
     low = models.DecimalField(max_digits=24, decimal_places=8)
@@ -24,6 +29,8 @@ class Candle(models.Model):
 
 
 class OrderBlock(models.Model):
+    """One order block; see apps.orderblocks.domain.blocks for what each timestamp means."""
+
     symbol = models.CharField(max_length=20)
     direction = models.CharField(max_length=7)  # "bullish" | "bearish"
     created_ts_ms = models.BigIntegerField()  # open time of the OB bar
@@ -44,3 +51,22 @@ class OrderBlock(models.Model):
                 fields=["symbol", "direction", "created_ts_ms"], name="ob_unique_symbol_dir_created"
             )
         ]
+
+
+class OrderBlockRun(models.Model):
+    """Where the last order-block run for a symbol stopped, so the hourly run can be incremental.
+
+    `candles_through` is how many candles had an open time <= `computed_through_ts_ms` at that run:
+    if the count differs later, older history changed (import/backfill) and a full run is due.
+    `params` fingerprints the engine settings: a change forces a full run too.
+    """
+
+    symbol = models.CharField(max_length=20, unique=True)
+    computed_through_ts_ms = models.BigIntegerField()
+    candles_through = models.BigIntegerField()
+    params = models.CharField(max_length=200)
+    mode = models.CharField(max_length=12)  # "full" | "incremental"
+    finished_at_ms = models.BigIntegerField()
+
+    class Meta:
+        db_table = "order_blocks_1h_runs"

@@ -61,3 +61,26 @@ def as_bars(rows, *, mirror=False, start_ms=T0):
 
 def mirrored_zone(low, high):
     return MIRROR_AXIS - high, MIRROR_AXIS - low
+
+
+def random_bars(seed, count, *, start_ms=T0, tick="1"):
+    """A random walk of `count` hourly Bars with exact decimal prices on a grid of `tick`."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    step = Decimal(tick)
+    close = 30000 + np.cumsum(rng.normal(0, 120, count))
+    open_ = np.concatenate([close[:1], close[:-1]]) + rng.normal(0, 20, count)
+    high = np.maximum(open_, close) + np.abs(rng.normal(0, 90, count))
+    low = np.minimum(open_, close) - np.abs(rng.normal(0, 90, count))
+
+    def dec(x):
+        return (Decimal(repr(float(x))) / step).quantize(Decimal(1)) * step
+
+    bars = []
+    for i in range(count):
+        o, c = dec(open_[i]), dec(close[i])
+        h = max(dec(high[i]), o, c)
+        lo = min(dec(low[i]), o, c)
+        bars.append(Bar(start_ms + i * HOUR_MS, o, h, lo, c, Decimal("12.34567")))
+    return bars

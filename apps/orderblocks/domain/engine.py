@@ -421,3 +421,34 @@ def advance_status(
             t, i = _bullish_status(side, start[mask], zlow[mask], zhigh[mask], check_touch[mask])
             touched[mask], invalid[mask] = t, i
     return touched, invalid
+
+
+def params_fingerprint(params: EngineParams) -> str:
+    """A short text that changes whenever a setting that changes the blocks changes."""
+    return (
+        f"atr={params.atr_period}/{params.atr_method};n={params.fractal_n};"
+        f"k={params.displacement_k!r};zone={params.zone_mode}"
+    )
+
+
+def window_reproduces_full_run(high: Any, low: Any, first_new: int, params: EngineParams) -> bool:
+    """Whether a run over a window of recent bars gives exactly the full run's blocks for every BOS at
+    or after window index `first_new`.
+
+    A BOS at t depends only on bars in (s, t] (s = the swing it breaks) and the ATR there. Per
+    direction let s_min be the swing known at `first_new`; no block of a later BOS can lie at or before
+    s_min. If the swing known at s_min + 1 is at least `warmup_bars_needed()` into the window, then
+    every BOS from s_min + 1 on (including the earlier ones that could claim the same OB bar) breaks a
+    swing the window sees exactly as the full history does, with the same ATR values.
+    """
+    h, lo = _as_arrays(high, low)
+    need = params.warmup_bars_needed()
+    n = params.fractal_n
+    for series in (h, -lo):
+        last_swing = last_known_swing(swing_highs(series, n), n)
+        if first_new >= len(series):
+            continue
+        s_min = int(last_swing[first_new])
+        if s_min < 0 or int(last_swing[s_min + 1]) < need:
+            return False
+    return True

@@ -1,0 +1,180 @@
+"""The order-block job against the database: full runs, incremental runs equal to full runs,
+idempotent upserts, forward-only status, and the compute_orderblocks command."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from io import StringIO
+
+import pytest
+from django.conf import settings
+from django.core.management import call_command
+
+from apps.orderblocks.domain.blocks import FIELDS, INVALID, TOUCHED, order_blocks_for_bars
+from apps.orderblocks.domain.engine import EngineParams
+from apps.orderblocks.models import Candle, OrderBlock, OrderBlockRun
+from apps.orderblocks.services.blocks import all_blocks, upsert_blocks
+from apps.orderblocks.services.candles import store_bars
+from apps.orderblocks.services.jobs import run_orderblocks
+from tests.orderblocks import scenarios as sc
+
+pytestmark = pytest.mark.django_db
+
+SYMBOL = settings.CONFIG.symbol
+
+
+def config(**changes):
+    return replace(settings.CONFIG, **changes)
+
+
+def expected_blocks(bars, **params):
+    return order_blocks_for_bars(bars, SYMBOL, EngineParams(**params))
+
+
+def test_full_run_stores_the_blocks_of_the_pure_computation():
+    bars = sc.random_bars(1, 1200)
+    store_bars(bars)
+    summary = run_orderblocks(full=True)
+    want = expected_blocks(bars)
+    assert len(want) > 20
+    assert summary.mode == "full"
+    assert len(summary.added) == len(want)
+    assert all_blocks(SYMBOL) == sorted(want, key=lambda r: (r.created_ts_ms, r.direction))
+
+
+def test_rerunning_never_duplicates_and_reports_nothing_new():
+    store_bars(sc.random_bars(2, 900))
+    first = run_orderblocks(full=True)
+    count = OrderBlock.objects.count()
+    again = run_orderblocks(full=True)
+    idle = run_orderblocks()
+    assert count == len(first.added) > 0
+    assert OrderBlock.objects.count() == count
+    assert (again.added, again.changed, again.unchanged) == ([], [], count)
+    assert idle.mode == "idle" and idle.added == [] and idle.changed == []
+
+
+def test_incremental_runs_equal_a_full_run():
+    bars = sc.random_bars(3, 3000)
+    cfg = config(ob_warmup_bars=800)
+    store_bars(bars[:1500])
+    run_orderblocks(full=True, config=cfg)
+    position = 1500
+    modes = []
+    for step in (1, 1, 3, 24, 1, 170, 300, 1, 999):
+        store_bars(bars[position : position + step])
+        position += step
+        summary = run_orderblocks(config=cfg)
+        modes.append(summary.mode)
+        assert summary.bars <= 800 + step  # only the window was recomputed
+        assert summary.through_ts_ms == bars[position - 1].open_time_ms
+    assert position == len(bars)
+    assert set(modes) == {"incremental"}
+    incremental = all_blocks(SYMBOL)
+    full = sorted(expected_blocks(bars), key=lambda r: (r.created_ts_ms, r.direction))
+    assert incremental == full
+    assert {b.status for b in full} == {"fresh", "touched", "invalid"}
+
+
+def test_incremental_run_reports_new_and_changed_blocks():
+    bars = sc.random_bars(4, 2000)
+    store_bars(bars[:1000])
+    run_orderblocks(full=True)
+    before = {b.key: b for b in all_blocks(SYMBOL)}
+    store_bars(bars[1000:1200])
+    summary = run_orderblocks()
+    after = {b.key: b for b in all_blocks(SYMBOL)}
+    assert summary.mode == "incremental"
+    assert {b.key for b in summary.added} == after.keys() - before.keys()
+    assert {b.key for b in summary.changed} == {k for k in before if before[k] != after[k]}
+    assert summary.added and summary.changed
+    delta = summary.overlay_delta()
+    assert [d["id"] for d in delta["added"]] == [
+        f"{b.symbol}:{b.direction}:{b.created_ts_ms}" for b in summary.added
+    ]
+
+
+def test_changed_settings_force_a_full_run():
+    store_bars(sc.random_bars(5, 800))
+    run_orderblocks(full=True)
+    summary = run_orderblocks(config=config(ob_zone_mode="aggressive"))
+    assert summary.mode == "full"
+    assert "settings changed" in summary.reason
+    assert summary.changed  # zones widened
+
+
+def test_older_history_changing_forces_a_full_run():
+    bars = sc.random_bars(6, 800)
+    store_bars(bars[:300] + bars[310:700])  # a 10-hour gap
+    run_orderblocks(full=True)
+    store_bars(bars[300:310])  # the gap is filled later
+    summary = run_orderblocks()
+    assert summary.mode == "full"
+    assert "changed" in summary.reason
+    assert summary.removed  # blocks the gapped history produced are gone
+    assert summary.overlay_delta()["removed"] == [
+        f"{SYMBOL}:{b.direction}:{b.created_ts_ms}" for b in summary.removed
+    ]
+    assert all_blocks(SYMBOL) == sorted(
+        expected_blocks(bars[:700]), key=lambda r: (r.created_ts_ms, r.direction)
+    )
+
+
+def test_status_only_moves_forward():
+    bars = sc.as_bars([*sc.BASE, (117.5, 118, 105, 105.5)])  # bar 24 touches the block
+    store_bars(bars)
+    run_orderblocks(full=True)
+    (block,) = [b for b in all_blocks(SYMBOL) if b.direction == "bullish"]
+    assert block.status == TOUCHED
+    # the same block computed as fresh (e.g. from corrected candles) keeps its recorded touch
+    result = upsert_blocks([replace(block, status="fresh", touched_ts_ms=None)])
+    assert result.changed == [] and result.unchanged == 1
+    assert all_blocks(SYMBOL)[0].status == TOUCHED
+    # moving on is stored
+    invalid = replace(block, status=INVALID, valid_to_ts_ms=block.touched_ts_ms + sc.HOUR_MS)
+    assert upsert_blocks([invalid]).changed == [invalid]
+    assert upsert_blocks([block]).changed == []
+    assert all_blocks(SYMBOL)[0] == invalid
+
+
+def test_stored_timestamps_follow_the_documented_meaning():
+    bars = sc.as_bars([*sc.BASE, (117.5, 118, 105, 105.5), (105.5, 106, 102, 103)])
+    store_bars(bars)
+    run_orderblocks(full=True)
+    (block,) = [b for b in all_blocks(SYMBOL) if b.direction == "bullish"]
+    t = [b.open_time_ms for b in bars]
+    assert block.created_ts_ms == t[19]
+    assert block.bos_ts_ms == t[20]
+    assert block.valid_from_ts_ms == t[21]  # the BOS bar's close
+    assert block.touched_ts_ms == t[24]
+    assert block.valid_to_ts_ms == t[25]
+    assert block.status == INVALID
+    assert (block.price_low, block.price_high, block.bos_level) == (
+        bars[19].low,
+        bars[19].open,
+        bars[16].high,
+    )
+
+
+def test_compute_orderblocks_json_prints_only_the_blocks(capsys):
+    store_bars(sc.random_bars(7, 700))
+    out = StringIO()
+    call_command("compute_orderblocks", "--full", "--json", stdout=out)
+    rows = json.loads(out.getvalue())
+    stored = all_blocks(SYMBOL)
+    assert len(rows) == len(stored) > 0
+    assert all(list(row) == list(FIELDS) for row in rows)
+    first = stored[0]
+    assert rows[0]["created_ts_ms"] == first.created_ts_ms
+    assert rows[0]["price_low"] == format(first.price_low.normalize(), "f")
+    assert "compute_orderblocks:" in capsys.readouterr().err  # progress went to stderr
+
+
+def test_compute_orderblocks_without_candles_says_so():
+    out = StringIO()
+    call_command("compute_orderblocks", stdout=out)
+    assert "0 candles" in out.getvalue()
+    assert OrderBlock.objects.count() == 0
+    assert not OrderBlockRun.objects.exists()
+    assert Candle.objects.count() == 0
