@@ -79,12 +79,17 @@ class Command(BaseCommand):
         server.run()
 
     async def _seed_candles(self, rest_url: str) -> None:
-        """Demo only: fill the candle table from the simulator's klines so the chart has history."""
+        """Demo only: fill the candle table from the simulator's klines and compute order blocks,
+        so the chart has history and boxes from the first second."""
+        from asgiref.sync import sync_to_async
+
+        from apps.orderblocks.services.backfill import backfill_from
+        from apps.orderblocks.services.jobs import run_orderblocks
+
         try:
-            from apps.orderblocks.services.backfill import backfill_from
-        except ImportError:
-            return
-        try:
-            await backfill_from(rest_url)
+            summary = await backfill_from(rest_url)
+            self.stdout.write(f"demo candles: {summary.describe()}")
+            blocks = await sync_to_async(run_orderblocks, thread_sensitive=True)()
+            self.stdout.write(f"demo order blocks: {blocks.describe()}")
         except Exception:
             log.exception("demo candle seeding failed; continuing without history")
