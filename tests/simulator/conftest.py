@@ -9,6 +9,7 @@ from decimal import Decimal
 
 import httpx
 import pytest
+from websockets.asyncio.client import connect as ws_connect
 
 from apps.book.simulator.server import BinanceSimulator
 
@@ -29,6 +30,13 @@ async def sim() -> AsyncIterator[BinanceSimulator]:
 async def rest(sim: BinanceSimulator) -> AsyncIterator[httpx.AsyncClient]:
     async with httpx.AsyncClient(base_url=sim.rest_url, timeout=5.0) as client:
         yield client
+
+
+def connect(url: str, **kwargs):
+    """A plain websockets client. max_queue=None: tests stop reading mid-stream, and a full client queue
+    pauses reading, which would delay the closing handshake by close_timeout."""
+    kwargs.setdefault("max_queue", None)
+    return ws_connect(url, **kwargs)
 
 
 async def recv_json(ws, timeout: float = 2.0) -> dict:

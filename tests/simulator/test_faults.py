@@ -8,10 +8,17 @@ import json
 import time
 
 import pytest
-from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, ConnectionClosedError
 
-from tests.simulator.conftest import DEPTH, apply_event, as_levels, book_from_snapshot, next_depth, recv_json
+from tests.simulator.conftest import (
+    DEPTH,
+    apply_event,
+    as_levels,
+    book_from_snapshot,
+    connect,
+    next_depth,
+    recv_json,
+)
 
 
 async def test_gap_skips_ids(sim):
@@ -101,7 +108,7 @@ async def test_stale_snapshot_is_older_than_first_buffered_event(sim, rest):
 
 async def test_ws_lag_holds_frames_then_delivers_them_in_order(sim, rest):
     # max_queue=None: the held frames arrive in a burst; do not let client flow control stall the close
-    async with connect(f"{sim.ws_url}/ws/{DEPTH}", max_queue=None) as ws:
+    async with connect(f"{sim.ws_url}/ws/{DEPTH}") as ws:
         last = await next_depth(ws)
         sim.ws_lag(0.5)
         # drain whatever was already on the wire, then nothing arrives while lagging
@@ -146,7 +153,7 @@ async def test_going_away_disconnect_sends_1001(sim):
 
 
 async def test_stall_stops_frames_and_pongs(sim):
-    async with connect(f"{sim.ws_url}/ws/{DEPTH}", ping_interval=None, max_queue=None) as ws:
+    async with connect(f"{sim.ws_url}/ws/{DEPTH}", ping_interval=None) as ws:
         await next_depth(ws)
         sim.stall(1.0)
         await asyncio.sleep(0)  # let frames already written drain

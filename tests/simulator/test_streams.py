@@ -6,9 +6,16 @@ import re
 from decimal import Decimal
 
 import pytest
-from websockets.asyncio.client import connect
 
-from tests.simulator.conftest import DEPTH, apply_event, as_levels, book_from_snapshot, next_depth, recv_json
+from tests.simulator.conftest import (
+    DEPTH,
+    apply_event,
+    as_levels,
+    book_from_snapshot,
+    connect,
+    next_depth,
+    recv_json,
+)
 
 EIGHT_DECIMALS = re.compile(r"^\d+\.\d{8}$")
 

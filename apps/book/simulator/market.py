@@ -18,7 +18,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from sortedcontainers import SortedDict
+from sortedcontainers import SortedDict, SortedList
 
 from apps.book.domain.events import Level
 
@@ -27,6 +27,7 @@ QTY_EXP = 5  # quantity steps are 10**-5
 TICK = Decimal("0.01")
 STEP = Decimal("0.00001")
 HOUR_MS = 3_600_000
+MAX_STEP_MS = 5_000  # a longer pause between steps moves the market as if 5 s had passed
 
 # (is_bid, price_ticks, qty_steps); qty 0 removes the level.
 Change = tuple[bool, int, int]
@@ -315,7 +316,7 @@ class SimulatedMarket:
     # ------------------------------------------------------------------ the tick
     def step(self, now_ms: int) -> MarketTick:
         """Advance the market to ``now_ms``: apply queued commands, move, trade; return what happened."""
-        dt_s = max(1, now_ms - self._last_ms) / 1000.0
+        dt_s = min(max(1, now_ms - self._last_ms), MAX_STEP_MS) / 1000.0
         self._last_ms = max(self._last_ms, now_ms)
         self._tick = _TickChanges()
         self._trades = []
@@ -394,12 +395,18 @@ class SimulatedMarket:
         self._trade_id += count
         self._trades.append(MarketTrade(self._agg_id, price, qty, first, self._trade_id, now_ms, buyer_is_maker))
 
-    def _sweep(self, taker_buy: bool, limit: int | None, max_qty: int | None, eat_walls: bool, now_ms: int) -> bool:
-        """A taker order eating the opposite side. Returns True if it stopped at a wall."""
+    def _sweep(
+        self, taker_buy: bool, limit: int | None, max_qty: int | None, eat_walls: bool, now_ms: int,
+        keep_last: bool = True,
+    ) -> bool:
+        """A taker order eating the opposite side. Returns True if it stopped at a wall.
+
+        With ``keep_last`` the side's last level is never taken (the caller re-fills the side otherwise).
+        """
         is_bid = not taker_buy
         book = self._book(is_bid)
         remaining = max_qty
-        while len(book) > 1 and (remaining is None or remaining > 0):
+        while len(book) > (1 if keep_last else 0) and (remaining is None or remaining > 0):
             price, qty = book.peekitem(-1 if is_bid else 0)
             if limit is not None and ((taker_buy and price > limit) or (not taker_buy and price < limit)):
                 return False
@@ -576,7 +583,10 @@ class SimulatedMarket:
         mid = self._mid_ticks2() // 2
         target = mid + distance if up else max(1, mid - distance)
         bb, ba = self._best(True), self._best(False)
-        self._sweep(up, target, None, True, now_ms)
+        self._sweep(up, target, None, True, now_ms, keep_last=False)
+        if not self._book(not up):  # the whole side was swept: makers quote just beyond the target
+            beyond = target + rng.randint(1, 4) if up else max(1, target - rng.randint(1, 4))
+            self._set(not up, beyond, self._random_qty(0))
         self._fair = float(target)
         if up:
             new_bb = min(target, self._best(False) - 1)
@@ -598,6 +608,7 @@ class SimulatedMarket:
                     self._set(False, price, self._random_qty(20))
             if new_ba - self._best(True) > 4:
                 self._set(True, new_ba - rng.randint(1, 4), self._random_qty(0))
+        self._fair = self._mid_ticks2() / 2
 
     def _place_background_wall(self, now_ms: int) -> None:
         rng = self._rng
@@ -624,17 +635,11 @@ class SimulatedMarket:
     # ------------------------------------------------------------------ internals: ids, history
     def _finish_tick(self, now_ms: int) -> MarketTick:
         assert self._tick is not None
-        removals: list[Change] = []
-        others: list[Change] = []
-        for (is_bid, price), old in self._tick.original.items():
-            new = self._book(is_bid).get(price, 0)
-            if new != old:
-                (others if new else removals).append((is_bid, price, new))
+        changes = self._valid_order(self._tick.original)
         self._tick = None
         trades = tuple(self._trades)
         self._trades = []
         self.trades_emitted += len(trades)
-        changes = tuple(removals + others)
         if not changes:
             return MarketTick(None, trades)
         if self._best(True) >= self._best(False):  # pragma: no cover - invariant guard
@@ -648,6 +653,64 @@ class SimulatedMarket:
         if self._events_since_checkpoint >= self.checkpoint_every:
             self._checkpoint(now_ms)
         return MarketTick(event, trades)
+
+    def _valid_order(self, original: dict[tuple[bool, int], int]) -> tuple[Change, ...]:
+        """Order a tick's net changes so the book after every single id is non-empty and uncrossed.
+
+        Greedy passes starting from "removals first": a change is applied once it keeps both sides
+        non-empty and best bid < best ask; the final book is valid, so every pass makes progress.
+        """
+        pending: list[Change] = []
+        present: dict[bool, SortedList] = {True: SortedList(), False: SortedList()}
+        for (is_bid, price), old in original.items():
+            new = self._book(is_bid).get(price, 0)
+            if old:
+                present[is_bid].add(price)
+            if new != old:
+                pending.append((is_bid, price, new))
+        if not pending:
+            return ()
+        pending.sort(key=lambda change: change[2] != 0)
+        untouched_best: dict[bool, int | None] = {}
+        untouched_count: dict[bool, int] = {}
+        for is_bid in (True, False):
+            book = self._book(is_bid)
+            touched = {price for (side, price) in original if side == is_bid}
+            keys = reversed(book.keys()) if is_bid else iter(book.keys())
+            untouched_best[is_bid] = next((p for p in keys if p not in touched), None)
+            untouched_count[is_bid] = len(book) - sum(1 for p in touched if p in book)
+
+        def best(is_bid: bool) -> int | None:
+            levels = present[is_bid]
+            candidates = [p for p in (untouched_best[is_bid], levels[-1] if is_bid and levels else None,
+                                      levels[0] if not is_bid and levels else None) if p is not None]
+            if not candidates:
+                return None
+            return max(candidates) if is_bid else min(candidates)
+
+        ordered: list[Change] = []
+        while pending:
+            deferred: list[Change] = []
+            for change in pending:
+                is_bid, price, qty = change
+                levels = present[is_bid]
+                if qty == 0:
+                    if untouched_count[is_bid] + len(levels) <= 1:
+                        deferred.append(change)
+                        continue
+                    levels.discard(price)
+                elif price not in levels:
+                    opposite = best(not is_bid)
+                    if opposite is not None and (price >= opposite if is_bid else price <= opposite):
+                        deferred.append(change)
+                        continue
+                    levels.add(price)
+                ordered.append(change)
+            if len(deferred) == len(pending):  # pragma: no cover - cannot happen for a valid final book
+                ordered.extend(deferred)
+                break
+            pending = deferred
+        return tuple(ordered)
 
     def _checkpoint(self, now_ms: int) -> None:
         self._checkpoints.append(_Checkpoint(self._update_id, now_ms, dict(self._bids), dict(self._asks)))
