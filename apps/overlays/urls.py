@@ -1,6 +1,7 @@
 from __future__ import annotations
 
-from django.urls import path
+from django.conf import settings
+from django.urls import path, re_path
 
 from apps.overlays import views
 
@@ -9,4 +10,5 @@ urlpatterns = [
     path("api/overlays", views.overlays, name="api-overlays"),
     path("api/metrics", views.metrics, name="api-metrics"),
     path("api/schema", views.schema, name="api-schema"),
+    re_path(rf"^{settings.STATIC_URL.strip('/')}/(?P<path>.+)$", views.static_file, name="static-file"),
 ]

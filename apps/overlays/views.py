@@ -6,8 +6,10 @@ import time
 from typing import Any
 
 from django.conf import settings
+from django.contrib.staticfiles import views as staticfiles_views
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.views.decorators.http import require_safe
 
 from apps.overlays import selectors
 from apps.overlays.json_api import json_endpoint
@@ -18,6 +20,7 @@ DEFAULT_METRICS_LIMIT = 3600
 POLL_INTERVAL_MS = 3000
 
 
+@require_safe
 def chart_page(request: HttpRequest) -> HttpResponse:
     config = settings.CONFIG
     page_config = {
@@ -29,6 +32,18 @@ def chart_page(request: HttpRequest) -> HttpResponse:
         "api": {"candles": "/api/candles", "overlays": "/api/overlays"},
     }
     response = render(request, "overlays/chart.html", {"page_config": page_config, "symbol": config.symbol})
+    response["Cache-Control"] = "no-cache"
+    return response
+
+
+@require_safe
+def static_file(request: HttpRequest, path: str) -> HttpResponse:
+    """The page's JS/CSS and the pinned Lightweight Charts build, found by the staticfiles finders.
+
+    daphne serves no static files itself; this keeps `serve` a single process. Browsers
+    revalidate (Last-Modified -> 304), so a redeploy is picked up on the next load.
+    """
+    response = staticfiles_views.serve(request, path, insecure=True)
     response["Cache-Control"] = "no-cache"
     return response
 

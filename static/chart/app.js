@@ -1,0 +1,323 @@
+// The chart page: candles, order-block boxes, liquidity-zone bands, best bid/ask/mid lines,
+// legend, tooltip, layer toggles and the connection pill, kept live by LiveTransport.
+
+import { capitalise, formatAge, formatNotional, formatPrice, formatUtc, quoteOf } from "./format.js";
+import { MIN_BAND_PX, MIN_HEIGHT_PX, OverlayPrimitive, colorOf } from "./overlay-primitive.js";
+import { OverlayStore } from "./store.js";
+import { TimeMapper } from "./timemap.js";
+import { LiveTransport } from "./transport.js";
+
+const LWC = window.LightweightCharts;
+const config = JSON.parse(document.getElementById("page-config").textContent);
+const quote = quoteOf(config.symbol);
+const nowSeconds = () => Date.now() / 1000;
+
+const THEME = {
+  background: "#0d1117",
+  text: "#c9d1d9",
+  grid: "#161b22",
+  border: "#30363d",
+  up: "#26a69a",
+  down: "#ef5350",
+  bid: "#29b6f6",
+  ask: "#ffa726",
+  mid: "#8b949e",
+};
+
+const container = document.getElementById("chart");
+const chart = LWC.createChart(container, {
+  autoSize: true,
+  layout: { background: { type: "solid", color: THEME.background }, textColor: THEME.text, fontSize: 12 },
+  grid: { vertLines: { color: THEME.grid }, horzLines: { color: THEME.grid } },
+  rightPriceScale: { borderColor: THEME.border, scaleMargins: { top: 0.08, bottom: 0.08 } },
+  timeScale: { borderColor: THEME.border, timeVisible: true, secondsVisible: false, rightOffset: 12, barSpacing: 9 },
+  crosshair: { mode: LWC.CrosshairMode.Normal },
+});
+const series = chart.addCandlestickSeries({
+  upColor: THEME.up,
+  downColor: THEME.down,
+  wickUpColor: THEME.up,
+  wickDownColor: THEME.down,
+  borderVisible: false,
+  priceFormat: { type: "price", precision: 2, minMove: 0.01 },
+});
+
+const mapper = new TimeMapper();
+const layers = { orderblocks: true, touched: Boolean(config.renderTouched), invalid: false, zones: true, priceLines: true };
+const primitive = new OverlayPrimitive(mapper, { now: nowSeconds, layers });
+series.attachPrimitive(primitive);
+const store = new OverlayStore();
+let lastBar = null;
+
+// --- price lines ---------------------------------------------------------------------------------
+
+const priceLines = {};
+const PRICE_LINE_STYLE = {
+  best_bid: { color: THEME.bid, title: "bid", lineStyle: LWC.LineStyle.Solid },
+  best_ask: { color: THEME.ask, title: "ask", lineStyle: LWC.LineStyle.Solid },
+  mid: { color: THEME.mid, title: "mid", lineStyle: LWC.LineStyle.Dashed },
+};
+
+function updatePriceLines() {
+  const metrics = store.metrics;
+  for (const [key, style] of Object.entries(PRICE_LINE_STYLE)) {
+    const price = metrics ? Number(metrics[key]) : NaN;
+    const show = layers.priceLines && Number.isFinite(price);
+    if (!show) {
+      if (priceLines[key]) {
+        series.removePriceLine(priceLines[key]);
+        delete priceLines[key];
+      }
+      continue;
+    }
+    if (priceLines[key]) {
+      priceLines[key].applyOptions({ price });
+    } else {
+      priceLines[key] = series.createPriceLine({ price, lineWidth: 1, axisLabelVisible: true, ...style });
+    }
+  }
+}
+
+// --- legend --------------------------------------------------------------------------------------
+
+const legend = {
+  ohlc: document.getElementById("legend-ohlc"),
+  book: document.getElementById("legend-book"),
+  stream: document.getElementById("stream-status"),
+  counts: document.getElementById("legend-counts"),
+};
+
+function showBar(bar) {
+  if (!bar) {
+    legend.ohlc.textContent = "no candles yet";
+    return;
+  }
+  const cls = bar.close >= bar.open ? "up" : "down";
+  legend.ohlc.innerHTML =
+    `<span class="muted">${formatUtc(bar.time)}</span> ` +
+    ["open", "high", "low", "close"]
+      .map((k) => `<span class="muted">${k[0].toUpperCase()}</span> <span class="${cls}">${formatPrice(bar[k])}</span>`)
+      .join(" ");
+}
+
+function updateLegend() {
+  const m = store.metrics;
+  legend.book.innerHTML = m
+    ? `<span class="bid">bid ${formatPrice(m.best_bid)}</span> <span class="ask">ask ${formatPrice(m.best_ask)}</span> ` +
+      `<span class="muted">spread ${Number(m.spread).toFixed(2)} · imbalance ${Number(m.imbalance_topn).toFixed(2)}</span>`
+    : `<span class="muted">no book metrics yet</span>`;
+  const status = (store.status && store.status.status) || "unknown";
+  legend.stream.textContent = `book: ${status}`;
+  legend.stream.className = `stream stream-${status}`;
+  let zones = 0;
+  for (const z of store.zones.values()) if (z.status === "candidate" || z.status === "confirmed") zones += 1;
+  let blocks = 0;
+  for (const b of store.blocks.values()) if (b.status !== "invalid") blocks += 1;
+  legend.counts.textContent = `${zones} live zones · ${blocks} active order blocks`;
+}
+
+// --- tooltip -------------------------------------------------------------------------------------
+
+const tooltip = document.getElementById("tooltip");
+
+function tooltipHtml(item) {
+  const now = nowSeconds();
+  const range = `${formatPrice(item.price_low)} – ${formatPrice(item.price_high)}`;
+  if (item.kind === "zone") {
+    return `<div class="tt-title" style="color:${colorOf(item.side)}">${capitalise(item.side)} liquidity zone</div>
+      <div><span class="muted">status</span> ${item.status}</div>
+      <div><span class="muted">range</span> ${range}</div>
+      <div><span class="muted">notional</span> ${formatNotional(item.notional)} ${quote}</div>
+      <div><span class="muted">strength</span> ${Number(item.strength).toFixed(2)}x</div>
+      <div><span class="muted">age</span> ${formatAge(now - item.first_seen_ts_ms / 1000)}</div>
+      <div><span class="muted">persistence</span> ${formatAge(item.persistence_s)}</div>`;
+  }
+  const until = item.time_to === null || item.time_to === undefined ? "open" : formatUtc(item.time_to);
+  return `<div class="tt-title" style="color:${colorOf(item.direction)}">${capitalise(item.direction)} order block</div>
+    <div><span class="muted">status</span> ${item.status}</div>
+    <div><span class="muted">range</span> ${range}</div>
+    <div><span class="muted">ATR(14)</span> ${formatPrice(item.atr14)}</div>
+    <div><span class="muted">BOS level</span> ${formatPrice(item.bos_level)}</div>
+    <div><span class="muted">bar</span> ${formatUtc(item.time_from)}</div>
+    <div><span class="muted">until</span> ${until}</div>
+    <div><span class="muted">age</span> ${formatAge(now - item.time_from)}</div>`;
+}
+
+chart.subscribeCrosshairMove((param) => {
+  const bar = param.time !== undefined ? param.seriesData.get(series) : null;
+  showBar(bar ? { time: param.time, ...bar } : lastBar);
+  const item = param.point ? primitive.itemAt(param.point.x, param.point.y) : null;
+  if (!item) {
+    tooltip.hidden = true;
+    tooltip.dataset.id = "";
+    return;
+  }
+  tooltip.innerHTML = tooltipHtml(item);
+  tooltip.dataset.id = item.id;
+  tooltip.hidden = false;
+  const maxX = container.clientWidth - tooltip.offsetWidth - 8;
+  const maxY = container.clientHeight - tooltip.offsetHeight - 8;
+  tooltip.style.left = `${Math.max(4, Math.min(param.point.x + 14, maxX))}px`;
+  tooltip.style.top = `${Math.max(4, Math.min(param.point.y + 14, maxY))}px`;
+});
+
+// --- layer toggles -------------------------------------------------------------------------------
+
+for (const input of document.querySelectorAll("input[data-layer]")) {
+  input.checked = Boolean(layers[input.dataset.layer]);
+  input.addEventListener("change", () => {
+    layers[input.dataset.layer] = input.checked;
+    primitive.setLayers(layers);
+    updatePriceLines();
+  });
+}
+
+// --- data ----------------------------------------------------------------------------------------
+
+function toBar(c) {
+  return { time: c.time, open: c.open, high: c.high, low: c.low, close: c.close };
+}
+
+function applyCandle(candle) {
+  const last = mapper.lastTime;
+  if (last !== null && candle.time < last) return; // older than the chart's last bar: already drawn
+  const bar = toBar(candle);
+  series.update(bar);
+  mapper.addTime(candle.time);
+  lastBar = bar;
+}
+
+async function loadCandles() {
+  const response = await fetch(`${config.api.candles}?limit=${config.candleLimit}`, { cache: "no-cache" });
+  if (!response.ok) throw new Error(`candles: HTTP ${response.status}`);
+  const body = await response.json();
+  const bars = body.candles.map(toBar);
+  series.setData(bars);
+  mapper.setTimes(bars.map((b) => b.time));
+  lastBar = bars.length ? bars[bars.length - 1] : null;
+  showBar(lastBar);
+}
+
+async function refreshCandleTail() {
+  const last = mapper.lastTime;
+  if (last === null) return loadCandles();
+  const response = await fetch(`${config.api.candles}?from=${last}`, { cache: "no-cache" });
+  if (!response.ok) throw new Error(`candles: HTTP ${response.status}`);
+  for (const candle of (await response.json()).candles) applyCandle(candle);
+}
+
+function render() {
+  primitive.setData([...store.blocks.values()], [...store.zones.values()]);
+  updatePriceLines();
+  updateLegend();
+}
+
+const pill = document.getElementById("pill");
+
+const transport = new LiveTransport({
+  wsUrl: `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}${config.wsPath}`,
+  pollIntervalMs: config.pollIntervalMs,
+  handlers: {
+    snapshot(message) {
+      store.applySnapshot(message);
+      render();
+      if (message.reason !== "connect" || transport.counts.snapshots > 1) refreshCandleTail().catch(() => {});
+    },
+    delta(message) {
+      const verdict = store.acceptDelta(message);
+      if (verdict === "candle") applyCandle(message.data);
+      else if (verdict === "applied") render();
+      else if (verdict === "hole") store.awaitingSnapshot = transport.ws !== null;
+      return verdict;
+    },
+    async poll() {
+      const response = await fetch(config.api.overlays, { cache: "no-cache" });
+      if (!response.ok) throw new Error(`overlays: HTTP ${response.status}`);
+      const state = await response.json();
+      if (transport.mode === "live") return; // the socket came back meanwhile: its snapshot wins
+      store.applyState(state);
+      render();
+      await refreshCandleTail();
+    },
+    mode(mode) {
+      pill.textContent = mode;
+      pill.className = `pill pill-${mode}`;
+    },
+  },
+});
+
+setInterval(() => primitive.requestUpdate(), 1000); // live bands grow with the clock
+
+// --- debug hook (tests) --------------------------------------------------------------------------
+
+window.__chartDebug = {
+  ready: false,
+  chart,
+  series,
+  mapper,
+  minBandPx: MIN_BAND_PX,
+  minHeightPx: MIN_HEIGHT_PX,
+  get transport() {
+    return transport.transport;
+  },
+  get pill() {
+    return transport.mode;
+  },
+  get painted() {
+    return primitive.painted;
+  },
+  get drawCount() {
+    return primitive.drawCount;
+  },
+  get counts() {
+    return { ...transport.counts };
+  },
+  get pollingActive() {
+    return transport.pollTimer !== null;
+  },
+  get seq() {
+    return { epoch: store.epoch, seq: store.seq };
+  },
+  get layers() {
+    return { ...layers };
+  },
+  get priceLines() {
+    return Object.fromEntries(Object.entries(priceLines).map(([k, line]) => [k, line.options().price]));
+  },
+  state() {
+    return {
+      zones: [...store.zones.values()],
+      orderblocks: [...store.blocks.values()],
+      metrics: store.metrics,
+      status: store.status,
+    };
+  },
+  timeToX(t) {
+    return mapper.x(chart.timeScale(), t);
+  },
+  priceToY(price) {
+    return series.priceToCoordinate(Number(price));
+  },
+  dropSocket(blockMs) {
+    transport.dropSocket(blockMs);
+  },
+};
+
+// --- start ---------------------------------------------------------------------------------------
+
+async function start() {
+  for (;;) {
+    try {
+      await loadCandles();
+      break;
+    } catch (err) {
+      legend.ohlc.textContent = `candles unavailable (${err.message}); retrying`;
+      await new Promise((resolve) => setTimeout(resolve, 5000));
+    }
+  }
+  chart.timeScale().scrollToRealTime();
+  transport.start();
+  window.__chartDebug.ready = true;
+}
+
+start();

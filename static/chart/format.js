@@ -1,0 +1,37 @@
+// Text for the legend and the tooltip.
+
+const QUOTES = ["FDUSD", "USDT", "USDC", "EUR", "GBP", "TRY", "BTC", "ETH", "BNB"];
+
+export function quoteOf(symbol) {
+  return QUOTES.find((q) => symbol.endsWith(q) && symbol.length > q.length) || "";
+}
+
+export function formatPrice(value) {
+  const n = Number(value);
+  if (!Number.isFinite(n)) return "–";
+  return n.toLocaleString("en-US", { minimumFractionDigits: 2, maximumFractionDigits: 2 });
+}
+
+export function formatNotional(value) {
+  const n = Number(value);
+  if (!Number.isFinite(n)) return "–";
+  if (n >= 1e6) return `${(n / 1e6).toFixed(2)} M`;
+  if (n >= 1e3) return `${(n / 1e3).toFixed(1)} k`;
+  return n.toFixed(0);
+}
+
+export function formatAge(seconds) {
+  const s = Math.max(0, Math.floor(seconds));
+  if (s < 60) return `${s}s`;
+  if (s < 3600) return `${Math.floor(s / 60)}m ${s % 60}s`;
+  if (s < 86400) return `${Math.floor(s / 3600)}h ${Math.floor((s % 3600) / 60)}m`;
+  return `${Math.floor(s / 86400)}d ${Math.floor((s % 86400) / 3600)}h`;
+}
+
+export function formatUtc(seconds) {
+  return new Date(seconds * 1000).toISOString().replace("T", " ").slice(0, 16) + " UTC";
+}
+
+export function capitalise(text) {
+  return text ? text[0].toUpperCase() + text.slice(1) : "";
+}

@@ -1,0 +1,258 @@
+// One series primitive (series.attachPrimitive) that paints order-block boxes and liquidity-zone
+// bands behind the candles, and records what it actually painted for tooltips and tests.
+
+import { TimeMapper } from "./timemap.js";
+
+export const MIN_BAND_PX = 3;
+export const MIN_HEIGHT_PX = 2;
+
+const RGB = {
+  bullish: [38, 166, 154],
+  bearish: [239, 83, 80],
+  bid: [41, 182, 246],
+  ask: [255, 167, 38],
+};
+
+function rgba(rgb, alpha) {
+  return `rgba(${rgb[0]},${rgb[1]},${rgb[2]},${alpha.toFixed(3)})`;
+}
+
+export function colorOf(key) {
+  return rgba(RGB[key] || RGB.bid, 1);
+}
+
+/** Fill opacity of a zone grows with its strength (score x baseline). */
+export function zoneAlpha(strength) {
+  return Math.min(0.55, Math.max(0.14, 0.06 + 0.04 * Number(strength || 0)));
+}
+
+export function blockStyle(block) {
+  const rgb = RGB[block.direction] || RGB.bullish;
+  if (block.status === "invalid") return { fill: rgba(rgb, 0.05), stroke: rgba(rgb, 0.35), dash: [2, 3], width: 1 };
+  if (block.status === "touched") return { fill: rgba(rgb, 0.09), stroke: rgba(rgb, 0.65), dash: [6, 4], width: 1 };
+  return { fill: rgba(rgb, 0.2), stroke: rgba(rgb, 0.95), dash: [], width: 1 };
+}
+
+export function zoneStyle(zone) {
+  const rgb = RGB[zone.side] || RGB.bid;
+  const ended = zone.status === "broken" || zone.status === "pulled";
+  const alpha = zoneAlpha(zone.strength) * (ended ? 0.35 : 1);
+  return {
+    fill: rgba(rgb, alpha),
+    tail: rgba(rgb, alpha * 0.5),
+    stroke: rgba(rgb, ended ? 0.35 : 0.95),
+    dash: zone.status === "candidate" ? [5, 4] : ended ? [2, 3] : [],
+    width: zone.status === "confirmed" ? 2 : 1,
+    label: rgba(rgb, ended ? 0.5 : 1),
+  };
+}
+
+export function blockVisible(block, layers) {
+  if (!layers.orderblocks) return false;
+  if (block.status === "touched") return layers.touched;
+  if (block.status === "invalid") return layers.invalid;
+  return true;
+}
+
+class OverlayRenderer {
+  constructor(primitive) {
+    this._p = primitive;
+  }
+
+  draw() {}
+
+  drawBackground(target) {
+    const p = this._p;
+    target.useBitmapCoordinateSpace((scope) => {
+      const ctx = scope.context;
+      const hr = scope.horizontalPixelRatio;
+      const vr = scope.verticalPixelRatio;
+      const width = scope.mediaSize.width;
+      const height = scope.mediaSize.height;
+      const painted = { boxes: [], bands: [], width, height, now: p.geometry.now };
+
+      const strokeRect = (left, top, right, bottom, style) => {
+        ctx.save();
+        ctx.lineWidth = Math.max(1, Math.round(style.width * hr));
+        ctx.strokeStyle = style.stroke;
+        ctx.setLineDash(style.dash.map((d) => d * hr));
+        const inset = ctx.lineWidth / 2;
+        ctx.strokeRect(
+          Math.round(left * hr) + inset,
+          Math.round(top * vr) + inset,
+          Math.max(0, Math.round((right - left) * hr) - 2 * inset),
+          Math.max(0, Math.round((bottom - top) * vr) - 2 * inset),
+        );
+        ctx.restore();
+      };
+      const fillRect = (left, top, right, bottom, fill) => {
+        ctx.fillStyle = fill;
+        const l = Math.round(left * hr);
+        const t = Math.round(top * vr);
+        ctx.fillRect(l, t, Math.round(right * hr) - l, Math.round(bottom * vr) - t);
+      };
+      const visible = (r) => r.x2 >= 0 && r.x1 <= width && r.y2 >= 0 && r.y1 <= height;
+
+      for (const g of p.geometry.boxes) {
+        const rect = { x1: g.x1, x2: g.extends ? width : g.x2, y1: g.y1, y2: g.y2 };
+        if (rect.x2 < rect.x1 || !visible(rect)) continue;
+        fillRect(rect.x1, rect.y1, rect.x2, rect.y2, g.style.fill);
+        strokeRect(rect.x1, rect.y1, rect.x2, rect.y2, g.style);
+        painted.boxes.push({ id: g.id, kind: "orderblock", ...rect, extends: g.extends,
+          direction: g.item.direction, status: g.item.status, fill: g.style.fill, dash: g.style.dash.length > 0 });
+      }
+
+      ctx.font = `${Math.round(10 * vr)}px system-ui, sans-serif`;
+      ctx.textBaseline = "middle";
+      for (const g of p.geometry.bands) {
+        const rect = { x1: g.x1, x2: g.x2, y1: g.y1, y2: g.y2 };
+        const tailTo = g.extends ? width : null;
+        if (!visible({ ...rect, x2: Math.max(rect.x2, tailTo ?? rect.x2) })) continue;
+        fillRect(rect.x1, rect.y1, rect.x2, rect.y2, g.style.fill);
+        if (tailTo !== null && tailTo > rect.x2) fillRect(rect.x2, rect.y1, tailTo, rect.y2, g.style.tail);
+        strokeRect(rect.x1, rect.y1, rect.x2, rect.y2, g.style);
+        const bandHeight = rect.y2 - rect.y1;
+        if (bandHeight >= 6) {
+          const text = `${g.item.side.toUpperCase()} ${Number(g.item.strength).toFixed(1)}x`;
+          const textWidth = ctx.measureText(text).width / hr;
+          const tx = Math.min(Math.max(rect.x2, rect.x1) + 4, width - textWidth - 4);
+          ctx.fillStyle = g.style.label;
+          ctx.fillText(text, Math.round(tx * hr), Math.round(((rect.y1 + rect.y2) / 2) * vr));
+        }
+        painted.bands.push({ id: g.id, kind: "zone", ...rect, tailTo, extends: g.extends, side: g.item.side,
+          status: g.item.status, fill: g.style.fill, dash: g.style.dash.length > 0 });
+      }
+      p.painted = painted;
+      p.drawCount += 1;
+    });
+  }
+}
+
+class OverlayPaneView {
+  constructor(primitive) {
+    this._renderer = new OverlayRenderer(primitive);
+  }
+
+  zOrder() {
+    return "normal"; // drawn in the background pass: above the grid, below the candles
+  }
+
+  renderer() {
+    return this._renderer;
+  }
+}
+
+export class OverlayPrimitive {
+  constructor(mapper, options) {
+    this.mapper = mapper;
+    this.now = options.now; // () => seconds
+    this.layers = { orderblocks: true, touched: true, invalid: false, zones: true, ...options.layers };
+    this.blocks = [];
+    this.zones = [];
+    this.geometry = { boxes: [], bands: [], now: null };
+    this.painted = { boxes: [], bands: [], width: 0, height: 0, now: null };
+    this.drawCount = 0;
+    this._views = [new OverlayPaneView(this)];
+    this._chart = null;
+    this._series = null;
+    this._requestUpdate = null;
+  }
+
+  attached({ chart, series, requestUpdate }) {
+    this._chart = chart;
+    this._series = series;
+    this._requestUpdate = requestUpdate;
+  }
+
+  detached() {
+    this._chart = null;
+    this._series = null;
+    this._requestUpdate = null;
+  }
+
+  paneViews() {
+    return this._views;
+  }
+
+  setData(blocks, zones) {
+    this.blocks = blocks;
+    this.zones = zones;
+    this.requestUpdate();
+  }
+
+  setLayers(layers) {
+    this.layers = { ...this.layers, ...layers };
+    this.requestUpdate();
+  }
+
+  requestUpdate() {
+    if (this._requestUpdate) this._requestUpdate();
+  }
+
+  updateAllViews() {
+    if (!this._chart || !this._series) return;
+    const timeScale = this._chart.timeScale();
+    const series = this._series;
+    const now = this.now();
+    const ys = (item) => {
+      let top = series.priceToCoordinate(Number(item.price_high));
+      let bottom = series.priceToCoordinate(Number(item.price_low));
+      if (top === null || bottom === null) return null;
+      if (bottom - top < MIN_HEIGHT_PX) {
+        const mid = (top + bottom) / 2;
+        top = mid - MIN_HEIGHT_PX / 2;
+        bottom = mid + MIN_HEIGHT_PX / 2;
+      }
+      return [top, bottom];
+    };
+    const boxes = [];
+    for (const block of this.blocks) {
+      if (!blockVisible(block, this.layers)) continue;
+      const x1 = this.mapper.x(timeScale, block.time_from);
+      const open = block.time_to === null || block.time_to === undefined;
+      const x2 = open ? null : this.mapper.x(timeScale, block.time_to);
+      const y = ys(block);
+      if (x1 === null || (!open && x2 === null) || y === null) continue;
+      boxes.push({ id: block.id, item: block, x1, x2, y1: y[0], y2: y[1], extends: open, style: blockStyle(block) });
+    }
+    const bands = [];
+    if (this.layers.zones) {
+      for (const zone of this.zones) {
+        const open = zone.time_to === null || zone.time_to === undefined;
+        const x1 = this.mapper.x(timeScale, zone.time_from);
+        const xEnd = this.mapper.x(timeScale, open ? Math.max(now, zone.time_from) : zone.time_to);
+        const y = ys(zone);
+        if (x1 === null || xEnd === null || y === null) continue;
+        const x2 = Math.max(xEnd, x1 + MIN_BAND_PX);
+        bands.push({ id: zone.id, item: zone, x1, x2, y1: y[0], y2: y[1], extends: open, style: zoneStyle(zone) });
+      }
+      // stronger bands on top
+      bands.sort((a, b) => Number(a.item.strength) - Number(b.item.strength));
+    }
+    this.geometry = { boxes, bands, now };
+  }
+
+  /** The zone or block under (x, y) in CSS pixels, bands first (they are drawn on top). */
+  itemAt(x, y) {
+    const painted = this.painted;
+    for (let i = painted.bands.length - 1; i >= 0; i -= 1) {
+      const r = painted.bands[i];
+      const right = r.tailTo !== null && r.tailTo !== undefined ? Math.max(r.x2, r.tailTo) : r.x2;
+      if (x >= r.x1 && x <= right && y >= r.y1 && y <= r.y2) return this.zones.find((z) => z.id === r.id) || null;
+    }
+    for (let i = painted.boxes.length - 1; i >= 0; i -= 1) {
+      const r = painted.boxes[i];
+      if (x >= r.x1 && x <= r.x2 && y >= r.y1 && y <= r.y2) return this.blocks.find((b) => b.id === r.id) || null;
+    }
+    return null;
+  }
+
+  hitTest(x, y) {
+    const item = this.itemAt(x, y);
+    if (!item) return null;
+    return { externalId: item.id, zOrder: "normal", isBackground: true, cursorStyle: "help" };
+  }
+}
+
+// re-exported for the debug hook and tests
+export { TimeMapper };
