@@ -1,0 +1,301 @@
+"""Starts the service under test for the system benchmarks: a `binance_sim` process and a `serve`
+process on 127.0.0.1 with free ports and a throw-away SQLite database, and tears both down.
+
+    with ServiceStack(env={"PUBLISH_INTERVAL_MS": "1000"}) as stack:
+        stack.base_url, stack.overlays_ws_url, stack.sim_url, stack.serve.pid ...
+
+The simulator runs as its own process so that `serve`'s CPU time is the service's alone. Both
+processes write their logs to files in the temp directory; on a start-up failure the tail of the
+log is part of the error. Progress goes to stderr.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import resource
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+PYTHON = sys.executable
+MANAGE = str(ROOT / "manage.py")
+
+
+class StackError(RuntimeError):
+    """A benchmark process did not start or did not become ready in time."""
+
+
+def progress(message: str) -> None:
+    sys.stderr.write(f"[bench] {message}\n")
+    sys.stderr.flush()
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def raise_fd_limit() -> int:
+    """Raise this process's open-file limit to its hard limit; returns the new soft limit."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard == resource.RLIM_INFINITY or soft < hard:
+        target = hard if hard != resource.RLIM_INFINITY else max(soft, 65536)
+        with contextlib.suppress(ValueError, OSError):
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+    return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+
+
+def cpu_seconds(pid: int) -> float:
+    """utime + stime of a process (all its threads), from /proc/PID/stat."""
+    text = Path(f"/proc/{pid}/stat").read_text()
+    fields = text[text.rindex(")") + 2 :].split()
+    # fields[0] is field 3 (state); utime and stime are fields 14 and 15.
+    ticks = int(fields[11]) + int(fields[12])
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+@dataclass
+class ManagedProcess:
+    """One child process with its log file."""
+
+    name: str
+    popen: subprocess.Popen[bytes]
+    log_path: Path
+
+    @property
+    def pid(self) -> int:
+        return self.popen.pid
+
+    def alive(self) -> bool:
+        return self.popen.poll() is None
+
+    def log_tail(self, lines: int = 25) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return "(no log)"
+
+    def stop(self, timeout: float = 10.0) -> None:
+        if not self.alive():
+            return
+        self.popen.send_signal(signal.SIGTERM)
+        try:
+            self.popen.wait(timeout)
+        except subprocess.TimeoutExpired:
+            progress(f"{self.name} (pid {self.pid}) ignored SIGTERM for {timeout:g}s; killing it")
+            self.popen.kill()
+            self.popen.wait(5)
+
+
+def start_process(name: str, args: list[str], env: dict[str, str], log_path: Path) -> ManagedProcess:
+    log_file = log_path.open("wb")
+    try:
+        popen = subprocess.Popen(
+            args,
+            cwd=ROOT,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+            preexec_fn=raise_fd_limit,
+        )
+    finally:
+        log_file.close()
+    return ManagedProcess(name, popen, log_path)
+
+
+def wait_until(
+    what: str, check: Callable[[], bool], timeout: float, processes: list[ManagedProcess], interval: float = 0.1
+) -> None:
+    """Poll ``check`` until true; StackError with the logs if a process dies or time runs out."""
+    deadline = time.monotonic() + timeout
+    while True:
+        for proc in processes:
+            if not proc.alive():
+                raise StackError(f"{proc.name} exited (code {proc.popen.returncode}) while waiting for {what}:\n"
+                                 f"{proc.log_tail()}")
+        try:
+            if check():
+                return
+        except (httpx.HTTPError, ValueError, KeyError, TypeError):
+            pass
+        if time.monotonic() > deadline:
+            tails = "\n".join(f"--- {p.name} log ---\n{p.log_tail()}" for p in processes)
+            raise StackError(f"timed out after {timeout:g}s waiting for {what}\n{tails}")
+        time.sleep(interval)
+
+
+class ServiceStack:
+    """binance_sim + serve (+ optional demo candles) in a temp directory; a context manager."""
+
+    def __init__(
+        self,
+        *,
+        env: dict[str, str] | None = None,
+        sim_args: list[str] | None = None,
+        serve_args: list[str] | None = None,
+        seed_candles: bool = False,
+        log_level: str = "WARNING",
+        ready_timeout_s: float = 60.0,
+    ) -> None:
+        self.extra_env = dict(env or {})
+        self.sim_args = list(sim_args or [])
+        self.serve_args = list(serve_args or [])
+        self.seed_candles = seed_candles
+        self.log_level = log_level
+        self.ready_timeout_s = ready_timeout_s
+        self.workdir: Path | None = None
+        self.sim: ManagedProcess | None = None
+        self.serve: ManagedProcess | None = None
+        self.sim_port = 0
+        self.port = 0
+        self.notes: list[str] = []
+        self.symbol = self.extra_env.get("SYMBOL", "BTCEUR").upper()
+
+    # -- addresses ---------------------------------------------------------------------------
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def origin(self) -> str:
+        return self.base_url
+
+    @property
+    def overlays_ws_url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}/ws/overlays"
+
+    @property
+    def sim_url(self) -> str:
+        return f"http://127.0.0.1:{self.sim_port}"
+
+    @property
+    def sim_ws_url(self) -> str:
+        return f"ws://127.0.0.1:{self.sim_port}"
+
+    def env(self) -> dict[str, str]:
+        assert self.workdir is not None
+        env = {
+            **os.environ,
+            "DJANGO_SETTINGS_MODULE": "project.settings",
+            "DATABASE_URL": f"sqlite:///{self.workdir / 'bench.sqlite3'}",
+            "BINANCE_WS_URL": self.sim_ws_url,
+            "BINANCE_REST_URL": self.sim_url,
+            "LOG_LEVEL": self.log_level,
+            "PYTHONUNBUFFERED": "1",
+        }
+        env.update(self.extra_env)
+        return env
+
+    # -- lifecycle ---------------------------------------------------------------------------
+    def __enter__(self) -> ServiceStack:
+        try:
+            self.start()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+    def start(self) -> None:
+        self.workdir = Path(tempfile.mkdtemp(prefix="lm-bench-"))
+        self.sim_port = free_port()
+        self.port = free_port()
+        env = self.env()
+        progress(f"migrating a temp SQLite DB in {self.workdir}")
+        done = subprocess.run(
+            [PYTHON, MANAGE, "migrate", "--noinput", "-v", "0"], cwd=ROOT, env=env, capture_output=True, text=True
+        )
+        if done.returncode != 0:
+            raise StackError(f"migrate failed:\n{done.stdout}\n{done.stderr}")
+
+        progress(f"starting binance_sim on :{self.sim_port}")
+        self.sim = start_process(
+            "binance_sim",
+            [PYTHON, MANAGE, "binance_sim", "--port", str(self.sim_port), "--symbol", self.symbol,
+             "--status-every", "3600", *self.sim_args],
+            env,
+            self.workdir / "sim.log",
+        )
+        wait_until("the simulator", lambda: httpx.get(f"{self.sim_url}/sim/state", timeout=2).status_code == 200,
+                   self.ready_timeout_s, [self.sim])
+
+        if self.seed_candles:
+            self._seed_candles(env)
+
+        progress(f"starting serve on :{self.port}")
+        self.serve = start_process(
+            "serve",
+            [PYTHON, MANAGE, "serve", "--host", "127.0.0.1", "--port", str(self.port), *self.serve_args],
+            env,
+            self.workdir / "serve.log",
+        )
+        if "--no-stream" in self.serve_args:
+            wait_until("serve", lambda: httpx.get(f"{self.base_url}/api/health", timeout=2).status_code < 500,
+                       self.ready_timeout_s, [self.sim, self.serve])
+        else:
+            wait_until("a live, published book", self._is_live, self.ready_timeout_s, [self.sim, self.serve],
+                       interval=0.2)
+        progress(f"stack ready: serve pid {self.serve.pid}, binance_sim pid {self.sim.pid}")
+
+    def _is_live(self) -> bool:
+        health = self.health()
+        return health.get("status") == "live" and health["stream"].get("published", 0) > 0
+
+    def _seed_candles(self, env: dict[str, str]) -> None:
+        """Candles from the simulator's klines + order blocks, so /api/overlays carries real boxes."""
+        progress("seeding candles and order blocks from the simulator")
+        for command in (["backfill_candles"], ["compute_orderblocks"]):
+            done = subprocess.run([PYTHON, MANAGE, *command], cwd=ROOT, env=env, capture_output=True, text=True)
+            if done.returncode != 0:
+                note = f"{command[0]} failed (rc {done.returncode}); running without order blocks: " \
+                       f"{(done.stderr or done.stdout).strip().splitlines()[-1:]}"
+                progress(note)
+                self.notes.append(note)
+                return
+
+    def stop(self) -> None:
+        for proc in (self.serve, self.sim):
+            if proc is not None:
+                proc.stop()
+        if self.workdir is not None:
+            shutil.rmtree(self.workdir, ignore_errors=True)
+            self.workdir = None
+
+    # -- reads -------------------------------------------------------------------------------
+    def health(self) -> dict[str, Any]:
+        response = httpx.get(f"{self.base_url}/api/health", timeout=5)
+        response.raise_for_status()
+        data: dict[str, Any] = response.json()
+        return data
+
+    def sim_state(self) -> dict[str, Any]:
+        response = httpx.get(f"{self.sim_url}/sim/state", timeout=5)
+        response.raise_for_status()
+        data: dict[str, Any] = response.json()
+        return data
+
+    def sim_control(self, action: str, **params: Any) -> dict[str, Any]:
+        response = httpx.post(f"{self.sim_url}/sim/control", json={"action": action, **params}, timeout=5)
+        if response.status_code != 200:
+            raise StackError(f"/sim/control {action}: HTTP {response.status_code} {response.text}")
+        data: dict[str, Any] = response.json()
+        return data
