@@ -147,31 +147,31 @@ async def klines_forward(
     limit: int = KLINE_PAGE_LIMIT,
 ) -> AsyncIterator[KlinePage]:
     """Async generator of KlinePage from `start_ms` forward until `end_ms` (inclusive) or the last
-    closed candle. Candles whose close time is not yet past `now_ms` are never yielded."""
+    closed candle. A candle is closed when its close time is before `now_ms` or a later candle exists
+    (only the newest candle can be open); the open candle is never yielded."""
     cursor = start_ms
     while True:
         rows = await fetch(cursor, end_ms, limit)
-        bars: list[Bar] = []
-        reached_open_candle = False
+        parsed: list[tuple[Bar, int]] = []
         last_open = cursor - 1
         for row in rows:
             bar, close_time_ms = parse_rest_kline(row)
-            if bar.open_time_ms < cursor or bar.open_time_ms <= last_open:
+            if bar.open_time_ms <= last_open:
                 raise KlineError(
                     f"klines not ascending from startTime={cursor}: got open time {bar.open_time_ms}"
                 )
             last_open = bar.open_time_ms
             if end_ms is not None and bar.open_time_ms > end_ms:
                 break
-            if close_time_ms >= now_ms:
-                reached_open_candle = True
-                break
-            bars.append(bar)
-        done = reached_open_candle or len(rows) < limit or (end_ms is not None and last_open >= end_ms)
+            parsed.append((bar, close_time_ms))
+        bars = [bar for i, (bar, close) in enumerate(parsed) if close < now_ms or i + 1 < len(parsed)]
+        newest_open = len(bars) < len(parsed)  # the last row is a candle still open
+        done = len(rows) < limit or (end_ms is not None and last_open >= end_ms) or not bars
         yield KlinePage(bars=bars, requested_from_ms=cursor, complete=done)
         if done:
             return
-        cursor = last_open + 1
+        # a full page whose last row looks open: ask again from that row; later rows prove it closed
+        cursor = parsed[-1][0].open_time_ms if newest_open else last_open + 1
 
 
 # -------------------------------------------------------------------------------------------- gaps

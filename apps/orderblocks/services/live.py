@@ -140,10 +140,10 @@ class OrderBlockListener:
 
     async def _delayed_runs(self) -> None:
         while True:
-            self._rerun = False
             await asyncio.sleep(self.config.ob_run_delay_s)
             if self._backfills:
                 await asyncio.gather(*self._backfills, return_exceptions=True)
+            self._rerun = False  # closes so far are covered by this run; later ones ask for another
             try:
                 summary = await sync_to_async(self._run)(full=False, config=self.config)
             except Exception:

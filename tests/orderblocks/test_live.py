@@ -1,0 +1,165 @@
+"""OrderBlockListener with hand-built kline objects: closed candles stored and pushed, open-candle
+updates throttled, the incremental run after each close pushing new blocks, gaps backfilled from the
+simulator."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import replace
+
+import pytest
+from asgiref.sync import sync_to_async
+from channels.layers import InMemoryChannelLayer
+from django.conf import settings
+
+from apps.book.services.rest_client import BinanceRestClient
+from apps.orderblocks.models import Candle
+from apps.orderblocks.services.candles import load_bars, store_bars
+from apps.orderblocks.services.live import OrderBlockListener
+from apps.overlays.broadcast import OverlayBroadcaster
+from tests.orderblocks import scenarios as sc
+from tests.orderblocks.conftest import k_object, sim_bars
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+async def subscribe():
+    layer = InMemoryChannelLayer()
+    broadcaster = OverlayBroadcaster(settings.CONFIG.symbol, layer=layer)
+    channel = await layer.new_channel()
+    await layer.group_add(broadcaster.group, channel)
+    return broadcaster, layer, channel
+
+
+async def receive(layer, channel, timeout=10.0):
+    message = await asyncio.wait_for(layer.receive(channel), timeout)
+    return message["kind"], message["data"]
+
+
+def pending(layer, channel):
+    queue = layer.channels.get(channel)
+    return 0 if queue is None else queue.qsize()
+
+
+def listener_for(broadcaster, clock=None, **config_changes):
+    config = replace(settings.CONFIG, **{"ob_run_delay_s": 0, **config_changes})
+    return OrderBlockListener(config, broadcaster, clock=clock or Clock(), rest_provider=lambda: None)
+
+
+async def test_closed_kline_is_stored_and_pushed_and_the_run_pushes_the_new_block():
+    bars = sc.as_bars(sc.BASE)  # bar 20 is the break that creates the block at bar 19
+    await sync_to_async(store_bars)(bars[:20])
+    broadcaster, layer, channel = await subscribe()
+    listener = listener_for(broadcaster)
+
+    await listener.on_kline(k_object(bars[20], closed=True))
+    kind, data = await receive(layer, channel)
+    assert kind == "candle"
+    assert data == {
+        "time": bars[20].open_time_ms // 1000,
+        "open": 104.5,
+        "high": 115.0,
+        "low": 104.2,
+        "close": 114.0,
+        "volume": 1.5,
+        "closed": True,
+    }
+    kind, data = await receive(layer, channel)
+    assert kind == "orderblocks"
+    assert [b["id"] for b in data["added"]] == [f"BTCEUR:bullish:{bars[19].open_time_ms}"]
+    assert data["added"][0]["status"] == "fresh"
+    assert data["changed"] == []
+    assert await sync_to_async(load_bars)() == bars[:21]
+    await listener.wait_idle()
+    assert listener.runs == 1
+
+
+async def test_the_next_close_pushes_changed_blocks_only():
+    bars = sc.as_bars([*sc.BASE, (117.5, 118, 105, 105.5)])  # bar 24 touches the block
+    await sync_to_async(store_bars)(bars[:24])
+    broadcaster, layer, channel = await subscribe()
+    listener = listener_for(broadcaster)
+    await listener.on_kline(k_object(bars[23], closed=True))  # already stored: first run is a full one
+    await listener.wait_idle()
+    while pending(layer, channel):
+        await layer.receive(channel)
+    await listener.on_kline(k_object(bars[24], closed=True))
+    assert (await receive(layer, channel))[0] == "candle"
+    kind, data = await receive(layer, channel)
+    assert kind == "orderblocks"
+    assert data["added"] == []
+    assert [(b["status"], b["touched_ts_ms"]) for b in data["changed"]] == [
+        ("touched", bars[24].open_time_ms)
+    ]
+    assert listener.last_run.mode == "incremental"
+
+
+async def test_open_candle_updates_are_pushed_at_most_once_a_second():
+    bar = sc.as_bars(sc.BASE)[20]
+    clock = Clock()
+    broadcaster, layer, channel = await subscribe()
+    listener = listener_for(broadcaster, clock)
+    for step in range(5):  # five updates within 0.8 s
+        clock.now += 0.2 if step else 0
+        await listener.on_kline(k_object(replace(bar, close=bar.close - step), closed=False))
+    clock.now += 0.3  # 1.1 s after the first
+    await listener.on_kline(k_object(replace(bar, close=bar.close - 9), closed=False))
+    closes = []
+    while pending(layer, channel):
+        kind, data = await receive(layer, channel)
+        assert kind == "candle" and data["closed"] is False
+        closes.append(data["close"])
+    assert closes == [float(bar.close), float(bar.close - 9)]
+    assert await sync_to_async(Candle.objects.count)() == 0  # open candles are never stored
+    assert listener.runs == 0
+
+
+async def test_other_intervals_symbols_and_bad_klines_are_ignored():
+    bar = sc.as_bars(sc.BASE)[20]
+    broadcaster, layer, channel = await subscribe()
+    listener = listener_for(broadcaster)
+    await listener.on_kline(k_object(bar, closed=True, interval="1m"))
+    await listener.on_kline(k_object(bar, closed=True, symbol="ETHEUR"))
+    await listener.on_kline({"t": 1, "x": True})
+    await listener.on_kline({**k_object(bar, closed=True), "h": "1"})  # high below low
+    await listener.wait_idle()
+    assert listener.bad_klines == 2
+    assert pending(layer, channel) == 0
+    assert await sync_to_async(Candle.objects.count)() == 0
+
+
+async def test_closes_during_a_run_are_covered_by_one_more_run():
+    bars = sc.random_bars(9, 400)
+    await sync_to_async(store_bars)(bars[:390])
+    broadcaster, _layer, _channel = await subscribe()
+    listener = listener_for(broadcaster, ob_run_delay_s=1)
+    for bar in bars[390:]:  # ten closes within the run delay
+        await listener.on_kline(k_object(bar, closed=True))
+    await listener.wait_idle()
+    assert listener.runs == 1
+    assert listener.last_run.through_ts_ms == bars[-1].open_time_ms
+
+
+async def test_a_gap_before_a_closed_candle_is_backfilled_from_rest_before_the_run(sim):
+    history = sim_bars(sim)
+    await sync_to_async(store_bars)(history[:1900])
+    broadcaster, _layer, _channel = await subscribe()
+    client = BinanceRestClient(sim.rest_url)
+    config = replace(settings.CONFIG, ob_run_delay_s=0)
+    listener = OrderBlockListener(config, broadcaster, rest_client=client)
+    try:
+        await listener.on_kline(k_object(history[-1], closed=True))  # 99 hours after the last stored
+        await listener.wait_idle()
+    finally:
+        await client.aclose()
+    assert listener.gaps_seen == 1
+    assert await sync_to_async(load_bars)() == history
+    assert listener.last_run.bars == 2000  # the run saw the filled history
