@@ -82,13 +82,13 @@ class CandleSeries:
         return self._history
 
     def on_trade(self, price: int, qty: int, taker_buy: bool, first_trade_id: int, last_trade_id: int) -> None:
+        """Fold one aggTrade into the live candle (its open stays the previous close, so candles chain)."""
         live = self._live
         count = last_trade_id - first_trade_id + 1
         self._live = replace(
             live,
-            open=live.open if live.trades else price,
-            high=max(live.high, price) if live.trades else max(live.open, price),
-            low=min(live.low, price) if live.trades else min(live.open, price),
+            high=max(live.high, price),
+            low=min(live.low, price),
             close=price,
             volume=live.volume + qty,
             quote_volume=live.quote_volume + qty * price,

@@ -167,6 +167,11 @@ class _SimConnection(ServerConnection):
         super().__init__(protocol, *args, **kwargs)
         self.sim_streams: list[str] = []
         self.sim_combined = False
+        self.sim_pongs = 0
+
+    def acknowledge_pings(self, data: bytes) -> None:
+        self.sim_pongs += 1  # a pong arrived (keepalive answered)
+        super().acknowledge_pings(data)
 
 
 class BinanceSimulator:
@@ -226,6 +231,7 @@ class BinanceSimulator:
         self._clients: list[_Client] = []
         self._lag_until = 0.0
         self.connections_opened = 0
+        self._pongs_of_closed = 0
         self.counters: dict[str, int] = {
             "depth_events_sent": 0, "trades_sent": 0, "klines_sent": 0, "frames_sent": 0,
             "rest_requests": 0, "faults_armed": 0,
@@ -244,6 +250,9 @@ class BinanceSimulator:
         """Listen on host:port (0 = a free port) and start the market ticker."""
         self._cond = asyncio.Condition()
         self._stopping = asyncio.Event()
+        ws_logger = logging.getLogger("apps.book.simulator.websockets")
+        if ws_logger.level == logging.NOTSET:
+            ws_logger.setLevel(logging.WARNING)  # per-request handshake lines are noise; our own log says more
         self._server = await serve(
             self._handle,
             host,
@@ -255,7 +264,7 @@ class BinanceSimulator:
             open_timeout=None,
             max_size=2**16,
             server_header="binance-sim",
-            logger=logging.getLogger("apps.book.simulator.websockets"),
+            logger=ws_logger,
         )
         sockname = self._server.sockets[0].getsockname()
         self.host, self.port = sockname[0], sockname[1]
@@ -298,6 +307,11 @@ class BinanceSimulator:
     @property
     def connections(self) -> int:
         return len(self._clients)
+
+    @property
+    def pings_answered(self) -> int:
+        """Pongs received from clients (keepalive pings they answered), over all connections."""
+        return self._pongs_of_closed + sum(c.conn.sim_pongs for c in self._clients if isinstance(c.conn, _SimConnection))
 
     async def wait_for_connections(self, n: int, timeout: float = 5.0) -> None:
         """Wait until at least ``n`` WebSocket connections are open (TimeoutError otherwise)."""
@@ -611,6 +625,7 @@ class BinanceSimulator:
             with contextlib.suppress(asyncio.CancelledError):
                 await sender
             self._clients.remove(client)
+            self._pongs_of_closed += conn.sim_pongs
             log.info("sim connection %s closed: code=%s reason=%r (open now: %d)", conn.id, conn.close_code,
                      conn.close_reason, len(self._clients))
             await self._notify()
@@ -828,6 +843,7 @@ class BinanceSimulator:
             "levels": {"bids": bid_levels, "asks": ask_levels},
             "connections": self.connections,
             "connections_opened": self.connections_opened,
+            "pings_answered": self.pings_answered,
             "live_candle_open_ms": self.candles.live.open_ms,
             "walls": [
                 {"wall_id": w.wall_id, "side": w.side, "price": fmt_price(w.price), "remaining": fmt_qty(w.remaining),
