@@ -97,3 +97,20 @@ def test_prefix_replay_equals_the_full_run_for_many_prefixes():
             assert as_tuples(prefix) == expected, f"prefix {k}"
             for i, b in enumerate(as_tuples(prefix)):
                 assert float(prefix.atr[i]) == full_atr[(b[0], b[1])]
+
+
+def test_wilder_atr_of_a_recent_window_equals_the_full_series_after_the_warmup():
+    """The incremental run recomputes a window; its ATR must agree bit for bit with the full run's
+    once the window's own seed is forgotten (blocks aligned on absolute bar numbers)."""
+    from apps.orderblocks.domain.engine import average_true_range
+
+    _o, h, lo, c = random_series(5, 6000, 0.01)
+    numbers = np.arange(len(c)) + 417_001  # e.g. hours since the epoch
+    full = average_true_range(h, lo, c, 14, "wilder", numbers)
+    need = EngineParams().warmup_bars_needed()
+    for start in range(1, 5000, 97):
+        window = average_true_range(h[start:], lo[start:], c[start:], 14, "wilder", numbers[start:])
+        assert np.array_equal(window[need:], full[start + need :]), start
+    for end in (14, 15, 64, 65, 100, 2049):
+        prefix = average_true_range(h[:end], lo[:end], c[:end], 14, "wilder", numbers[:end])
+        assert np.array_equal(prefix[13:], full[13:end])

@@ -121,6 +121,31 @@ def test_older_history_changing_forces_a_full_run():
     )
 
 
+def test_a_window_without_enough_swings_falls_back_to_a_full_run():
+    bars = sc.random_bars(8, 1200)
+    last = bars[-1]
+    climb = [
+        sc.Bar(
+            last.open_time_ms + (i + 1) * sc.HOUR_MS,
+            last.close + i,
+            last.close + i + 2,
+            last.close + i - 1,
+            last.close + i + 1,
+            last.volume,
+        )
+        for i in range(900)
+    ]  # higher highs and higher lows every hour: not a single swing
+    store_bars(bars + climb[:850])
+    run_orderblocks(full=True, config=config(ob_warmup_bars=800))
+    store_bars(climb[850:])  # the 800 bars before these hold no swing
+    summary = run_orderblocks(config=config(ob_warmup_bars=800))
+    assert summary.mode == "full"
+    assert "too few swings" in summary.reason
+    assert all_blocks(SYMBOL) == sorted(
+        expected_blocks(bars + climb), key=lambda r: (r.created_ts_ms, r.direction)
+    )
+
+
 def test_status_only_moves_forward():
     bars = sc.as_bars([*sc.BASE, (117.5, 118, 105, 105.5)])  # bar 24 touches the block
     store_bars(bars)

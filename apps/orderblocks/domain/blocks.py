@@ -70,6 +70,11 @@ def bar_arrays(bars: Sequence[Bar]) -> tuple[np.ndarray, np.ndarray, np.ndarray,
     )
 
 
+def bar_numbers(bars: Sequence[Bar], interval_ms: int = HOUR_MS) -> np.ndarray:
+    """Intervals since the epoch: the engine's ATR block alignment, the same in any window."""
+    return np.array([b.open_time_ms // interval_ms for b in bars], dtype=np.int64)
+
+
 def status_of(touched_ts_ms: int | None, valid_to_ts_ms: int | None) -> str:
     if valid_to_ts_ms is not None:
         return INVALID
@@ -124,7 +129,7 @@ def order_blocks_for_bars(
 ) -> list[BlockRecord]:
     """The full computation: every order block on `bars` (ascending open times), status as of the end."""
     params = params or EngineParams()
-    detected = detect_order_blocks(*bar_arrays(bars), params)
+    detected = detect_order_blocks(*bar_arrays(bars), params, bar_numbers=bar_numbers(bars, interval_ms))
     return records_from_detection(bars, detected, symbol, params, interval_ms)
 
 

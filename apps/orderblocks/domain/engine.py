@@ -83,11 +83,12 @@ class EngineParams:
     def warmup_bars_needed(self) -> int:
         """Bars before a BOS's swing that make every value the engine uses independent of where the
         series starts: swing detection needs N bars, the SMA ATR p bars, and Wilder's recursion forgets
-        its seed geometrically ((1-1/p)^k below 2^-64, so float results agree bit for bit)."""
+        its seed geometrically ((1-1/p)^k below 2^-64, plus two blocks of the blocked evaluation for
+        the float carries to coincide, so results agree bit for bit)."""
         need = self.atr_period + self.fractal_n
         if self.atr_method == "wilder" and self.atr_period > 1:
             decay = -math.log1p(-1.0 / self.atr_period)
-            need += math.ceil(64 * math.log(2) / decay)
+            need += math.ceil(64 * math.log(2) / decay) + 2 * WILDER_BLOCK
         return need
 
 
@@ -123,10 +124,27 @@ def true_range(high: FloatArray, low: FloatArray, close: FloatArray) -> FloatArr
     return tr
 
 
+WILDER_BLOCK = 64  # bars per aligned block of the vectorised Wilder recursion
+
+
 def average_true_range(
-    high: FloatArray, low: FloatArray, close: FloatArray, period: int = 14, method: str = "wilder"
+    high: FloatArray,
+    low: FloatArray,
+    close: FloatArray,
+    period: int = 14,
+    method: str = "wilder",
+    bar_numbers: Any = None,
 ) -> FloatArray:
-    """ATR per bar; NaN before bar period-1."""
+    """ATR per bar; NaN before bar period-1.
+
+    Wilder's recursion ATR_i = (ATR_{i-1}*(p-1) + TR_i)/p is evaluated block-wise: with a = (p-1)/p,
+    inside a block starting at s, ATR_{s+k} = a^(k+1)*ATR_{s-1} + (1/p)*sum_j a^(k-j)*TR_{s+j}, so
+    each block is a vectorised cumulative sum and only the carries between blocks are sequential.
+    Blocks are aligned on `bar_numbers // WILDER_BLOCK` (default: the position in the series; the
+    services pass hours since the epoch), which makes the values on any prefix of a series equal bit
+    for bit to the values of the whole series, and makes a run over a recent window agree bit for bit
+    with the full run once the seed is forgotten (see EngineParams.warmup_bars_needed).
+    """
     n = len(high)
     atr = np.full(n, np.nan)
     if n < period:
@@ -137,16 +155,32 @@ def average_true_range(
         return atr
     if method != "wilder":
         raise ValueError(f"unknown ATR method {method!r}")
-    seed = float(tr[:period].sum()) / period
-    keep = float(period - 1)
-    divisor = float(period)
-    values = [seed]
-    append = values.append
-    prev = seed
-    for value in tr[period:].tolist():  # a scalar recursion: bit-identical on any prefix of the series
-        prev = (prev * keep + value) / divisor
-        append(prev)
-    atr[period - 1 :] = values
+    seed = math.fsum(tr[:period].tolist()) / period
+    atr[period - 1] = seed
+    rest = tr[period:]
+    if not len(rest):
+        return atr
+    numbers = np.arange(n, dtype=np.int64) if bar_numbers is None else np.asarray(bar_numbers, dtype=np.int64)
+    block = numbers[period:] // WILDER_BLOCK
+    is_start = np.ones(len(rest), dtype=bool)
+    is_start[1:] = block[1:] != block[:-1]
+    starts = np.flatnonzero(is_start)
+    segment = np.cumsum(is_start) - 1
+    offset = np.arange(len(rest)) - starts[segment]
+    lengths = np.diff(np.append(starts, len(rest)))
+    a = (period - 1) / period
+    powers = np.power(a, np.arange(WILDER_BLOCK + 1, dtype=np.float64))
+    inverse = np.power(a, -np.arange(WILDER_BLOCK, dtype=np.float64))
+    scaled = np.zeros((len(starts), WILDER_BLOCK))
+    scaled[segment, offset] = rest * inverse[offset]
+    partial = (np.cumsum(scaled, axis=1) * powers[:WILDER_BLOCK]) / period  # contribution of the block
+    ends = partial[np.arange(len(starts)), lengths - 1].tolist()
+    decay = powers[lengths].tolist()
+    carries = [seed]
+    for end, factor in zip(ends[:-1], decay[:-1], strict=True):  # sequential only per block
+        carries.append(carries[-1] * factor + end)
+    carry_in = np.array(carries)
+    atr[period:] = powers[offset + 1] * carry_in[segment] + partial[segment, offset]
     return atr
 
 
@@ -158,47 +192,30 @@ def _levels(n: int) -> int:
 
 
 class _MinTable:
-    """Sparse table over `values`: min over [lo, hi], "first index >= start below a level" and, when
-    built with `argmin=True`, the index of the minimum over [lo, hi] (the last one on ties)."""
+    """Sparse table over `values` (table[k, i] = min(values[i : i + 2**k])) answering, for many queries
+    at once: the min over [lo, hi], the first index >= start below a level, and the last index
+    <= end at or below a level."""
 
-    def __init__(self, values: FloatArray, *, argmin: bool = False) -> None:
+    def __init__(self, values: FloatArray) -> None:
         n = len(values)
         self.n = n
         self.values = values
         levels = _levels(n)
         table = np.empty((levels, max(n, 1)))
-        arg = np.empty((levels, max(n, 1)), dtype=np.int64) if argmin else None
         if n:
             table[0, :n] = values
-            if arg is not None:
-                arg[0, :n] = np.arange(n)
         for k in range(1, levels):
             half = 1 << (k - 1)
             width = n - (1 << k) + 1
             if width <= 0:
                 break
-            left = table[k - 1, :width]
-            right = table[k - 1, half : half + width]
-            np.minimum(left, right, out=table[k, :width])
-            if arg is not None:
-                arg[k, :width] = np.where(right <= left, arg[k - 1, half : half + width], arg[k - 1, :width])
+            np.minimum(table[k - 1, :width], table[k - 1, half : half + width], out=table[k, :width])
         self.table = table
-        self.arg = arg
 
     def range_min(self, lo: IntArray, hi: IntArray) -> FloatArray:
         """min(values[lo..hi]) per query, inclusive bounds, lo <= hi."""
         k = np.floor(np.log2(hi - lo + 1)).astype(np.int64)
         return np.minimum(self.table[k, lo], self.table[k, hi - (1 << k) + 1])
-
-    def range_argmin_last(self, lo: IntArray, hi: IntArray) -> IntArray:
-        """Index of min(values[lo..hi]) per query, the last one on ties."""
-        if self.arg is None:
-            raise RuntimeError("table built without argmin")
-        k = np.floor(np.log2(hi - lo + 1)).astype(np.int64)
-        left_at = lo
-        right_at = hi - (1 << k) + 1
-        right_wins = self.table[k, right_at] <= self.table[k, left_at]
-        return np.where(right_wins, self.arg[k, right_at], self.arg[k, left_at])
 
     def first_below(self, start: IntArray, level: FloatArray, *, inclusive: bool) -> IntArray:
         """First j >= start with values[j] < level (<= when inclusive); n when none."""
@@ -211,6 +228,16 @@ class _MinTable:
             clear = block_min > level if inclusive else block_min >= level
             pos = np.where(fits & clear, pos + span, pos)
         return pos
+
+    def last_at_most(self, end: IntArray, level: FloatArray) -> IntArray:
+        """Last j <= end with values[j] <= level; -1 when none."""
+        stop = end.astype(np.int64) + 1  # exclusive
+        for k in range(self.table.shape[0] - 1, -1, -1):
+            span = 1 << k
+            fits = stop - span >= 0
+            block_min = self.table[k, np.maximum(stop - span, 0)]
+            stop = np.where(fits & (block_min > level), stop - span, stop)
+        return stop - 1
 
 
 # --------------------------------------------------------------------------------------- the rules
@@ -251,11 +278,11 @@ class _Side:
     low: FloatArray
     close: FloatArray
     close_min: _MinTable
-    low_min: _MinTable  # with argmin
+    low_min: _MinTable
 
 
 def _make_side(o: FloatArray, h: FloatArray, lo: FloatArray, c: FloatArray) -> _Side:
-    return _Side(o, h, lo, c, _MinTable(c), _MinTable(lo, argmin=True))
+    return _Side(o, h, lo, c, _MinTable(c), _MinTable(lo))
 
 
 def _bullish_rules(
@@ -283,7 +310,9 @@ def _bullish_rules(
     bos = crossing[first]
     swing = owner[first]
 
-    origin = side.low_min.range_argmin_last(swing + 1, bos)
+    # origin: the last bar of the leg at the leg's lowest low (it is the last bar <= bos at or
+    # below that low, since none of the leg's bars is lower)
+    origin = side.low_min.last_at_most(bos, side.low_min.range_min(swing + 1, bos))
 
     idx = np.arange(size)
     with np.errstate(invalid="ignore"):
@@ -348,12 +377,20 @@ def _as_arrays(*columns: Any) -> list[FloatArray]:
 
 
 def detect_order_blocks(
-    open_: Any, high: Any, low: Any, close: Any, params: EngineParams | None = None
+    open_: Any,
+    high: Any,
+    low: Any,
+    close: Any,
+    params: EngineParams | None = None,
+    *,
+    bar_numbers: Any = None,
 ) -> DetectedBlocks:
-    """Every order block on the series, with its status as of the last bar."""
+    """Every order block on the series, with its status as of the last bar. `bar_numbers` (ascending
+    integers, e.g. hours since the epoch) only align the ATR's evaluation blocks; see
+    average_true_range."""
     params = params or EngineParams()
     o, h, lo, c = _as_arrays(open_, high, low, close)
-    atr = average_true_range(h, lo, c, params.atr_period, params.atr_method)
+    atr = average_true_range(h, lo, c, params.atr_period, params.atr_method, bar_numbers)
     parts = []
     for bullish, side in zip((True, False), _sides(o, h, lo, c), strict=True):
         ob, bos, swing, origin, disp, zone_low, zone_high = _bullish_rules(side, atr, params)

@@ -26,6 +26,7 @@ from apps.orderblocks.domain.blocks import (
     INVALID,
     BlockRecord,
     bar_arrays,
+    bar_numbers,
     records_from_detection,
     with_status_events,
 )
@@ -131,7 +132,7 @@ def _full(config: Any, params: EngineParams, reason: str, fingerprint: str, say:
     say("loading candles")
     bars = load_bars()
     say(f"computing order blocks over {len(bars)} candles")
-    detected = detect_order_blocks(*bar_arrays(bars), params)
+    detected = detect_order_blocks(*bar_arrays(bars), params, bar_numbers=bar_numbers(bars))
     records = records_from_detection(bars, detected, symbol, params, HOUR_MS)
     say(f"storing {len(records)} order blocks")
     summary = RunSummary(
@@ -181,7 +182,7 @@ def _incremental(
     if not whole_history and not window_reproduces_full_run(h, lo, first_new, params):
         return "the warm-up window holds too few swings to match a full run"
     say(f"computing order blocks over {len(bars)} candles ({len(bars) - first_new} new)")
-    detected = detect_order_blocks(o, h, lo, c, params)
+    detected = detect_order_blocks(o, h, lo, c, params, bar_numbers=bar_numbers(bars))
     window_records = records_from_detection(bars, detected, symbol, params, HOUR_MS)
     summary = RunSummary(
         symbol=symbol,
