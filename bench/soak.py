@@ -151,6 +151,11 @@ class ServiceProcess:
             self.proc.kill()
             self.proc.wait(10)
 
+    def terminate(self) -> None:
+        """SIGTERM without waiting (stop several processes in parallel, then stop() each)."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+
     def stop(self, timeout: float = 15.0) -> int | None:
         if self.proc is None:
             return None
@@ -498,6 +503,8 @@ class Soak:
 
     def close(self) -> None:
         self.http.close()
+        self.serve.terminate()
+        self.sim.terminate()
         for proc in (self.serve, self.sim):
             code = proc.stop()
             progress(f"{proc.name} stopped (exit {code})")
