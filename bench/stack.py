@@ -196,6 +196,7 @@ class ServiceStack:
             "BINANCE_WS_URL": self.sim_ws_url,
             "BINANCE_REST_URL": self.sim_url,
             "LOG_LEVEL": self.log_level,
+            "REDIS_URL": "",  # the embedded default: in-memory channel layer
             "PYTHONUNBUFFERED": "1",
         }
         env.update(self.extra_env)
@@ -299,3 +300,8 @@ class ServiceStack:
             raise StackError(f"/sim/control {action}: HTTP {response.status_code} {response.text}")
         data: dict[str, Any] = response.json()
         return data
+
+
+def load_text() -> str:
+    """The 1/5/15-minute load averages, e.g. '0.52 0.61 0.70' (this machine is shared)."""
+    return " ".join(f"{value:.2f}" for value in os.getloadavg())
