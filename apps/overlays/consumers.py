@@ -9,6 +9,11 @@ Server -> client messages (JSON text frames):
   (apps.overlays.broadcast). A client expects ``seq`` to grow by one within an epoch; on a hole or
   a new epoch it sends ``{"action": "resync"}`` (or re-fetches GET /api/overlays).
 - ``{"type": "error", "detail"}`` for a client message the server cannot use.
+- ``{"type": "fragment", "id", "index", "count", "chunk"}``: a message whose JSON is longer than
+  MAX_FRAME_CHARS (a snapshot with hundreds of order blocks, a full order-block run) is sent as
+  consecutive fragments; the client joins the chunks of one id and handles the joined message.
+  Servers and proxies cap WebSocket message sizes (``serve`` caps them at 16 KiB), so no frame
+  the consumer sends is larger than that.
 
 Client -> server: ``{"action": "ack", "received": N}`` (messages received on this socket so far)
 and ``{"action": "resync"}``. Frames above MAX_CLIENT_MESSAGE_BYTES close the socket with 1009.
@@ -38,6 +43,8 @@ log = logging.getLogger(__name__)
 
 MAX_CLIENT_MESSAGE_BYTES = 4096
 MAX_IN_FLIGHT = 256
+MAX_FRAME_CHARS = 12_000  # whole messages up to this size go out as they are
+FRAGMENT_CHARS = 6_000  # JSON-escaping a chunk can double it: 2 x 6000 + envelope < 16 KiB
 CLOSE_UNSUPPORTED_DATA = 1003
 CLOSE_MESSAGE_TOO_BIG = 1009
 CLOSE_INTERNAL_ERROR = 1011
@@ -61,6 +68,7 @@ class OverlayConsumer(AsyncWebsocketConsumer):
         self.acked = 0
         self.paused = False
         self.joined = False
+        self.fragmented = 0
         # Join before reading the state: every change after the read is then delivered.
         await self.channel_layer.group_add(self.group, self.channel_name)
         self.joined = True
@@ -147,5 +155,15 @@ class OverlayConsumer(AsyncWebsocketConsumer):
         )
 
     async def _send_json(self, message: dict[str, Any]) -> None:
-        self.sent += 1
-        await self.send(text_data=json.dumps(message, separators=(",", ":"), default=str))
+        text = json.dumps(message, separators=(",", ":"), default=str)  # ASCII: chars == bytes
+        if len(text) <= MAX_FRAME_CHARS:
+            self.sent += 1
+            await self.send(text_data=text)
+            return
+        self.fragmented += 1
+        chunks = [text[i : i + FRAGMENT_CHARS] for i in range(0, len(text), FRAGMENT_CHARS)]
+        for index, chunk in enumerate(chunks):
+            self.sent += 1
+            fragment = {"type": "fragment", "id": self.fragmented, "index": index, "count": len(chunks),
+                        "chunk": chunk}
+            await self.send(text_data=json.dumps(fragment, separators=(",", ":")))

@@ -1,7 +1,7 @@
 // The chart page: candles, order-block boxes, liquidity-zone bands, best bid/ask/mid lines,
 // legend, tooltip, layer toggles and the connection pill, kept live by LiveTransport.
 
-import { capitalise, formatAge, formatNotional, formatPrice, formatUtc, quoteOf } from "./format.js";
+import { capitalise, formatAge, formatNotional, formatPrice, formatStrength, formatUtc, quoteOf } from "./format.js";
 import { MIN_BAND_PX, MIN_HEIGHT_PX, OverlayPrimitive, colorOf } from "./overlay-primitive.js";
 import { OverlayStore } from "./store.js";
 import { TimeMapper } from "./timemap.js";
@@ -11,6 +11,7 @@ const LWC = window.LightweightCharts;
 const config = JSON.parse(document.getElementById("page-config").textContent);
 const quote = quoteOf(config.symbol);
 const nowSeconds = () => Date.now() / 1000;
+const INITIAL_BARS = 72;
 
 const THEME = {
   background: "#0d1117",
@@ -128,7 +129,7 @@ function tooltipHtml(item) {
       <div><span class="muted">status</span> ${item.status}</div>
       <div><span class="muted">range</span> ${range}</div>
       <div><span class="muted">notional</span> ${formatNotional(item.notional)} ${quote}</div>
-      <div><span class="muted">strength</span> ${Number(item.strength).toFixed(2)}x</div>
+      <div><span class="muted">strength</span> ${formatStrength(item.strength, 2)}</div>
       <div><span class="muted">age</span> ${formatAge(now - item.first_seen_ts_ms / 1000)}</div>
       <div><span class="muted">persistence</span> ${formatAge(item.persistence_s)}</div>`;
   }
@@ -155,9 +156,12 @@ chart.subscribeCrosshairMove((param) => {
   tooltip.innerHTML = tooltipHtml(item);
   tooltip.dataset.id = item.id;
   tooltip.hidden = false;
-  const maxX = container.clientWidth - tooltip.offsetWidth - 8;
+  // right of the cursor, or left of it when that would cover the price axis
+  const paneWidth = primitive.painted.width || container.clientWidth;
+  let left = param.point.x + 14;
+  if (left + tooltip.offsetWidth > paneWidth - 4) left = param.point.x - tooltip.offsetWidth - 14;
   const maxY = container.clientHeight - tooltip.offsetHeight - 8;
-  tooltip.style.left = `${Math.max(4, Math.min(param.point.x + 14, maxX))}px`;
+  tooltip.style.left = `${Math.max(4, left)}px`;
   tooltip.style.top = `${Math.max(4, Math.min(param.point.y + 14, maxY))}px`;
 });
 
@@ -196,6 +200,10 @@ async function loadCandles() {
   mapper.setTimes(bars.map((b) => b.time));
   lastBar = bars.length ? bars[bars.length - 1] : null;
   showBar(lastBar);
+  if (bars.length > INITIAL_BARS) {
+    // open on the recent past, where the walls and the live order blocks are
+    chart.timeScale().setVisibleLogicalRange({ from: bars.length - INITIAL_BARS, to: bars.length + 12 });
+  }
 }
 
 async function refreshCandleTail() {
@@ -315,7 +323,6 @@ async function start() {
       await new Promise((resolve) => setTimeout(resolve, 5000));
     }
   }
-  chart.timeScale().scrollToRealTime();
   transport.start();
   window.__chartDebug.ready = true;
 }

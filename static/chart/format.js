@@ -35,3 +35,10 @@ export function formatUtc(seconds) {
 export function capitalise(text) {
   return text ? text[0].toUpperCase() + text.slice(1) : "";
 }
+
+/** Wall strength (score x baseline); a near-empty baseline can make it astronomically large. */
+export function formatStrength(value, digits = 1) {
+  const n = Number(value);
+  if (!Number.isFinite(n)) return "–";
+  return n >= 1000 ? ">999x" : `${n.toFixed(digits)}x`;
+}

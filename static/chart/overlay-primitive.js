@@ -1,10 +1,11 @@
 // One series primitive (series.attachPrimitive) that paints order-block boxes and liquidity-zone
 // bands behind the candles, and records what it actually painted for tooltips and tests.
 
+import { formatStrength } from "./format.js";
 import { TimeMapper } from "./timemap.js";
 
 export const MIN_BAND_PX = 3;
-export const MIN_HEIGHT_PX = 2;
+export const MIN_HEIGHT_PX = 4;
 
 const RGB = {
   bullish: [38, 166, 154],
@@ -39,7 +40,8 @@ export function zoneStyle(zone) {
   const alpha = zoneAlpha(zone.strength) * (ended ? 0.35 : 1);
   return {
     fill: rgba(rgb, alpha),
-    tail: rgba(rgb, alpha * 0.5),
+    tail: rgba(rgb, alpha * 0.6),
+    tailEdge: rgba(rgb, ended ? 0.3 : 0.7),
     stroke: rgba(rgb, ended ? 0.35 : 0.95),
     dash: zone.status === "candidate" ? [5, 4] : ended ? [2, 3] : [],
     width: zone.status === "confirmed" ? 2 : 1,
@@ -109,11 +111,14 @@ class OverlayRenderer {
         const tailTo = g.extends ? width : null;
         if (!visible({ ...rect, x2: Math.max(rect.x2, tailTo ?? rect.x2) })) continue;
         fillRect(rect.x1, rect.y1, rect.x2, rect.y2, g.style.fill);
-        if (tailTo !== null && tailTo > rect.x2) fillRect(rect.x2, rect.y1, tailTo, rect.y2, g.style.tail);
+        if (tailTo !== null && tailTo > rect.x2) {
+          // the live wall continues to the right edge (lighter): readable at any zoom
+          fillRect(rect.x2, rect.y1, tailTo, rect.y2, g.style.tail);
+          strokeRect(rect.x2, rect.y1, tailTo, rect.y2, { ...g.style, stroke: g.style.tailEdge, width: 1 });
+        }
         strokeRect(rect.x1, rect.y1, rect.x2, rect.y2, g.style);
-        const bandHeight = rect.y2 - rect.y1;
-        if (bandHeight >= 6) {
-          const text = `${g.item.side.toUpperCase()} ${Number(g.item.strength).toFixed(1)}x`;
+        {
+          const text = `${g.item.side.toUpperCase()} ${formatStrength(g.item.strength)}`;
           const textWidth = ctx.measureText(text).width / hr;
           const tx = Math.min(Math.max(rect.x2, rect.x1) + 4, width - textWidth - 4);
           ctx.fillStyle = g.style.label;

@@ -31,7 +31,10 @@ export class LiveTransport {
     this.pollTimer = null;
     this.reconnectTimer = null;
     this.blockedUntil = 0;
-    this.counts = { snapshots: 0, deltas: 0, holes: 0, polls: 0, pollErrors: 0, connects: 0, disconnects: 0 };
+    this.counts = {
+      snapshots: 0, deltas: 0, holes: 0, polls: 0, pollErrors: 0, connects: 0, disconnects: 0, fragmented: 0,
+    };
+    this.fragments = null;
     this.lastDelay = null;
     setInterval(() => this._housekeeping(), 1000);
   }
@@ -83,6 +86,7 @@ export class LiveTransport {
       return;
     }
     this.ws = ws;
+    this.fragments = null;
     this.received = 0;
     this.acked = 0;
     ws.onopen = () => {
@@ -100,9 +104,31 @@ export class LiveTransport {
     let message;
     try {
       message = JSON.parse(event.data);
+      if (message.type === "fragment") message = this._joinFragment(message);
     } catch (err) {
+      this.fragments = null;
       return;
     }
+    if (message !== null) this._dispatch(message);
+    if (this.received - this.acked >= ACK_EVERY) this._ack();
+  }
+
+  /** Large messages arrive as consecutive fragments; returns the joined message or null. */
+  _joinFragment(fragment) {
+    if (fragment.index === 0) this.fragments = { id: fragment.id, chunks: [] };
+    if (!this.fragments || this.fragments.id !== fragment.id || this.fragments.chunks.length !== fragment.index) {
+      this.fragments = null; // a fragment went missing: drop the message, the seq check recovers
+      return null;
+    }
+    this.fragments.chunks.push(fragment.chunk);
+    if (this.fragments.chunks.length < fragment.count) return null;
+    const text = this.fragments.chunks.join("");
+    this.fragments = null;
+    this.counts.fragmented += 1;
+    return JSON.parse(text);
+  }
+
+  _dispatch(message) {
     if (message.type === "snapshot") {
       this.counts.snapshots += 1;
       this.attempt = 0;
@@ -114,7 +140,6 @@ export class LiveTransport {
       const verdict = this.handlers.delta(message);
       if (verdict === "hole") this.requestResync();
     }
-    if (this.received - this.acked >= ACK_EVERY) this._ack();
   }
 
   _onClose(ws) {

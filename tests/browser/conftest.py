@@ -68,8 +68,18 @@ def _python() -> str:
     return str(ROOT / ".venv" / "bin" / "python") if (ROOT / ".venv").exists() else sys.executable
 
 
-def _migrate(env: dict[str, str]) -> None:
+@pytest.fixture(scope="session")
+def migrated_db(tmp_path_factory) -> Path:
+    """An empty, migrated SQLite file; every site starts from a copy (one migrate per session)."""
+    path = tmp_path_factory.mktemp("template") / "site.sqlite3"
+    env = _base_env(path.parent)
     subprocess.run([_python(), "manage.py", "migrate", "--noinput", "-v", "0"], cwd=ROOT, env=env, check=True)
+    return path
+
+
+def _site_env(tmp: Path, migrated_db: Path) -> dict[str, str]:
+    shutil.copy(migrated_db, tmp / "site.sqlite3")
+    return _base_env(tmp)
 
 
 @dataclass
@@ -107,7 +117,7 @@ def _base_env(tmp: Path) -> dict[str, str]:
 
 
 @pytest.fixture(scope="module")
-def seeded_site(tmp_path_factory) -> Iterator[Site]:
+def seeded_site(tmp_path_factory, migrated_db) -> Iterator[Site]:
     if shutil.which("redis-server") is None:
         pytest.skip("redis-server is not installed")
     tmp = tmp_path_factory.mktemp("seeded")
@@ -116,9 +126,8 @@ def seeded_site(tmp_path_factory) -> Iterator[Site]:
         ["redis-server", "--port", str(redis_port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
-    env = _base_env(tmp)
+    env = _site_env(tmp, migrated_db)
     env["REDIS_URL"] = f"redis://127.0.0.1:{redis_port}/0"
-    _migrate(env)
     seeded = subprocess.run([_python(), "-m", "tests.browser.seed_demo", "--now-ms", str(int(time.time() * 1000))],
                             cwd=ROOT, env=env, check=True, capture_output=True, text=True)
     log_path = tmp / "daphne.log"
@@ -136,12 +145,11 @@ def seeded_site(tmp_path_factory) -> Iterator[Site]:
 
 
 @pytest.fixture(scope="module")
-def live_site(tmp_path_factory) -> Iterator[Site]:
+def live_site(tmp_path_factory, migrated_db) -> Iterator[Site]:
     """`manage.py serve --simulator`: the one-process demo the README's `make demo` runs."""
     tmp = tmp_path_factory.mktemp("live")
-    env = _base_env(tmp)
+    env = _site_env(tmp, migrated_db)
     env["REDIS_URL"] = ""
-    _migrate(env)
     port = free_port()
     log_path = tmp / "serve.log"
     with open(log_path, "wb") as log:

@@ -203,31 +203,3 @@ def test_a_lost_message_makes_the_page_refetch_the_state(browser, seeded_site, p
     pusher.send("status", {"symbol": "BTCEUR", "status": "live"})
     page.wait_for_function(f"() => __chartDebug.seq.seq === {pusher.broadcaster.last_seq}")
     page.context.close()
-
-
-def test_socket_loss_switches_to_polling_and_back_to_push(browser, seeded_site):
-    link = {"up": True, "sockets": []}
-
-    def route(ws):
-        if not link["up"]:
-            ws.close(code=4001, reason="link down")
-            return
-        ws.connect_to_server()
-        link["sockets"].append(ws)
-
-    page = open_chart(browser, seeded_site, before_load=lambda p: p.route_web_socket("**/ws/overlays", route))
-    assert page.evaluate("__chartDebug.transport") == "ws"
-    link["up"] = False
-    for ws in link["sockets"]:
-        ws.close(code=4001, reason="link down")
-    page.wait_for_function("() => __chartDebug.pill === 'polling' && __chartDebug.transport === 'polling'")
-    assert page.locator("#pill").inner_text() == "polling"
-    polls = page.evaluate("__chartDebug.counts.polls")
-    page.wait_for_function(f"() => __chartDebug.counts.polls >= {polls + 2}", timeout=15_000)  # every 2-5 s
-    assert page.evaluate("__chartDebug.painted.bands.length") == 3  # the state is still drawn
-    save_artifact(page, "chart-polling.png")
-    link["up"] = True
-    page.wait_for_function("() => __chartDebug.pill === 'live' && __chartDebug.transport === 'ws'", timeout=30_000)
-    assert page.evaluate("__chartDebug.counts.connects") >= 2
-    assert page.evaluate("__chartDebug.pollingActive") is False  # the push took over again
-    page.context.close()

@@ -195,3 +195,38 @@ async def test_a_client_that_stops_reading_never_stalls_the_streamer_or_other_cl
     assert (await receive(stuck))["seq"] == 31
     await stuck.disconnect()
     await healthy.disconnect()
+
+
+async def test_large_messages_go_out_as_fragments_no_larger_than_the_server_cap():
+    @database_sync_to_async
+    def many_blocks():
+        for i in range(150):
+            make_block("bullish" if i % 2 else "bearish", i)
+
+    await many_blocks()
+    comm, _ = await connect()
+    frames = []
+    while True:
+        output = await comm.receive_output(timeout=TIMEOUT)
+        frames.append(output["text"])
+        message = json.loads(output["text"])
+        assert message["type"] == "fragment"
+        if message["index"] == message["count"] - 1:
+            break
+    assert len(frames) > 1
+    assert all(len(frame.encode()) <= 16 * 1024 for frame in frames)  # `serve` caps WebSocket messages at 16 KiB
+    joined = json.loads("".join(json.loads(frame)["chunk"] for frame in frames))
+    assert joined["type"] == "snapshot" and len(joined["state"]["orderblocks"]) == 150
+    # a big broadcast (a full order-block run) is fragmented the same way, then small deltas flow as usual
+    big = [{"id": f"b{i}", "kind": "orderblock", "note": "x" * 200} for i in range(100)]
+    await group_message("e1", 1, "orderblocks", {"added": big, "changed": []})
+    await group_message("e1", 2)
+    parts = []
+    while True:
+        message = await receive(comm)
+        if message["type"] != "fragment":
+            break
+        parts.append(message["chunk"])
+    assert json.loads("".join(parts))["data"]["added"] == big
+    assert message["type"] == "delta" and message["seq"] == 2
+    await comm.disconnect()
