@@ -1,0 +1,23 @@
+"""The chart page's pure JavaScript modules (sequence tracking, time mapping, styles) under node --test."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_chart_modules_pass_their_node_unit_tests():
+    node = shutil.which("node")
+    if node is None:
+        pytest.skip("node is not installed")
+    result = subprocess.run(
+        [node, "--experimental-default-type=module", "--test", "tests/web/js/chart_modules.test.mjs"],
+        cwd=ROOT, capture_output=True, text=True, timeout=60,
+    )
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
+    assert "# fail 0" in result.stdout
