@@ -103,14 +103,21 @@ def measure(minutes: float, warmup: float, profile: bool) -> CpuResult:
     with ServiceStack() as stack:
         assert stack.serve is not None and stack.sim is not None and stack.workdir is not None
         idle_port = free_port()
-        idle = start_process("serve --no-stream", [PYTHON, MANAGE, "serve", "--host", "127.0.0.1", "--port",
-                                                   str(idle_port), "--no-stream"], stack.env(),
-                             stack.workdir / "idle.log")
+        idle = start_process(
+            "serve --no-stream",
+            [PYTHON, MANAGE, "serve", "--host", "127.0.0.1", "--port", str(idle_port), "--no-stream"],
+            stack.env(),
+            stack.workdir / "idle.log",
+        )
         try:
             import httpx
 
-            wait_until("the idle web process", lambda: httpx.get(f"http://127.0.0.1:{idle_port}/api/health",
-                                                                 timeout=2).status_code < 500, 60, [idle])
+            wait_until(
+                "the idle web process",
+                lambda: httpx.get(f"http://127.0.0.1:{idle_port}/api/health", timeout=2).status_code < 500,
+                60,
+                [idle],
+            )
             progress(f"cpu: warming up {warmup:g}s")
             time.sleep(warmup)
             seconds = minutes * 60
@@ -119,9 +126,25 @@ def measure(minutes: float, warmup: float, profile: bool) -> CpuResult:
             if profile:
                 exe = shutil.which("py-spy") or str(Path(PYTHON).parent / "py-spy")
                 if Path(exe).exists():
-                    spy = subprocess.Popen([exe, "record", "-p", str(stack.serve.pid), "-d", str(int(seconds)),
-                                            "-r", "100", "--format", "raw", "-o", str(raw), "--nonblocking"],
-                                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                    spy = subprocess.Popen(
+                        [
+                            exe,
+                            "record",
+                            "-p",
+                            str(stack.serve.pid),
+                            "-d",
+                            str(int(seconds)),
+                            "-r",
+                            "100",
+                            "--format",
+                            "raw",
+                            "-o",
+                            str(raw),
+                            "--nonblocking",
+                        ],
+                        stdout=subprocess.DEVNULL,
+                        stderr=subprocess.DEVNULL,
+                    )
                 else:
                     progress("cpu: --profile needs py-spy (pip install py-spy); measuring without it")
             load_before = load_text()
@@ -138,7 +161,9 @@ def measure(minutes: float, warmup: float, profile: bool) -> CpuResult:
                 last_cpu, last_t = cpu, t
                 elapsed = t - started
                 if int(elapsed) % 60 < SAMPLE_EVERY_S:
-                    progress(f"cpu: {elapsed:.0f}s, serve so far {(cpu - start['serve']) / elapsed * 3600:.1f} CPU-s/h")
+                    progress(
+                        f"cpu: {elapsed:.0f}s, serve so far {(cpu - start['serve']) / elapsed * 3600:.1f} CPU-s/h"
+                    )
             elapsed = time.monotonic() - started
             used = {name: cpu_seconds(pid) - start[name] for name, pid in pids.items()}
             health = stack.health()["stream"]
@@ -149,26 +174,42 @@ def measure(minutes: float, warmup: float, profile: bool) -> CpuResult:
                 lines = summarize_profile(raw) if raw.exists() else ["(py-spy wrote no profile)"]
         finally:
             idle.stop()
-    return CpuResult(elapsed, used["serve"], used["idle"], used["sim"], windows, load_before, load_after,
-                     int(health.get("published", 0)), int(health.get("events_applied", 0)), lines)
+    return CpuResult(
+        elapsed,
+        used["serve"],
+        used["idle"],
+        used["sim"],
+        windows,
+        load_before,
+        load_after,
+        int(health.get("published", 0)),
+        int(health.get("events_applied", 0)),
+        lines,
+    )
 
 
 def print_result(r: CpuResult) -> None:
-    print(f"\nCPU of a live hour ({r.seconds / 60:.1f} min measured, extrapolated; load average before "
-          f"{r.load_before}, after {r.load_after})")
+    print(
+        f"\nCPU of a live hour ({r.seconds / 60:.1f} min measured, extrapolated; load average before "
+        f"{r.load_before}, after {r.load_after})"
+    )
     header = f"{'process':<34} {'CPU s':>8} {'CPU-s/hour':>11} {'% of a core':>11} {'x idle web':>10}"
     print(header)
     print("-" * len(header))
     idle_h = r.per_hour(r.idle_cpu_s)
-    for name, cpu in (("serve (streaming, no clients)", r.serve_cpu_s), ("baseline: serve --no-stream (idle)",
-                                                                         r.idle_cpu_s),
-                      ("binance_sim (not counted)", r.sim_cpu_s)):
+    for name, cpu in (
+        ("serve (streaming, no clients)", r.serve_cpu_s),
+        ("baseline: serve --no-stream (idle)", r.idle_cpu_s),
+        ("binance_sim (not counted)", r.sim_cpu_s),
+    ):
         per_hour = r.per_hour(cpu)
         ratio = per_hour / idle_h if idle_h else float("nan")
         print(f"{name:<34} {cpu:>8.2f} {per_hour:>11.1f} {per_hour / 36:>10.2f}% {number(ratio):>10}")
     if r.windows:
-        print(f"serve per {SAMPLE_EVERY_S:g} s window, CPU-s/hour: median {statistics.median(r.windows):.1f}, "
-              f"min {min(r.windows):.1f}, max {max(r.windows):.1f} (n={len(r.windows)})")
+        print(
+            f"serve per {SAMPLE_EVERY_S:g} s window, CPU-s/hour: median {statistics.median(r.windows):.1f}, "
+            f"min {min(r.windows):.1f}, max {max(r.windows):.1f} (n={len(r.windows)})"
+        )
     print(f"stream: {r.events_applied:,} depth events applied, {r.published:,} publications since start")
     for line in r.profile:
         print(line)
@@ -177,8 +218,13 @@ def print_result(r: CpuResult) -> None:
 def figures(r: CpuResult) -> list[Figure]:
     serve_h = r.per_hour(r.serve_cpu_s)
     return [
-        Figure("cpu", "serve CPU-s per live hour", serve_h, f"< {GOAL_CPU_S_PER_HOUR:g} (2 % of a core)",
-               serve_h < GOAL_CPU_S_PER_HOUR),
+        Figure(
+            "cpu",
+            "serve CPU-s per live hour",
+            serve_h,
+            f"< {GOAL_CPU_S_PER_HOUR:g} (2 % of a core)",
+            serve_h < GOAL_CPU_S_PER_HOUR,
+        ),
         Figure("cpu", "idle web process CPU-s per hour", r.per_hour(r.idle_cpu_s), "baseline"),
     ]
 
@@ -192,8 +238,12 @@ def run(minutes: float = 5.0, warmup: float = 20.0, profile: bool = False) -> li
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--minutes", type=float, default=5.0, help="measurement time (default 5)")
-    parser.add_argument("--warmup", type=float, default=20.0, help="seconds of live streaming first (default 20)")
-    parser.add_argument("--profile", action="store_true", help="sample serve with py-spy and print what dominates")
+    parser.add_argument(
+        "--warmup", type=float, default=20.0, help="seconds of live streaming first (default 20)"
+    )
+    parser.add_argument(
+        "--profile", action="store_true", help="sample serve with py-spy and print what dominates"
+    )
     args = parser.parse_args(argv)
     if args.minutes <= 0 or args.warmup < 0:
         parser.error("--minutes must be positive and --warmup >= 0")

@@ -115,7 +115,9 @@ async def read_overlays(ws: ClientConnection, rec: Recording) -> None:
         if message.get("type") == "snapshot":
             rec.snapshots += 1
             state = message.get("state") or {}
-            rec.live_zones = {z["id"]: z for z in state.get("zones", []) if z.get("status") in ("candidate", "confirmed")}
+            rec.live_zones = {
+                z["id"]: z for z in state.get("zones", []) if z.get("status") in ("candidate", "confirmed")
+            }
         elif message.get("type") == "delta":
             kind, data = message.get("kind"), message.get("data") or {}
             if kind == "metrics":
@@ -149,7 +151,9 @@ def free_wall_price(rec: Recording) -> Decimal | None:
 
 async def wall_quantity(stack: ServiceStack, client: httpx.AsyncClient, price: Decimal) -> Decimal:
     """WALL_MULTIPLE x the median 50-EUR bin volume of the simulator's bids within 3 bins of ``price``."""
-    response = await client.get(f"{stack.sim_url}/api/v3/depth", params={"symbol": stack.symbol, "limit": 5000})
+    response = await client.get(
+        f"{stack.sim_url}/api/v3/depth", params={"symbol": stack.symbol, "limit": 5000}
+    )
     response.raise_for_status()
     bins: dict[Decimal, Decimal] = {}
     for level_price, qty in response.json()["bids"]:
@@ -160,7 +164,9 @@ async def wall_quantity(stack: ServiceStack, client: httpx.AsyncClient, price: D
     return max(Decimal(10), (statistics.median(near) * WALL_MULTIPLE).quantize(Decimal(1)))
 
 
-async def probe_wall(stack: ServiceStack, client: httpx.AsyncClient, rec: Recording, timeout: float) -> WallSample | None:
+async def probe_wall(
+    stack: ServiceStack, client: httpx.AsyncClient, rec: Recording, timeout: float
+) -> WallSample | None:
     price = free_wall_price(rec)
     if price is None:
         progress("e2e: no free price for a wall probe this time")
@@ -169,7 +175,8 @@ async def probe_wall(stack: ServiceStack, client: httpx.AsyncClient, rec: Record
     seen = len(rec.zone_messages)
     placed = time.time()
     response = await client.post(
-        f"{stack.sim_url}/sim/control", json={"action": "place_wall", "side": "bid", "price": str(price), "qty": str(qty)}
+        f"{stack.sim_url}/sim/control",
+        json={"action": "place_wall", "side": "bid", "price": str(price), "qty": str(qty)},
     )
     response.raise_for_status()
     wall_id = response.json()["result"]
@@ -217,7 +224,10 @@ async def measure(stack: ServiceStack, seconds: float, wall_every: float) -> E2E
         connect(f"{stack.sim_ws_url}/ws/{symbol}@depth@100ms", max_size=None) as depth,
         httpx.AsyncClient(timeout=5) as client,
     ):
-        tasks = [asyncio.create_task(read_overlays(overlays, rec)), asyncio.create_task(read_depth(depth, rec))]
+        tasks = [
+            asyncio.create_task(read_overlays(overlays, rec)),
+            asyncio.create_task(read_depth(depth, rec)),
+        ]
         walls: list[WallSample] = []
         missed = 0
         started = time.monotonic()
@@ -243,18 +253,28 @@ async def measure(stack: ServiceStack, seconds: float, wall_every: float) -> E2E
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
     total, to_publish, to_client = match_events(rec)
-    return E2EResult(Distribution.of(total), Distribution.of(to_publish), Distribution.of(to_client), walls, missed,
-                     seconds)
+    return E2EResult(
+        Distribution.of(total),
+        Distribution.of(to_publish),
+        Distribution.of(to_client),
+        walls,
+        missed,
+        seconds,
+    )
 
 
 def figures(result: E2EResult) -> list[Figure]:
     walls = Distribution.of([w.total_ms for w in result.walls])
     return [
         Figure("e2e", "depth event -> client p50 (ms)", result.event_to_client.p50, "publish cycle 1000 ms"),
-        Figure("e2e", "depth event -> client p99 (ms)", result.event_to_client.p99, "<= cycle + publish->client"),
+        Figure(
+            "e2e", "depth event -> client p99 (ms)", result.event_to_client.p99, "<= cycle + publish->client"
+        ),
         Figure("e2e", "publish -> client p50 (ms)", result.publish_to_client.p50, "service's own work"),
         Figure("e2e", "publish -> client p99 (ms)", result.publish_to_client.p99, "service's own work"),
-        Figure("e2e", f"wall -> zone on client median (ms, n={walls.count})", walls.p50, "tick + cycle + detect"),
+        Figure(
+            "e2e", f"wall -> zone on client median (ms, n={walls.count})", walls.p50, "tick + cycle + detect"
+        ),
     ]
 
 
@@ -275,7 +295,9 @@ def print_result(result: E2EResult) -> None:
         ("  zone cycle -> client", Distribution.of([w.cycle_to_client_ms for w in walls])),
     ]
     for name, d in rows:
-        print(f"{name:<34} {d.count:>5} {number(d.p50):>8} {number(d.p90):>8} {number(d.p99):>8} {number(d.max):>8}")
+        print(
+            f"{name:<34} {d.count:>5} {number(d.p50):>8} {number(d.p90):>8} {number(d.p99):>8} {number(d.max):>8}"
+        )
     if result.walls_missed:
         print(f"wall probes without a zone in time: {result.walls_missed}")
     print("(wall rows: few samples; read the median and max, not p99)")
@@ -291,7 +313,9 @@ def run(seconds: float = 30.0, wall_every: float = 6.0) -> list[Figure]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=30.0, help="measurement time (default 30)")
-    parser.add_argument("--wall-every", type=float, default=6.0, help="seconds between wall probes (default 6)")
+    parser.add_argument(
+        "--wall-every", type=float, default=6.0, help="seconds between wall probes (default 6)"
+    )
     args = parser.parse_args(argv)
     if args.seconds <= 0 or args.wall_every <= 0:
         parser.error("--seconds and --wall-every must be positive")

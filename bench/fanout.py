@@ -79,8 +79,17 @@ class ClientProcess:
         self.log_path = stack.workdir / f"ws_clients-{count}-{index}.log"
         with self.log_path.open("w") as log_file:
             self.popen = subprocess.Popen(
-                [PYTHON, "-m", "bench.ws_clients", "--url", stack.overlays_ws_url, "--origin", stack.origin,
-                 "--count", str(count)],
+                [
+                    PYTHON,
+                    "-m",
+                    "bench.ws_clients",
+                    "--url",
+                    stack.overlays_ws_url,
+                    "--origin",
+                    stack.origin,
+                    "--count",
+                    str(count),
+                ],
                 cwd=ROOT,
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
@@ -142,13 +151,16 @@ async def watch_health(stack: ServiceStack, ages: list[float], stop: asyncio.Eve
                 await asyncio.wait_for(stop.wait(), 1.0)
 
 
-async def record(stack: ServiceStack, procs: list[ClientProcess], seconds: float) -> tuple[
-    list[dict[str, Any]], dict[int, int], list[float], float, float
-]:
+async def record(
+    stack: ServiceStack, procs: list[ClientProcess], seconds: float
+) -> tuple[list[dict[str, Any]], dict[int, int], list[float], float, float]:
     events: dict[int, int] = {}
     ages: list[float] = []
     stop = asyncio.Event()
-    watchers = [asyncio.create_task(watch_depth(stack, events, stop)), asyncio.create_task(watch_health(stack, ages, stop))]
+    watchers = [
+        asyncio.create_task(watch_depth(stack, events, stop)),
+        asyncio.create_task(watch_health(stack, ages, stop)),
+    ]
     await asyncio.sleep(0.5)  # the depth watcher is subscribed before the window opens
     assert stack.serve is not None
     cpu_before, wall_before = cpu_seconds(stack.serve.pid), time.monotonic()
@@ -174,9 +186,22 @@ def layer_fanout_ms(count: int, repeat: int = 5) -> float:
 
     from apps.overlays.broadcast import GROUP_MESSAGE_TYPE
 
-    message = {"type": GROUP_MESSAGE_TYPE, "epoch": "bench", "seq": 1, "kind": "metrics",
-               "data": {"ts_ms": 1, "symbol": "BTCEUR", "best_bid": "86997.62", "best_ask": "86997.64",
-                        "spread": "0.02", "mid": "86997.63", "imbalance_topn": 0.5, "update_id": 7000000635}}
+    message = {
+        "type": GROUP_MESSAGE_TYPE,
+        "epoch": "bench",
+        "seq": 1,
+        "kind": "metrics",
+        "data": {
+            "ts_ms": 1,
+            "symbol": "BTCEUR",
+            "best_bid": "86997.62",
+            "best_ask": "86997.64",
+            "spread": "0.02",
+            "mid": "86997.63",
+            "imbalance_topn": 0.5,
+            "update_id": 7000000635,
+        },
+    }
 
     async def measure() -> float:
         layer = channel_layers.make_backend("default")
@@ -227,7 +252,9 @@ def run_level(stack: ServiceStack, clients: int, seconds: float, per_process: in
         failed = sum(r["failed"] for r in ready)
         connect_s = max(r["connect_s"] for r in ready)
         notes = [f"connect failure: {r['first_failure']}" for r in ready if r.get("first_failure")]
-        progress(f"fanout: {connected} connected ({failed} failed) in {connect_s:.1f}s; recording {seconds:g}s")
+        progress(
+            f"fanout: {connected} connected ({failed} failed) in {connect_s:.1f}s; recording {seconds:g}s"
+        )
         time.sleep(2.0)  # let the connect snapshots drain before the window opens
         results, events, ages, cpu, wall = asyncio.run(record(stack, procs, seconds))
     finally:
@@ -270,7 +297,9 @@ def run_level(stack: ServiceStack, clients: int, seconds: float, per_process: in
 
 
 def print_levels(levels: list[LevelResult], seconds: float) -> None:
-    print(f"\nfan-out: 'metrics' delivery to N /ws/overlays clients on one serve process ({seconds:g} s each)")
+    print(
+        f"\nfan-out: 'metrics' delivery to N /ws/overlays clients on one serve process ({seconds:g} s each)"
+    )
     header = (
         f"{'clients':>7} {'conn':>5} {'conn s':>6} {'deliveries':>10} {'p50 ms':>7} {'p99 ms':>7} {'max ms':>7} "
         f"{'last p50':>8} {'last p99':>8} {'x 1 cl':>6} {'late p99':>8} {'book age p99':>12} {'ev age max':>10} "
@@ -288,10 +317,12 @@ def print_levels(levels: list[LevelResult], seconds: float) -> None:
             f"{number(r.book_age.p99):>12} {number(r.max_event_age_s, 3):>10} {number(r.serve_cpu_pct):>8}% "
             f"{r.resnapshots:>6} {number(r.layer_ms):>8}"
         )
-    print("latencies in ms: deliveries = every metrics delta at every client; 'last' = per message, the slowest "
-          "client;\n'late' = publish-cycle lateness; 'book age' = publish ts - sim event time of the published "
-          "update id;\n'ev age max' = max /api/health last_event_age_s (s); resnap = snapshots after connect "
-          "(holes, pauses);\n'layer ms' = the channel layer alone in-process: one group message to N channels (median)")
+    print(
+        "latencies in ms: deliveries = every metrics delta at every client; 'last' = per message, the slowest "
+        "client;\n'late' = publish-cycle lateness; 'book age' = publish ts - sim event time of the published "
+        "update id;\n'ev age max' = max /api/health last_event_age_s (s); resnap = snapshots after connect "
+        "(holes, pauses);\n'layer ms' = the channel layer alone in-process: one group message to N channels (median)"
+    )
     for r in levels:
         if r.failed or r.closed:
             print(f"{r.clients} clients: {r.failed} failed to connect, {r.closed} closed while recording")
@@ -303,13 +334,30 @@ def figures(levels: list[LevelResult]) -> list[Figure]:
     out: list[Figure] = []
     for r in levels:
         goal = r.clients >= 1000
-        out.append(Figure("fanout", f"{r.clients} clients: delivery p99 (ms)", r.delivery.p99,
-                          f"< {P99_GOAL_MS:g} ms" if goal else "", (r.delivery.p99 < P99_GOAL_MS) if goal else None))
+        out.append(
+            Figure(
+                "fanout",
+                f"{r.clients} clients: delivery p99 (ms)",
+                r.delivery.p99,
+                f"< {P99_GOAL_MS:g} ms" if goal else "",
+                (r.delivery.p99 < P99_GOAL_MS) if goal else None,
+            )
+        )
         if goal:
             ok = r.max_event_age_s < STALL_S and r.connected == r.clients
-            out.append(Figure("fanout", f"{r.clients} clients: max last_event_age_s (s)", r.max_event_age_s,
-                              f"no stall: < {STALL_S:g} s, all connected", ok, digits=3))
-        out.append(Figure("fanout", f"{r.clients} clients: channel layer alone (ms)", r.layer_ms, "in-process floor"))
+            out.append(
+                Figure(
+                    "fanout",
+                    f"{r.clients} clients: max last_event_age_s (s)",
+                    r.max_event_age_s,
+                    f"no stall: < {STALL_S:g} s, all connected",
+                    ok,
+                    digits=3,
+                )
+            )
+        out.append(
+            Figure("fanout", f"{r.clients} clients: channel layer alone (ms)", r.layer_ms, "in-process floor")
+        )
     return out
 
 
@@ -337,7 +385,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--clients", type=client_counts, default=[1, 100, 1000], help="default 1,100,1000")
     parser.add_argument("--seconds", type=float, default=20.0, help="recording time per level (default 20)")
-    parser.add_argument("--per-process", type=int, default=500, help="sockets per client process (default 500)")
+    parser.add_argument(
+        "--per-process", type=int, default=500, help="sockets per client process (default 500)"
+    )
     args = parser.parse_args(argv)
     if args.seconds <= 0 or args.per_process <= 0:
         parser.error("--seconds and --per-process must be positive")

@@ -35,7 +35,9 @@ def print_figures(figures: list[Figure], title: str = "summary") -> None:
     print(header)
     print("-" * len(header))
     for f in figures:
-        print(f"{f.bench:<11} {f.name:<{width}} {number(f.value, f.digits):>12}  {f.against:<36} {verdict(f.ok):<7}")
+        print(
+            f"{f.bench:<11} {f.name:<{width}} {number(f.value, f.digits):>12}  {f.against:<36} {verdict(f.ok):<7}"
+        )
 
 
 def title_cell(title: str, width: int) -> str:

@@ -41,7 +41,9 @@ class Distribution:
         data = sorted(values)
         if not data:
             return cls(0, math.nan, math.nan, math.nan, math.nan, math.nan)
-        return cls(len(data), percentile(data, 50), percentile(data, 90), percentile(data, 99), data[0], data[-1])
+        return cls(
+            len(data), percentile(data, 50), percentile(data, 90), percentile(data, 99), data[0], data[-1]
+        )
 
 
 def number(value: float, digits: int = 1) -> str:

@@ -136,9 +136,14 @@ async def poll(url: str, pollers: int, rate: float, seconds: float, etag: bool) 
 
     await asyncio.gather(*(poller(i) for i in range(pollers)))
     elapsed = max(time.perf_counter() - start, 1e-9)
-    return {"latencies": latencies, "statuses": dict(statuses), "errors": len(errors),
-            "first_error": errors[0] if errors else None, "elapsed_s": elapsed,
-            "bytes_median": sorted(sizes)[len(sizes) // 2] if sizes else 0}
+    return {
+        "latencies": latencies,
+        "statuses": dict(statuses),
+        "errors": len(errors),
+        "first_error": errors[0] if errors else None,
+        "elapsed_s": elapsed,
+        "bytes_median": sorted(sizes)[len(sizes) // 2] if sizes else 0,
+    }
 
 
 def worker_main(args: argparse.Namespace) -> int:
@@ -166,13 +171,29 @@ class Step:
 
     @property
     def within_goal(self) -> bool:
-        return self.latency.count > 0 and self.latency.p99 < P99_GOAL_MS and self.achieved >= 0.95 * self.offered
+        return (
+            self.latency.count > 0 and self.latency.p99 < P99_GOAL_MS and self.achieved >= 0.95 * self.offered
+        )
 
 
-def run_step(stack: ServiceStack, name: str, pollers: int, rate: float, seconds: float, etag: bool = False) -> Step:
+def run_step(
+    stack: ServiceStack, name: str, pollers: int, rate: float, seconds: float, etag: bool = False
+) -> Step:
     progress(f"rest: {name} ({pollers} pollers, {seconds:g}s)")
-    args = [PYTHON, "-m", "bench.rest_load", "--worker", "--url", f"{stack.base_url}{PATH}",
-            "--pollers", str(pollers), "--rate", str(rate), "--seconds", str(seconds)]
+    args = [
+        PYTHON,
+        "-m",
+        "bench.rest_load",
+        "--worker",
+        "--url",
+        f"{stack.base_url}{PATH}",
+        "--pollers",
+        str(pollers),
+        "--rate",
+        str(rate),
+        "--seconds",
+        str(seconds),
+    ]
     if etag:
         args.append("--etag")
     done = subprocess.run(args, cwd=ROOT, capture_output=True, text=True, timeout=seconds + 120)
@@ -180,8 +201,17 @@ def run_step(stack: ServiceStack, name: str, pollers: int, rate: float, seconds:
         raise StackError(f"load generator failed: {done.stderr[-2000:]}")
     data = json.loads(done.stdout)
     latencies = data["latencies"]
-    return Step(name, rate, pollers, Distribution.of(latencies), len(latencies) / data["elapsed_s"],
-                data["statuses"], data["errors"], data["first_error"], data["bytes_median"])
+    return Step(
+        name,
+        rate,
+        pollers,
+        Distribution.of(latencies),
+        len(latencies) / data["elapsed_s"],
+        data["statuses"],
+        data["errors"],
+        data["first_error"],
+        data["bytes_median"],
+    )
 
 
 def measure(stack: ServiceStack, pollers: int, rates: list[float], seconds: float) -> list[Step]:
@@ -190,8 +220,10 @@ def measure(stack: ServiceStack, pollers: int, rates: list[float], seconds: floa
         step = run_step(stack, f"open loop {rate:g} req/s", pollers, rate, seconds)
         steps.append(step)
         if not step.kept_up or step.latency.p99 > 1000:
-            progress(f"rest: stopping the ramp at {rate:g} req/s (achieved {step.achieved:.0f}, p99 "
-                     f"{step.latency.p99:.0f} ms)")
+            progress(
+                f"rest: stopping the ramp at {rate:g} req/s (achieved {step.achieved:.0f}, p99 "
+                f"{step.latency.p99:.0f} ms)"
+            )
             break
     steps.append(run_step(stack, "closed loop (max throughput)", pollers, 0, seconds))
     steps.append(run_step(stack, "closed loop, If-None-Match", pollers, 0, seconds, etag=True))
@@ -200,16 +232,20 @@ def measure(stack: ServiceStack, pollers: int, rates: list[float], seconds: floa
 
 def print_steps(steps: list[Step], load_before: str, load_after: str) -> None:
     print(f"\nREST GET {PATH}: latency in ms (load average before {load_before}, after {load_after})")
-    header = (f"{'step':<32} {'pollers':>7} {'offered/s':>9} {'achieved/s':>10} {'p50':>7} {'p90':>7} {'p99':>7} "
-              f"{'max':>8} {'statuses':<18} {'errors':>6} {'p99<20ms':>8}")
+    header = (
+        f"{'step':<32} {'pollers':>7} {'offered/s':>9} {'achieved/s':>10} {'p50':>7} {'p90':>7} {'p99':>7} "
+        f"{'max':>8} {'statuses':<18} {'errors':>6} {'p99<20ms':>8}"
+    )
     print(header)
     print("-" * len(header))
     for s in steps:
         statuses = ",".join(f"{k}:{v}" for k, v in sorted(s.statuses.items()))
         goal = "yes" if s.within_goal else ("-" if s.offered == 0 else "no")
-        print(f"{s.name:<32} {s.pollers:>7} {(number(s.offered, 0) if s.offered else 'max'):>9} "
-              f"{number(s.achieved, 0):>10} {number(s.latency.p50):>7} {number(s.latency.p90):>7} "
-              f"{number(s.latency.p99):>7} {number(s.latency.max):>8} {statuses:<18} {s.errors:>6} {goal:>8}")
+        print(
+            f"{s.name:<32} {s.pollers:>7} {(number(s.offered, 0) if s.offered else 'max'):>9} "
+            f"{number(s.achieved, 0):>10} {number(s.latency.p50):>7} {number(s.latency.p90):>7} "
+            f"{number(s.latency.p99):>7} {number(s.latency.max):>8} {statuses:<18} {s.errors:>6} {goal:>8}"
+        )
         if s.first_error:
             print(f"    first error: {s.first_error}")
     sizes = {s.bytes_median for s in steps if s.statuses.get("200")}
@@ -224,12 +260,26 @@ def figures(steps: list[Step], pollers: int) -> list[Figure]:
     baseline = steps[0]
     out = [
         Figure("rest", "1 poller baseline p50 (ms)", baseline.latency.p50, "unloaded"),
-        Figure("rest", f"req/s with p99 < {P99_GOAL_MS:g} ms, {pollers} pollers", best,
-               f"highest open-loop step within p99 {P99_GOAL_MS:g} ms", best > 0, digits=0),
+        Figure(
+            "rest",
+            f"req/s with p99 < {P99_GOAL_MS:g} ms, {pollers} pollers",
+            best,
+            f"highest open-loop step within p99 {P99_GOAL_MS:g} ms",
+            best > 0,
+            digits=0,
+        ),
     ]
     if closed is not None:
-        out.append(Figure("rest", f"closed loop req/s, {pollers} pollers", closed.achieved,
-                          f"p50 {number(closed.latency.p50)} / p99 {number(closed.latency.p99)} ms", None, digits=0))
+        out.append(
+            Figure(
+                "rest",
+                f"closed loop req/s, {pollers} pollers",
+                closed.achieved,
+                f"p50 {number(closed.latency.p50)} / p99 {number(closed.latency.p99)} ms",
+                None,
+                digits=0,
+            )
+        )
     return out
 
 
@@ -256,7 +306,9 @@ def run(pollers: int = 50, rates: list[float] | None = None, seconds: float = 5.
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pollers", type=int, default=50, help="concurrent pollers (default 50)")
-    parser.add_argument("--rates", type=parse_rates, default=None, help="open-loop req/s steps, default 50,100,200,400,800")
+    parser.add_argument(
+        "--rates", type=parse_rates, default=None, help="open-loop req/s steps, default 50,100,200,400,800"
+    )
     parser.add_argument("--step-seconds", type=float, default=5.0, help="seconds per step (default 5)")
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--url", help=argparse.SUPPRESS)

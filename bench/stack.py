@@ -119,15 +119,21 @@ def start_process(name: str, args: list[str], env: dict[str, str], log_path: Pat
 
 
 def wait_until(
-    what: str, check: Callable[[], bool], timeout: float, processes: list[ManagedProcess], interval: float = 0.1
+    what: str,
+    check: Callable[[], bool],
+    timeout: float,
+    processes: list[ManagedProcess],
+    interval: float = 0.1,
 ) -> None:
     """Poll ``check`` until true; StackError with the logs if a process dies or time runs out."""
     deadline = time.monotonic() + timeout
     while True:
         for proc in processes:
             if not proc.alive():
-                raise StackError(f"{proc.name} exited (code {proc.popen.returncode}) while waiting for {what}:\n"
-                                 f"{proc.log_tail()}")
+                raise StackError(
+                    f"{proc.name} exited (code {proc.popen.returncode}) while waiting for {what}:\n"
+                    f"{proc.log_tail()}"
+                )
         try:
             if check():
                 return
@@ -223,7 +229,11 @@ class ServiceStack:
         env = self.env()
         progress(f"migrating a temp SQLite DB in {self.workdir}")
         done = subprocess.run(
-            [PYTHON, MANAGE, "migrate", "--noinput", "-v", "0"], cwd=ROOT, env=env, capture_output=True, text=True
+            [PYTHON, MANAGE, "migrate", "--noinput", "-v", "0"],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
         )
         if done.returncode != 0:
             raise StackError(f"migrate failed:\n{done.stdout}\n{done.stderr}")
@@ -231,13 +241,27 @@ class ServiceStack:
         progress(f"starting binance_sim on :{self.sim_port}")
         self.sim = start_process(
             "binance_sim",
-            [PYTHON, MANAGE, "binance_sim", "--port", str(self.sim_port), "--symbol", self.symbol,
-             "--status-every", "3600", *self.sim_args],
+            [
+                PYTHON,
+                MANAGE,
+                "binance_sim",
+                "--port",
+                str(self.sim_port),
+                "--symbol",
+                self.symbol,
+                "--status-every",
+                "3600",
+                *self.sim_args,
+            ],
             env,
             self.workdir / "sim.log",
         )
-        wait_until("the simulator", lambda: httpx.get(f"{self.sim_url}/sim/state", timeout=2).status_code == 200,
-                   self.ready_timeout_s, [self.sim])
+        wait_until(
+            "the simulator",
+            lambda: httpx.get(f"{self.sim_url}/sim/state", timeout=2).status_code == 200,
+            self.ready_timeout_s,
+            [self.sim],
+        )
 
         if self.seed_candles:
             self._seed_candles(env)
@@ -250,11 +274,20 @@ class ServiceStack:
             self.workdir / "serve.log",
         )
         if "--no-stream" in self.serve_args:
-            wait_until("serve", lambda: httpx.get(f"{self.base_url}/api/health", timeout=2).status_code < 500,
-                       self.ready_timeout_s, [self.sim, self.serve])
+            wait_until(
+                "serve",
+                lambda: httpx.get(f"{self.base_url}/api/health", timeout=2).status_code < 500,
+                self.ready_timeout_s,
+                [self.sim, self.serve],
+            )
         else:
-            wait_until("a live, published book", self._is_live, self.ready_timeout_s, [self.sim, self.serve],
-                       interval=0.2)
+            wait_until(
+                "a live, published book",
+                self._is_live,
+                self.ready_timeout_s,
+                [self.sim, self.serve],
+                interval=0.2,
+            )
         progress(f"stack ready: serve pid {self.serve.pid}, binance_sim pid {self.sim.pid}")
 
     def _is_live(self) -> bool:
@@ -265,10 +298,14 @@ class ServiceStack:
         """Candles from the simulator's klines + order blocks, so /api/overlays carries real boxes."""
         progress("seeding candles and order blocks from the simulator")
         for command in (["backfill_candles"], ["compute_orderblocks"]):
-            done = subprocess.run([PYTHON, MANAGE, *command], cwd=ROOT, env=env, capture_output=True, text=True)
+            done = subprocess.run(
+                [PYTHON, MANAGE, *command], cwd=ROOT, env=env, capture_output=True, text=True
+            )
             if done.returncode != 0:
-                note = f"{command[0]} failed (rc {done.returncode}); running without order blocks: " \
-                       f"{(done.stderr or done.stdout).strip().splitlines()[-1:]}"
+                note = (
+                    f"{command[0]} failed (rc {done.returncode}); running without order blocks: "
+                    f"{(done.stderr or done.stdout).strip().splitlines()[-1:]}"
+                )
                 progress(note)
                 self.notes.append(note)
                 return

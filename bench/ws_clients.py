@@ -52,7 +52,9 @@ async def hold(ws: ClientConnection, tally: Tally) -> None:
             message: dict[str, Any] = json.loads(frame)
             if message.get("type") == "delta" and message.get("kind") == "metrics":
                 data = message["data"]
-                tally.samples.append((int(data["ts_ms"]), round(now_ms - data["ts_ms"], 2), int(data["update_id"])))
+                tally.samples.append(
+                    (int(data["ts_ms"]), round(now_ms - data["ts_ms"], 2), int(data["update_id"]))
+                )
             elif message.get("type") == "snapshot":
                 tally.resnapshots += 1
     except ConnectionClosed:
@@ -80,8 +82,17 @@ async def run(url: str, origin: str, count: int, concurrency: int) -> None:
     await asyncio.gather(*(open_one() for _ in range(count)))
     connect_s = time.monotonic() - started
     readers = [asyncio.create_task(hold(ws, tally)) for ws in sockets]
-    print(json.dumps({"ready": len(sockets), "failed": len(failures), "connect_s": round(connect_s, 3),
-                      "first_failure": failures[0] if failures else None}), flush=True)
+    print(
+        json.dumps(
+            {
+                "ready": len(sockets),
+                "failed": len(failures),
+                "connect_s": round(connect_s, 3),
+                "first_failure": failures[0] if failures else None,
+            }
+        ),
+        flush=True,
+    )
 
     loop = asyncio.get_running_loop()
     while True:
@@ -91,8 +102,17 @@ async def run(url: str, origin: str, count: int, concurrency: int) -> None:
         elif line in ("stop", ""):
             break
     tally.recording = False
-    print(json.dumps({"samples": tally.samples, "messages": tally.messages, "resnapshots": tally.resnapshots,
-                      "closed": tally.closed}), flush=True)
+    print(
+        json.dumps(
+            {
+                "samples": tally.samples,
+                "messages": tally.messages,
+                "resnapshots": tally.resnapshots,
+                "closed": tally.closed,
+            }
+        ),
+        flush=True,
+    )
     await asyncio.gather(*(ws.close() for ws in sockets), return_exceptions=True)
     for task in readers:
         task.cancel()

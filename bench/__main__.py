@@ -1,0 +1,221 @@
+"""Run the benchmarks and print one summary table.
+
+    python -m bench                      every benchmark, modest durations (about 8-10 min)
+    python -m bench fanout rest          a subset, in the order given
+    python -m bench --list               the names
+    python -m bench cpu --cpu-minutes 10 longer runs where it matters
+
+Each benchmark prints its own detailed table as it finishes (stdout; progress on stderr); the
+summary table at the end holds every headline figure with its goal or baseline and a verdict.
+A benchmark that fails is reported in the summary and the others still run. Exit status 1 if a
+goal was missed or a benchmark failed. The machine line (cores, CPU model, Python, load
+average) is printed first and last: this box is shared, so read the figures with the load.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import os
+import platform
+import re
+import subprocess
+import sys
+import time
+import traceback
+from collections.abc import Callable
+from pathlib import Path
+
+from bench.figures import Figure, print_figures
+from bench.stack import PYTHON, ROOT, load_text, progress
+
+ORDER = ("book", "zones", "orderblocks", "e2e", "fanout", "rest", "cpu")
+
+
+def machine_line() -> str:
+    model = "unknown CPU"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return (
+        f"machine: {os.cpu_count()} cores, {model}, Python {platform.python_version()}, "
+        f"load average {load_text()}"
+    )
+
+
+def available(module: str) -> bool:
+    return importlib.util.find_spec(module) is not None
+
+
+def run_book(args: argparse.Namespace) -> list[Figure]:
+    from bench.book import print_table
+    from bench.book import run as book_run
+
+    rows = book_run(args.book_events, args.book_repeat)
+    print(f"\nbook benchmark ({args.book_events:,} events, median of {args.book_repeat})")
+    print_table(rows)
+    figures = []
+    for name, ours, naive, note in rows:
+        if not naive:
+            continue
+        higher_is_better = "higher" in note
+        speedup = ours / naive if higher_is_better else naive / ours
+        figures.append(
+            Figure(
+                "book", f"{name}: speed-up vs naive", speedup, "naive dict-and-sort book, same run", None, 2
+            )
+        )
+    return figures
+
+
+def run_zones(args: argparse.Namespace) -> list[Figure]:
+    """bench.zones sets up Django with its own temp DB, so it runs as a child process."""
+    done = subprocess.run(
+        [PYTHON, "-m", "bench.zones", "--cycles", str(args.zones_cycles)],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    print()
+    print(done.stdout, end="")
+    match = re.search(r"event-loop time at defaults: median ([\d.]+) ms.*?budget ([\d.]+) ms", done.stdout)
+    if match is None:
+        raise RuntimeError(f"bench.zones exited {done.returncode} without its verdict line")
+    held, budget = float(match.group(1)), float(match.group(2))
+    return [
+        Figure(
+            "zones",
+            "event loop held per cycle, defaults, median (ms)",
+            held,
+            f"budget < {budget:g} ms",
+            held < budget,
+            2,
+        )
+    ]
+
+
+def run_orderblocks(args: argparse.Namespace) -> list[Figure]:
+    from bench.orderblocks import run as orderblocks_run
+
+    figures: list[Figure] = orderblocks_run(args.ob_bars, args.ob_repeat, args.ob_smc_repeat)
+    return figures
+
+
+def run_e2e(args: argparse.Namespace) -> list[Figure]:
+    from bench.e2e import run as e2e_run
+
+    return e2e_run(args.e2e_seconds, args.e2e_wall_every)
+
+
+def run_fanout(args: argparse.Namespace) -> list[Figure]:
+    from bench.fanout import run as fanout_run
+
+    return fanout_run(args.fanout_clients, args.fanout_seconds)
+
+
+def run_rest(args: argparse.Namespace) -> list[Figure]:
+    from bench.rest_load import run as rest_run
+
+    return rest_run(args.rest_pollers, None, args.rest_step_seconds)
+
+
+def run_cpu(args: argparse.Namespace) -> list[Figure]:
+    from bench.cpu_hour import run as cpu_run
+
+    return cpu_run(args.cpu_minutes, args.cpu_warmup, args.cpu_profile)
+
+
+RUNNERS: dict[str, tuple[str, Callable[[argparse.Namespace], list[Figure]]]] = {
+    "book": ("bench.book", run_book),
+    "zones": ("bench.zones", run_zones),
+    "orderblocks": ("bench.orderblocks", run_orderblocks),
+    "e2e": ("bench.e2e", run_e2e),
+    "fanout": ("bench.fanout", run_fanout),
+    "rest": ("bench.rest_load", run_rest),
+    "cpu": ("bench.cpu_hour", run_cpu),
+}
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    from bench.fanout import client_counts
+
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "names", nargs="*", metavar="NAME", help=f"benchmarks to run (default all): {', '.join(ORDER)}"
+    )
+    parser.add_argument("--list", action="store_true", help="print the benchmark names and exit")
+    group = parser.add_argument_group("durations and sizes")
+    group.add_argument("--book-events", type=int, default=5000)
+    group.add_argument("--book-repeat", type=int, default=3)
+    group.add_argument("--zones-cycles", type=int, default=20)
+    group.add_argument("--ob-bars", type=int, default=100_000)
+    group.add_argument("--ob-repeat", type=int, default=5)
+    group.add_argument("--ob-smc-repeat", type=int, default=1)
+    group.add_argument("--e2e-seconds", type=float, default=30.0)
+    group.add_argument("--e2e-wall-every", type=float, default=6.0)
+    group.add_argument("--fanout-clients", type=client_counts, default=[1, 100, 1000])
+    group.add_argument("--fanout-seconds", type=float, default=15.0)
+    group.add_argument("--rest-pollers", type=int, default=50)
+    group.add_argument("--rest-step-seconds", type=float, default=5.0)
+    group.add_argument("--cpu-minutes", type=float, default=2.0)
+    group.add_argument("--cpu-warmup", type=float, default=15.0)
+    group.add_argument("--cpu-profile", action="store_true", help="py-spy the serve process in the cpu bench")
+    args = parser.parse_args(argv)
+    unknown = [name for name in args.names if name not in RUNNERS]
+    if unknown:
+        parser.error(f"unknown benchmark {unknown[0]!r}; choose from {', '.join(ORDER)}")
+    numbers = {k: v for k, v in vars(args).items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
+    bad = [k for k, v in numbers.items() if v <= 0]
+    if bad:
+        parser.error(f"--{bad[0].replace('_', '-')} must be positive")
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    if args.list:
+        for name in ORDER:
+            module, _ = RUNNERS[name]
+            print(f"{name:<12} {module}{'' if available(module) else '  (not there yet)'}")
+        return 0
+    names = args.names or list(ORDER)
+    print(machine_line())
+    figures: list[Figure] = []
+    notes: list[str] = []
+    started = time.monotonic()
+    for name in names:
+        module, runner = RUNNERS[name]
+        if not available(module):
+            notes.append(f"{name}: skipped, {module} is not there yet")
+            progress(notes[-1])
+            continue
+        progress(f"=== {name} ({time.monotonic() - started:.0f}s into the run)")
+        bench_started = time.monotonic()
+        try:
+            figures.extend(runner(args))
+        except Exception as exc:
+            traceback.print_exc()
+            figures.append(
+                Figure(
+                    name,
+                    f"FAILED: {type(exc).__name__}: {str(exc).splitlines()[0][:60]}",
+                    float("nan"),
+                    "see the traceback above",
+                    False,
+                )
+            )
+        sys.stdout.flush()
+        progress(f"=== {name} done in {time.monotonic() - bench_started:.0f}s")
+    print_figures(figures, title=f"summary ({', '.join(names)}; {(time.monotonic() - started) / 60:.1f} min)")
+    for note in notes:
+        print(note)
+    print(machine_line())
+    return 1 if any(f.ok is False for f in figures) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
