@@ -7,6 +7,7 @@ import pytest
 
 from apps.book.domain.events import Side
 from apps.zones.domain.detection import (
+    LevelEncoder,
     ZoneParams,
     bin_bounds,
     bin_index,
@@ -275,3 +276,27 @@ def test_zero_quantity_levels_are_absent_levels():
     with_zeros = [*bids, (D("1003"), D("0")), (D("675"), D("0"))]
     asks = flat_asks("1010", 3)
     assert detect_zones(with_zeros, asks, None, WIDE) == detect_zones(bids, asks, None, WIDE)
+
+
+def test_values_finer_than_1e_8_take_the_exact_decimal_path_with_the_same_rules():
+    # 1000.000000001 is not a whole number of 1e-8 units; it still bins exactly: floor -> [1000, 1050)
+    bids = with_level(flat_bids("1075", 12), "1000.000000001", "20")
+    encoder = LevelEncoder()
+    detection = detect_zones(bids, flat_asks("1125", 3), None, WIDE, encoder=encoder)
+    [zone] = zones_on(detection, Side.BID)
+    assert (zone.price_low, zone.price_high, zone.bins[0].qty) == (D("1000"), D("1050"), D("21"))
+    assert detection == detect_zones(bids, flat_asks("1125", 3), None, WIDE, exact_decimal=True)
+    assert ZoneParams(bin_size=D("0.000000001")).bin_units is None  # such a bin also uses Decimals
+
+
+def test_the_encoder_converts_each_value_once_and_sees_changed_quantities():
+    encoder = LevelEncoder()
+    bids = with_level(flat_bids("1000", 12), "700", "20")
+    asks = flat_asks("1010", 3)
+    first = detect_zones(bids, asks, None, WIDE, encoder=encoder)
+    size = len(encoder)
+    assert detect_zones(bids, asks, None, WIDE, encoder=encoder) == first
+    assert len(encoder) == size  # nothing new to convert
+    moved = with_level(with_level(bids, "700", "1"), "800", "20")  # the wall moved
+    [zone] = zones_on(detect_zones(moved, asks, None, WIDE, encoder=encoder), Side.BID)
+    assert zone.price_low == D("800")

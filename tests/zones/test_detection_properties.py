@@ -8,7 +8,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from apps.zones.domain.detection import ZoneParams, clipped_rolling_median, detect_zones
+from apps.zones.domain.detection import LevelEncoder, ZoneParams, clipped_rolling_median, detect_zones
 from tests.zones.reference import reference_zones
 
 CENT = D("0.01")
@@ -92,7 +92,7 @@ def test_result_does_not_depend_on_level_order(book, params, data):
 def test_zones_match_a_naive_reading_of_the_rules(book, params, data):
     bids, asks = book
     window = windows(bids, asks, data)
-    detection = detect_zones(bids, asks, window, params)
+    detection = detect_zones(bids, asks, window, params, exact_decimal=data.draw(st.booleans()))
     found = [
         (z.side.value, z.price_low, z.price_high, z.notional, [b.index for b in z.bins])
         for z in detection.zones
@@ -108,3 +108,15 @@ def test_zones_match_a_naive_reading_of_the_rules(book, params, data):
 def test_rolling_median_equals_the_median_of_each_clipped_window(values, k):
     expected = [statistics.median(values[max(0, i - k) : i + k + 1]) for i in range(len(values))]
     assert clipped_rolling_median(np.array(values), k).tolist() == expected
+
+
+@settings(max_examples=100, deadline=None)
+@given(book=books(), params=params_strategy, data=st.data())
+def test_the_integer_path_equals_the_decimal_path(book, params, data):
+    bids, asks = book
+    window = windows(bids, asks, data)
+    encoder = LevelEncoder()
+    fast = detect_zones(bids, asks, window, params, encoder=encoder)
+    assert len(encoder) > 0  # the integer path really ran
+    assert fast == detect_zones(bids, asks, window, params, exact_decimal=True)
+    assert detect_zones(bids, asks, window, params, encoder=encoder) == fast  # memo reused

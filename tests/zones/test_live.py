@@ -125,15 +125,16 @@ async def test_only_changes_are_pushed_and_a_vanished_zone_is_removed_by_id(setu
     assert {z["id"] for z in (await inbox.next())["data"]["added"]} == {ID_A, ID_B}
 
     set_level(book, WALL_B, "1")  # the ask wall goes; in grace for one cycle
-    await listener.on_cycle(live(1, book))
-    data = (await inbox.next())["data"]
-    assert ([z["id"] for z in data["changed"]], data["added"], data["removed"]) == ([ID_A], [], [])
+    await listener.on_cycle(live(1, book))  # A unchanged, B in grace: nothing to push
+    await inbox.assert_nothing_pending()
 
-    await listener.on_cycle(live(2, book))  # gone after 1 s of life: discarded
+    await listener.on_cycle(live(2, book))  # B gone after 1 s of life: discarded
     data = (await inbox.next())["data"]
-    assert ([z["id"] for z in data["changed"]], data["removed"]) == ([ID_A], [ID_B])
+    assert (data["added"], data["changed"], data["removed"]) == ([], [], [ID_B])
     assert await current_rows() == {ID_A: "candidate"}
     assert (await history_statuses(ID_B))[-1] == "discarded"
+    row = await sync_to_async(ZoneCurrent.objects.get)(id=ID_A)  # stored with its age moving on
+    assert (row.last_seen_ts_ms, row.persistence_s, row.first_seen_ts_ms) == (2_000, 2.0, 0)
 
 
 async def test_no_zone_changes_while_the_book_is_not_live_and_the_state_says_why(setup):
@@ -141,7 +142,8 @@ async def test_no_zone_changes_while_the_book_is_not_live_and_the_state_says_why
     book = make_book()
     for second in range(0, 21):
         await listener.on_cycle(live(second, book))
-        await inbox.next()
+    while (await inbox.next())["seq"] < inbox.broadcaster.last_seq:  # drain
+        pass
     stored_before = await current_rows()
 
     await listener.on_cycle(down(21, "resyncing"))
@@ -212,11 +214,11 @@ async def test_a_restarted_listener_continues_the_stored_zones(setup):
     inbox = await Inbox(broadcaster).join()
     restarted = ZoneCycleListener(load_config({}), broadcaster)
     await restarted.on_cycle(live(20, book))
-    data = (await inbox.next())["data"]
-    assert [(z["id"], z["first_seen_ts_ms"], z["persistence_s"]) for z in data["changed"]] == [
-        (ID_A, 0, 20.0)
-    ]
-    assert data["added"] == []
+    data = (await inbox.next())["data"]  # the same zone, same shape: nothing new for clients
+    assert (data["added"], data["changed"], data["removed"], data["state"]["computing"]) == ([], [], [], True)
+    row = await sync_to_async(ZoneCurrent.objects.get)(id=ID_A)
+    assert (row.first_seen_ts_ms, row.last_seen_ts_ms, row.persistence_s) == (0, 20_000, 20.0)
+    assert await current_rows() == {ID_A: "candidate"}
 
 
 async def test_a_failed_write_is_repaired_by_the_next_cycle(setup, monkeypatch):

@@ -7,7 +7,7 @@ import pytest
 
 from apps.zones.domain.tracking import ZoneRecord
 from apps.zones.models import ZoneCurrent, ZoneHistory
-from apps.zones.services.store import load_current, prune_history, storable, write_cycle
+from apps.zones.services.store import SeenAgain, load_current, prune_history, storable, write_cycle
 
 pytestmark = pytest.mark.django_db
 
@@ -143,3 +143,22 @@ def test_pruning_can_stop_after_a_few_batches_and_resume():
     assert min(ZoneHistory.objects.values_list("ts_ms", flat=True)) == 20
     second = prune_history(before_ts_ms=100, batch_size=10, max_batches=2)
     assert (second.deleted, ZoneHistory.objects.count()) == (10, 0)
+
+
+def test_zones_seen_again_only_move_their_clock_fields():
+    write_cycle("BTCEUR", [record("a", ts_ms=1_000), record("b", ts_ms=1_000)], [])
+    write_cycle("BTCEUR", [], [], seen_again=SeenAgain(["a"], ts_ms=8_500, book_update_id=120))
+    assert stored("a") == (
+        "candidate",
+        D("86000"),
+        D("86050"),
+        D("123456.78901234"),
+        6.5,
+        7.5,
+        1_000,
+        8_500,
+        8_500,
+        120,
+    )
+    assert stored("b")[5:] == (0.0, 1_000, 1_000, 1_000, 77)
+    assert ZoneHistory.objects.count() == 0

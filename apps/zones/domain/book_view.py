@@ -12,7 +12,7 @@ from decimal import Decimal
 from typing import Protocol
 
 from apps.book.domain.events import Level, Side
-from apps.zones.domain.detection import ZoneDetection, ZoneParams, analysis_bounds, detect_zones
+from apps.zones.domain.detection import LevelEncoder, ZoneDetection, ZoneParams, analysis_bounds, detect_zones
 
 
 class BookView(Protocol):
@@ -62,13 +62,17 @@ def levels_in_range(book: BookView, params: ZoneParams) -> BookLevels:
     return BookLevels(update_id=book.update_id, touch=touch, trusted_window=window, bids=bids, asks=asks)
 
 
-def detect_from_levels(levels: BookLevels, params: ZoneParams) -> ZoneDetection:
-    """detect_zones on a copied slice (safe to run off the event loop)."""
-    if levels.touch is None:
-        return detect_zones(levels.bids, levels.asks, levels.trusted_window, params)
-    return detect_zones(levels.bids, levels.asks, levels.trusted_window, params, touch=levels.touch)
+def detect_from_levels(
+    levels: BookLevels, params: ZoneParams, encoder: LevelEncoder | None = None
+) -> ZoneDetection:
+    """detect_zones on a copied slice (safe to run off the event loop). Pass the same ``encoder``
+    every cycle so unchanged levels are not converted again."""
+    return detect_zones(
+        levels.bids, levels.asks, levels.trusted_window, params, touch=levels.touch, encoder=encoder
+    )
 
 
-def detect_from_book(book: BookView, params: ZoneParams) -> ZoneDetection:
-    return detect_from_levels(levels_in_range(book, params), params)
-
+def detect_from_book(
+    book: BookView, params: ZoneParams, encoder: LevelEncoder | None = None
+) -> ZoneDetection:
+    return detect_from_levels(levels_in_range(book, params), params, encoder)

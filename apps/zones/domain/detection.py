@@ -17,10 +17,10 @@ Rules (every number comes from ``ZoneParams``):
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from decimal import Decimal
-from typing import Any
+from decimal import Context, Decimal
+from typing import Any, NamedTuple
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
@@ -30,6 +30,8 @@ from apps.book.domain.events import Level, Side
 ROUNDING_MODES = ("floor_ceil", "half_up")
 VOLUME_MODES = ("qty", "notional")
 _HUNDRED = Decimal(100)
+_ZERO = Decimal(0)
+_EXACT = Context(prec=80)  # enough digits that sums and scalings never round
 _TWO = Decimal(2)
 
 
@@ -57,6 +59,11 @@ class ZoneParams:
             raise ValueError("baseline_k and max_gap_bins must be >= 0")
         if not self.baseline_eps > 0:
             raise ValueError("baseline_eps must be positive")
+
+    @property
+    def bin_units(self) -> int | None:
+        """bin_size in 1e-8 units when it is a whole number of them (the integer fast path)."""
+        return to_units(self.bin_size)
 
     @classmethod
     def from_config(cls, config: Any) -> ZoneParams:
@@ -87,8 +94,7 @@ class AnalysisBounds:
     window_narrower_than_range: bool
 
 
-@dataclass(frozen=True, slots=True)
-class WallBin:
+class WallBin(NamedTuple):  # immutable; a tuple because there can be thousands per cycle
     """One bin whose volume stands out from its neighbourhood."""
 
     index: int
@@ -101,8 +107,7 @@ class WallBin:
     score: float
 
 
-@dataclass(frozen=True, slots=True)
-class DetectedZone:
+class DetectedZone(NamedTuple):
     side: Side
     price_low: Decimal
     price_high: Decimal
@@ -218,42 +223,251 @@ def detect_zones(
     trusted_window: tuple[Decimal, Decimal] | None,
     params: ZoneParams,
     touch: tuple[Decimal, Decimal] | None = None,
+    *,
+    encoder: LevelEncoder | None = None,
+    exact_decimal: bool = False,
 ) -> ZoneDetection:
     """Zones on both sides. Levels may come in any order and may include out-of-range levels.
 
     ``touch`` is (best_bid, best_ask) when the caller knows it (a live book); otherwise it is
-    taken from the levels. Levels with quantity 0 are absent levels and are ignored.
+    taken from the levels. Levels with quantity <= 0 are absent levels and are ignored.
+
+    Arithmetic is exact either way: prices and quantities that are whole multiples of 1e-8 (all
+    of Binance's) are binned and summed as integers in numpy, memoised by ``encoder`` across
+    cycles; anything else, or ``exact_decimal=True``, takes the plain Decimal path. Both paths
+    give identical results.
     """
-    bid_levels = [(p, q) for p, q in bids if q > 0]
-    ask_levels = [(p, q) for p, q in asks if q > 0]
+    bid_list = bids if isinstance(bids, list | tuple) else list(bids)
+    ask_list = asks if isinstance(asks, list | tuple) else list(asks)
+    bid_units = ask_units = None
+    if not exact_decimal and params.bin_units is not None:
+        encoder = encoder if encoder is not None else LevelEncoder()
+        bid_units = encoder.encode(bid_list)
+        ask_units = encoder.encode(ask_list) if bid_units is not None else None
+    if bid_units is None or ask_units is None:
+        return _detect_decimal(bid_list, ask_list, trusted_window, params, touch)
+    return _detect_units(bid_list, ask_list, bid_units, ask_units, trusted_window, params, touch)
+
+
+def _nothing(problem: str) -> ZoneDetection:
+    return ZoneDetection(
+        bounds=None, zones=(), bid_summary=_EMPTY_SUMMARY, ask_summary=_EMPTY_SUMMARY, problem=problem
+    )
+
+
+def _no_side(missing: str) -> ZoneDetection:
+    return _nothing(f"the book has no {missing}; a mid price needs both sides")
+
+
+def _crossed(best_bid: Decimal, best_ask: Decimal) -> ZoneDetection:
+    return _nothing(f"the book is crossed (best bid {best_bid} >= best ask {best_ask})")
+
+
+# -- exact integer path ---------------------------------------------------------------------
+
+UNIT_SCALE = 10**8  # Binance prices and quantities have at most 8 decimals
+_MAX_UNITS = 2**53  # integers up to here convert to float64 exactly
+
+
+def to_units(value: Decimal) -> int | None:
+    """``value`` in 1e-8 units if it is a whole number of them (and small enough), else None."""
+    if not value.is_finite():
+        return None
+    numerator, denominator = value.as_integer_ratio()
+    scaled = numerator * UNIT_SCALE
+    if scaled % denominator:
+        return None
+    units = scaled // denominator
+    return units if -_MAX_UNITS < units < _MAX_UNITS else None
+
+
+class LevelEncoder:
+    """Memo of exact Decimal -> 1e-8 unit conversions, reused from cycle to cycle.
+
+    A live book keeps the same Decimal objects for unchanged levels, so after the first cycle
+    only changed levels are converted. Holds at most ``max_entries`` values (then starts over).
+    Not thread-safe: one detection at a time per encoder.
+    """
+
+    def __init__(self, max_entries: int = 250_000) -> None:
+        self.max_entries = max_entries
+        self._units: dict[Decimal, int] = {}
+
+    def __len__(self) -> int:
+        return len(self._units)
+
+    def encode(self, levels: Sequence[Level]) -> tuple[np.ndarray, np.ndarray] | None:
+        """(price units, quantity units) as int64 arrays, or None if a value is not exact in units."""
+        get = self._units.get
+        prices = [get(price) for price, _ in levels]
+        quantities = [get(qty) for _, qty in levels]
+        try:  # the common case: every value seen before
+            return np.array(prices, dtype=np.int64), np.array(quantities, dtype=np.int64)
+        except TypeError:  # some None: values not converted yet
+            pass
+        if len(self._units) > self.max_entries:
+            self._units.clear()
+        for column, position in ((prices, 0), (quantities, 1)):
+            for i, units in enumerate(column):
+                if units is None:
+                    value = levels[i][position]
+                    units = to_units(value)
+                    if units is None:  # not a whole number of units: not cached, caller falls back
+                        return None
+                    self._units[value] = column[i] = units
+        return np.array(prices, dtype=np.int64), np.array(quantities, dtype=np.int64)
+
+
+def _ceil_units(value: Decimal) -> int:
+    numerator, denominator = value.as_integer_ratio()
+    return -((-numerator * UNIT_SCALE) // denominator)
+
+
+def _floor_units(value: Decimal) -> int:
+    numerator, denominator = value.as_integer_ratio()
+    return (numerator * UNIT_SCALE) // denominator
+
+
+def _detect_units(
+    bid_list: Sequence[Level],
+    ask_list: Sequence[Level],
+    bid_units: tuple[np.ndarray, np.ndarray],
+    ask_units: tuple[np.ndarray, np.ndarray],
+    trusted_window: tuple[Decimal, Decimal] | None,
+    params: ZoneParams,
+    touch: tuple[Decimal, Decimal] | None,
+) -> ZoneDetection:
+    (bid_p, bid_q), (ask_p, ask_q) = bid_units, ask_units
     if touch is None:
-        if not bid_levels or not ask_levels:
-            missing = "bids" if not bid_levels else "asks"
-            return _nothing(None, f"the book has no {missing}; a mid price needs both sides")
+        bid_present, ask_present = np.flatnonzero(bid_q > 0), np.flatnonzero(ask_q > 0)
+        if len(bid_present) == 0:
+            return _no_side("bids")
+        if len(ask_present) == 0:
+            return _no_side("asks")
+        touch = (
+            bid_list[int(bid_present[np.argmax(bid_p[bid_present])])][0],
+            ask_list[int(ask_present[np.argmin(ask_p[ask_present])])][0],
+        )
+    best_bid, best_ask = touch
+    if best_bid >= best_ask:
+        return _crossed(best_bid, best_ask)
+    bounds = analysis_bounds(best_bid, best_ask, trusted_window, params)
+    bid_mask = (bid_q > 0) & (bid_p >= _ceil_units(bounds.bid_low)) & (bid_p <= _floor_units(best_bid))
+    ask_mask = (ask_q > 0) & (ask_p >= _ceil_units(best_ask)) & (ask_p <= _floor_units(bounds.ask_high))
+    bid_zones, bid_summary = _side_zones_units(Side.BID, bid_p[bid_mask], bid_q[bid_mask], params)
+    ask_zones, ask_summary = _side_zones_units(Side.ASK, ask_p[ask_mask], ask_q[ask_mask], params)
+    return ZoneDetection(
+        bounds=bounds, zones=(*bid_zones, *ask_zones), bid_summary=bid_summary, ask_summary=ask_summary
+    )
+
+
+def _side_zones_units(
+    side: Side, prices: np.ndarray, quantities: np.ndarray, params: ZoneParams
+) -> tuple[tuple[DetectedZone, ...], SideSummary]:
+    if len(prices) == 0:
+        return (), _EMPTY_SUMMARY
+    order = np.argsort(prices, kind="stable")
+    prices, quantities = prices[order], quantities[order]
+    size = params.bin_units
+    assert size is not None
+    if params.rounding == "half_up":
+        indices = (2 * prices + size) // (2 * size)
+    elif side is Side.BID:
+        indices = prices // size
+    else:
+        indices = -((-prices) // size)
+    starts = np.flatnonzero(np.concatenate(([True], indices[1:] != indices[:-1])))
+    ends = np.append(starts[1:], len(prices))
+    bin_ids = indices[starts]
+    qty_sums = np.add.reduceat(quantities, starts)
+    first = int(bin_ids[0])
+    length = int(bin_ids[-1]) - first + 1
+    positions = bin_ids - first
+    price_list: list[int] | None = None
+    qty_list: list[int] | None = None
+
+    def notional_units(start: int, end: int) -> int:
+        nonlocal price_list, qty_list
+        if price_list is None or qty_list is None:
+            price_list, qty_list = prices.tolist(), quantities.tolist()
+        return sum(p * q for p, q in zip(price_list[start:end], qty_list[start:end], strict=True))
+
+    volumes = np.zeros(length, dtype=np.float64)
+    bin_notional: dict[int, int] = {}
+    if params.volume_mode == "qty":
+        volumes[positions] = qty_sums / UNIT_SCALE  # exact int64 -> correctly rounded, like float(Decimal)
+    else:
+        starts_list, ends_list, position_list = starts.tolist(), ends.tolist(), positions.tolist()
+        for position, start, end in zip(position_list, starts_list, ends_list, strict=True):
+            bin_notional[position] = total = notional_units(start, end)
+            volumes[position] = total / UNIT_SCALE**2  # int / int is correctly rounded
+    walls, baselines, scores = _walls(volumes, params)
+    summary = SideSummary(levels=len(prices), bins=length, wall_bins=len(walls))
+    if len(walls) == 0:
+        return (), summary
+    slot = {p: i for i, p in enumerate(positions.tolist())}
+    start_at, end_at, qty_at = starts.tolist(), ends.tolist(), qty_sums.tolist()
+    baseline_at, score_at = baselines.tolist(), scores.tolist()
+    by_qty = params.volume_mode == "qty"
+    zones = []
+    for group in _groups(walls, params):
+        members = []
+        for position in group:
+            i = slot[position]
+            notional = bin_notional.get(position)
+            if notional is None:
+                notional = notional_units(start_at[i], end_at[i])
+            qty = Decimal(qty_at[i]).scaleb(-8, context=_EXACT)
+            notional_decimal = Decimal(notional).scaleb(-16, context=_EXACT)
+            low, high = bin_bounds(first + position, side, params)
+            members.append(
+                WallBin(
+                    first + position,
+                    low,
+                    high,
+                    qty,
+                    notional_decimal,
+                    qty if by_qty else notional_decimal,
+                    baseline_at[position],
+                    score_at[position],
+                )
+            )
+        zones.append(_zone(side, members))
+    return tuple(zones), summary
+
+
+# -- plain Decimal path ---------------------------------------------------------------------
+
+
+def _detect_decimal(
+    bid_list: Sequence[Level],
+    ask_list: Sequence[Level],
+    trusted_window: tuple[Decimal, Decimal] | None,
+    params: ZoneParams,
+    touch: tuple[Decimal, Decimal] | None,
+) -> ZoneDetection:
+    bid_levels = [(p, q) for p, q in bid_list if q > 0]
+    ask_levels = [(p, q) for p, q in ask_list if q > 0]
+    if touch is None:
+        if not bid_levels:
+            return _no_side("bids")
+        if not ask_levels:
+            return _no_side("asks")
         touch = (max(p for p, _ in bid_levels), min(p for p, _ in ask_levels))
     best_bid, best_ask = touch
     if best_bid >= best_ask:
-        return _nothing(None, f"the book is crossed (best bid {best_bid} >= best ask {best_ask})")
+        return _crossed(best_bid, best_ask)
     bounds = analysis_bounds(best_bid, best_ask, trusted_window, params)
     bid_in = [(p, q) for p, q in bid_levels if bounds.bid_low <= p <= best_bid]
     ask_in = [(p, q) for p, q in ask_levels if best_ask <= p <= bounds.ask_high]
-    bid_zones, bid_summary = _side_zones(Side.BID, bid_in, params)
-    ask_zones, ask_summary = _side_zones(Side.ASK, ask_in, params)
+    bid_zones, bid_summary = _side_zones_decimal(Side.BID, bid_in, params)
+    ask_zones, ask_summary = _side_zones_decimal(Side.ASK, ask_in, params)
     return ZoneDetection(
-        bounds=bounds,
-        zones=(*bid_zones, *ask_zones),
-        bid_summary=bid_summary,
-        ask_summary=ask_summary,
+        bounds=bounds, zones=(*bid_zones, *ask_zones), bid_summary=bid_summary, ask_summary=ask_summary
     )
 
 
-def _nothing(bounds: AnalysisBounds | None, problem: str) -> ZoneDetection:
-    return ZoneDetection(
-        bounds=bounds, zones=(), bid_summary=_EMPTY_SUMMARY, ask_summary=_EMPTY_SUMMARY, problem=problem
-    )
-
-
-def _side_zones(
+def _side_zones_decimal(
     side: Side, levels: list[Level], params: ZoneParams
 ) -> tuple[tuple[DetectedZone, ...], SideSummary]:
     if not levels:
@@ -262,26 +476,20 @@ def _side_zones(
     notional_by_bin: dict[int, Decimal] = {}
     for price, qty in levels:
         index = bin_index(price, side, params)
-        qty_by_bin[index] = qty_by_bin.get(index, Decimal(0)) + qty
-        notional_by_bin[index] = notional_by_bin.get(index, Decimal(0)) + qty * price
+        qty_by_bin[index] = qty_by_bin.get(index, _ZERO) + qty
+        notional_by_bin[index] = notional_by_bin.get(index, _ZERO) + qty * price
     volume_by_bin = qty_by_bin if params.volume_mode == "qty" else notional_by_bin
     first = min(volume_by_bin)
     length = max(volume_by_bin) - first + 1
     volumes = np.zeros(length, dtype=np.float64)
     for index, volume in volume_by_bin.items():
         volumes[index - first] = float(volume)
-    baselines = clipped_rolling_median(volumes, params.baseline_k)
-    scores = volumes / np.maximum(baselines, params.baseline_eps)
-    walls = np.flatnonzero((scores >= params.wall_multiplier) & (volumes > 0))
+    walls, baselines, scores = _walls(volumes, params)
     summary = SideSummary(levels=len(levels), bins=length, wall_bins=len(walls))
-    if len(walls) == 0:
-        return (), summary
-    # a new group starts wherever more than max_gap_bins bins lie strictly between two wall bins
-    breaks = np.flatnonzero(np.diff(walls) - 1 > params.max_gap_bins) + 1
     zones = []
-    for group in np.split(walls, breaks):
+    for group in _groups(walls, params):
         members = []
-        for position in group.tolist():
+        for position in group:
             index = first + position
             low, high = bin_bounds(index, side, params)
             members.append(
@@ -300,8 +508,32 @@ def _side_zones(
     return tuple(zones), summary
 
 
+# -- shared: scores, walls, merging ---------------------------------------------------------
+
+
+def _walls(volumes: np.ndarray, params: ZoneParams) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(positions of wall bins, baselines, scores) of a bin series."""
+    baselines = clipped_rolling_median(volumes, params.baseline_k)
+    scores = volumes / np.maximum(baselines, params.baseline_eps)
+    walls = np.flatnonzero((scores >= params.wall_multiplier) & (volumes > 0))
+    return walls, baselines, scores
+
+
+def _groups(walls: np.ndarray, params: ZoneParams) -> list[list[int]]:
+    """Wall positions split wherever more than max_gap_bins bins lie strictly between two."""
+    if len(walls) == 0:
+        return []
+    breaks = np.flatnonzero(np.diff(walls) - 1 > params.max_gap_bins) + 1
+    return [group.tolist() for group in np.split(walls, breaks)]
+
+
 def _zone(side: Side, members: list[WallBin]) -> DetectedZone:
-    notional = sum((b.notional for b in members), Decimal(0))
+    if len(members) == 1:
+        [b] = members
+        return DetectedZone(side, b.price_low, b.price_high, b.notional, b.score, (b,))
+    notional = _ZERO
+    for b in members:
+        notional = _EXACT.add(notional, b.notional)
     weights = [float(b.notional) for b in members]
     strength = sum(w * b.score for w, b in zip(weights, members, strict=True)) / sum(weights)
     return DetectedZone(

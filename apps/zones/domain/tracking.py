@@ -15,12 +15,15 @@ Pure: no Django, no I/O; time comes in as ``now_ms``. One ``ZoneTracker`` per sy
   Otherwise broken if trades printed at or through its range since it was last seen, or the mid
   crossed into it; pulled if the liquidity vanished without that (the spoofing signal). Broken and
   pulled zones linger in the current set for ``linger_s``, then leave.
+- A zone seen again whose bounds, notional, strength and status are unchanged is only
+  "refreshed" (its last_seen/persistence move on in storage; nothing is pushed for it).
 - Cycles where the book is not live do not advance anything (``observe_trades`` only records trade
   evidence), so an outage never reads as every zone vanishing.
 """
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections import deque
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
@@ -95,6 +98,9 @@ class TrackerUpdate:
     added: tuple[ZoneRecord, ...] = ()
     changed: tuple[ZoneRecord, ...] = ()
     removed: tuple[str, ...] = ()
+    # seen again with the same bounds, notional, strength and status: only last_seen_ts_ms,
+    # persistence_s, ts_ms and book_update_id moved on (stored, not pushed, not in history)
+    refreshed: tuple[str, ...] = ()
     transitions: tuple[ZoneTransition, ...] = ()
     history: tuple[ZoneRecord, ...] = ()  # added + changed + final states of zones that left at once
 
@@ -112,6 +118,22 @@ class _Tracked:
     crossed: bool = False
     ended_ms: int | None = None
     evidence: list[str] = field(default_factory=list)
+    # (ts_ms, book_update_id) of a sighting not yet folded into ``record``: a zone seen again with
+    # the same shape only moves its clock, so the record is rebuilt lazily (cheap with many zones)
+    seen: tuple[int, int] | None = None
+
+    def synced(self) -> ZoneRecord:
+        if self.seen is not None:
+            now_ms, update_id = self.seen
+            self.record = replace(
+                self.record,
+                ts_ms=now_ms,
+                last_seen_ts_ms=now_ms,
+                persistence_s=(now_ms - self.record.first_seen_ts_ms) / 1000,
+                book_update_id=update_id,
+            )
+            self.seen = None
+        return self.record
 
     @property
     def side(self) -> str:
@@ -143,7 +165,7 @@ class ZoneTracker:
     # -- reading -------------------------------------------------------------------------------
     def current(self) -> list[ZoneRecord]:
         """Every zone in the current set (live and lingering), by side then price."""
-        return sorted((t.record for t in self._zones.values()), key=_order)
+        return sorted((t.synced() for t in self._zones.values()), key=_order)
 
     def __len__(self) -> int:
         return len(self._zones)
@@ -160,9 +182,10 @@ class ZoneTracker:
 
     def observe_trades(self, trades: Sequence[Trade]) -> None:
         """Record trade evidence without advancing the cycle (the book is not live)."""
+        tape = _TradeTape(trades)
         for tracked in self._zones.values():
             if tracked.live:
-                self._note_trades(tracked, trades)
+                tape.note(tracked)
 
     def update(
         self,
@@ -194,9 +217,11 @@ class ZoneTracker:
                 )
 
         live = [t for t in self._zones.values() if t.live]
+        tape = _TradeTape(trades)
         for tracked in live:
-            self._note_trades(tracked, trades)
+            tape.note(tracked)
         matches = self._match(live, detected)
+        refreshed: list[str] = []
 
         for position, zone in enumerate(detected):
             tracked = matches.get(position)
@@ -211,21 +236,34 @@ class ZoneTracker:
                     transitions.append(promoted)
                 history.append(tracked.record)
                 continue
+            before = tracked.record
+            tracked.missing = 0
+            tracked.traded_inside = tracked.crossed = False
+            tracked.evidence.clear()
+            tracked.strengths.append(zone.strength)
+            persistence_s = (now_ms - before.first_seen_ts_ms) / 1000
+            same_shape = (
+                zone.price_low == before.price_low
+                and zone.price_high == before.price_high
+                and zone.notional == before.notional
+                and zone.strength == before.strength
+            )
+            if same_shape and not self._confirmable(tracked, persistence_s):
+                tracked.seen = (now_ms, update_id)
+                refreshed.append(before.id)
+                continue
+            tracked.seen = None
             tracked.record = replace(
-                tracked.record,
+                before,
                 ts_ms=now_ms,
                 price_low=zone.price_low,
                 price_high=zone.price_high,
                 notional=zone.notional,
                 strength=zone.strength,
                 last_seen_ts_ms=now_ms,
-                persistence_s=(now_ms - tracked.record.first_seen_ts_ms) / 1000,
+                persistence_s=persistence_s,
                 book_update_id=update_id,
             )
-            tracked.missing = 0
-            tracked.traded_inside = tracked.crossed = False
-            tracked.evidence.clear()
-            tracked.strengths.append(zone.strength)
             promoted = self._maybe_confirm(tracked, now_ms)
             if promoted:
                 transitions.append(promoted)
@@ -255,27 +293,44 @@ class ZoneTracker:
             added=tuple(sorted(added, key=_order)),
             changed=tuple(sorted(changed, key=_order)),
             removed=tuple(removed),
+            refreshed=tuple(refreshed),
             transitions=tuple(transitions),
             history=tuple(history),
         )
 
     # -- internals -----------------------------------------------------------------------------
     def _match(self, live: list[_Tracked], detected: Sequence[DetectedZone]) -> dict[int, _Tracked]:
-        """Greedy assignment by (overlap, widened overlap, notional); one-to-one."""
+        """Greedy one-to-one assignment by (overlap, widened overlap, notional).
+
+        Candidates are found per side with the tracked zones sorted by their widened low and a
+        running maximum of their widened high, so each detected zone only looks at zones near it.
+        """
         tolerance = self.params.match_tolerance
+        by_side: dict[str, tuple[list[Decimal], list[Decimal], list[_Tracked]]] = {}
+        for side in {t.side for t in live}:
+            ordered = sorted((t for t in live if t.side == side), key=lambda t: t.record.price_low)
+            lows = [t.record.price_low - tolerance for t in ordered]
+            reach: list[Decimal] = []
+            for t in ordered:
+                high = t.record.price_high + tolerance
+                reach.append(high if not reach or high > reach[-1] else reach[-1])
+            by_side[side] = (lows, reach, ordered)
         candidates = []
         for position, zone in enumerate(detected):
-            for tracked in live:
-                if tracked.side != zone.side:
-                    continue
-                r = tracked.record
+            index = by_side.get(zone.side.value)
+            if index is None:
+                continue
+            lows, reach, ordered = index
+            j = bisect_left(lows, zone.price_high) - 1  # every zone at or before j starts below our high
+            while j >= 0 and reach[j] > zone.price_low:
+                r = ordered[j].record
                 widened = _overlap(
                     r.price_low - tolerance, r.price_high + tolerance, zone.price_low, zone.price_high
                 )
-                if widened <= 0:
-                    continue
-                raw = _overlap(r.price_low, r.price_high, zone.price_low, zone.price_high)
-                candidates.append((raw, widened, zone.notional, r.notional, r.id, position, tracked))
+                if widened > 0:
+                    raw = _overlap(r.price_low, r.price_high, zone.price_low, zone.price_high)
+                    candidates.append((raw, widened, zone.notional, r.notional, r.id, position, ordered[j]))
+                j -= 1
         candidates.sort(key=lambda c: (-c[0], -c[1], -c[2], -c[3], c[4], c[5]))
         matches: dict[int, _Tracked] = {}
         used: set[str] = set()
@@ -310,14 +365,19 @@ class ZoneTracker:
         self._zones[new_id] = _Tracked(record=record, strengths=strengths)
         return record
 
+    def _confirmable(self, tracked: _Tracked, persistence_s: float) -> bool:
+        p = self.params
+        return (
+            tracked.record.status == "candidate"
+            and persistence_s >= p.confirm_s
+            and len(tracked.strengths) >= p.confirm_cycles
+            and all(s is not None and s >= p.strength_threshold for s in tracked.strengths)
+        )
+
     def _maybe_confirm(self, tracked: _Tracked, now_ms: int) -> ZoneTransition | None:
         p = self.params
         r = tracked.record
-        if r.status != "candidate" or r.persistence_s < p.confirm_s:
-            return None
-        if len(tracked.strengths) < p.confirm_cycles:
-            return None
-        if any(s is None or s < p.strength_threshold for s in tracked.strengths):
+        if not self._confirmable(tracked, r.persistence_s):
             return None
         tracked.record = replace(r, status="confirmed", ts_ms=now_ms)
         return ZoneTransition(
@@ -328,20 +388,6 @@ class ZoneTracker:
             f"in the last {p.confirm_cycles} cycles",
         )
 
-    def _note_trades(self, tracked: _Tracked, trades: Sequence[Trade]) -> None:
-        r = tracked.record
-        for trade in trades:
-            if r.price_low <= trade.price <= r.price_high:
-                if not tracked.traded_inside:
-                    tracked.evidence.append(f"trade at {_plain(trade.price)} inside the zone")
-                tracked.traded_inside = True
-            elif (r.side == Side.BID and trade.price < r.price_low) or (
-                r.side == Side.ASK and trade.price > r.price_high
-            ):
-                if not tracked.crossed:
-                    tracked.evidence.append(f"trade at {_plain(trade.price)} beyond the zone")
-                tracked.crossed = True
-
     def _note_mid(self, tracked: _Tracked, mid: Decimal) -> None:
         r = tracked.record
         reached = mid <= r.price_high if r.side == Side.BID else mid >= r.price_low
@@ -350,7 +396,7 @@ class ZoneTracker:
             tracked.crossed = True
 
     def _end(self, tracked: _Tracked, now_ms: int, detected: Sequence[DetectedZone]) -> ZoneTransition:
-        r = tracked.record
+        r = tracked.synced()
         missing = f"missing {tracked.missing} cycles"
         if r.persistence_s < self.params.discard_s:
             return ZoneTransition(
@@ -377,6 +423,32 @@ class ZoneTracker:
         tracked.record = replace(r, status=status, ts_ms=now_ms)
         tracked.ended_ms = now_ms
         return ZoneTransition(r.id, r.status, status, f"{missing}; {reason}")
+
+
+class _TradeTape:
+    """The trades of one cycle, sorted by price, to test many zones against cheaply."""
+
+    def __init__(self, trades: Sequence[Trade]) -> None:
+        self.prices = sorted(trade.price for trade in trades)
+
+    def note(self, tracked: _Tracked) -> None:
+        """Record on ``tracked`` whether trades printed inside it or beyond it (through it)."""
+        prices = self.prices
+        if not prices:
+            return
+        r = tracked.record
+        i = bisect_left(prices, r.price_low)
+        if i < len(prices) and prices[i] <= r.price_high:
+            if not tracked.traded_inside:
+                tracked.evidence.append(f"trade at {_plain(prices[i])} inside the zone")
+            tracked.traded_inside = True
+        beyond = prices[0] if r.side == Side.BID and prices[0] < r.price_low else None
+        if r.side == Side.ASK and prices[-1] > r.price_high:
+            beyond = prices[-1]
+        if beyond is not None:
+            if not tracked.crossed:
+                tracked.evidence.append(f"trade at {_plain(beyond)} beyond the zone")
+            tracked.crossed = True
 
 
 def _order(record: ZoneRecord) -> tuple[str, Decimal, str]:

@@ -2,9 +2,9 @@
 
 Plugged into the streamer as a ``StreamListener``. Per live cycle:
 1. copy the in-range levels out of the book synchronously (the book mutates once we await);
-2. detect zones (inline for small slices, in a worker thread for big ones, so the event loop is
-   never held for more than a few ms);
-3. advance the pure tracker;
+2. detect zones and advance the pure tracker (inline for small slices; from
+   ``offload_min_levels`` levels on, in a worker thread, so the event loop is not held for long);
+3. log every zone state change with its reason;
 4. write the changes in one short transaction (in Django's sync thread);
 5. broadcast only the delta as kind "zones".
 While the book is not live nothing is computed or changed; the pushed ``state`` says why.
@@ -15,16 +15,16 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from asgiref.sync import sync_to_async
 
 from apps.book.domain.events import Trade
 from apps.overlays.broadcast import OverlayBroadcaster
 from apps.zones.domain.book_view import BookLevels, BookView, detect_from_levels, levels_in_range
-from apps.zones.domain.detection import ZoneDetection, ZoneParams
+from apps.zones.domain.detection import LevelEncoder, ZoneDetection, ZoneParams
 from apps.zones.domain.tracking import TrackerParams, TrackerUpdate, ZoneTracker
 from apps.zones.services import store
 from apps.zones.services.deltas import NOT_STARTED, ZoneComputeState, zones_delta
@@ -32,6 +32,7 @@ from apps.zones.services.deltas import NOT_STARTED, ZoneComputeState, zones_delt
 log = logging.getLogger("apps.zones.live")
 
 LIVE_STATUS = "live"
+T = TypeVar("T")
 
 
 class CycleLike(Protocol):
@@ -67,7 +68,7 @@ class ZoneCycleListener:
         config: Any,
         broadcaster: OverlayBroadcaster | None,
         *,
-        offload_min_levels: int = 3000,
+        offload_min_levels: int = 2000,
         prune_every_s: float = 60.0,
         prune_batch_size: int = 5000,
         prune_max_batches: int = 4,
@@ -75,6 +76,7 @@ class ZoneCycleListener:
         self.symbol: str = config.symbol
         self.params = ZoneParams.from_config(config)
         self.tracker = ZoneTracker(TrackerParams.from_config(config))
+        self.encoder = LevelEncoder()  # Decimal -> integer units, remembered across cycles
         self.broadcaster = broadcaster
         self.history_retention_ms = int(float(config.zone_history_retention_h) * 3_600_000)
         self.offload_min_levels = offload_min_levels
@@ -90,6 +92,7 @@ class ZoneCycleListener:
         self._replace_all = True  # the first write makes the stored set equal the tracker's
         self._next_prune_ms: int | None = None
         self._busy = False
+        self._waited_ms = 0.0
 
     # -- StreamListener ------------------------------------------------------------------------
     async def on_kline(self, kline: Mapping[str, Any]) -> None:
@@ -107,39 +110,32 @@ class ZoneCycleListener:
 
     # -- the cycle -----------------------------------------------------------------------------
     async def _cycle(self, cycle: CycleLike) -> None:
-        loop_started = time.perf_counter()
+        started = time.perf_counter()
+        self._waited_ms = 0.0
         levels: BookLevels | None = None
         if cycle.status == LIVE_STATUS and cycle.book is not None:
             levels = levels_in_range(cycle.book, self.params)  # before any await
-        extract_ms = (time.perf_counter() - loop_started) * 1000
+        timings = CycleTimings(extract_ms=(time.perf_counter() - started) * 1000)
         trades = list(cycle.trades)
         if not self._restored:
-            await self._restore()
+            await self._off_loop(self._restore())
 
         if levels is None:
             self.tracker.observe_trades(trades)
             await self._set_state(ZoneComputeState(False, f"book is {cycle.status}"))
             return
 
-        timings = CycleTimings(extract_ms=extract_ms)
-        loop_ms = extract_ms
-        started = time.perf_counter()
         if levels.level_count >= self.offload_min_levels:
+            # the tracker is only touched by this non-reentrant cycle, so a worker thread is safe
             timings.detect_offloaded = True
-            detection = await asyncio.to_thread(detect_from_levels, levels, self.params)
-            timings.detect_ms = (time.perf_counter() - started) * 1000
+            computed = asyncio.to_thread(self._compute, levels, cycle.now_ms, trades, timings)
+            detection, update = await self._off_loop(computed)
         else:
-            detection = detect_from_levels(levels, self.params)
-            timings.detect_ms = (time.perf_counter() - started) * 1000
-            loop_ms += timings.detect_ms
+            detection, update = self._compute(levels, cycle.now_ms, trades, timings)
         self.last_detection = detection
-        if detection.problem is not None or detection.mid is None:
-            self.tracker.observe_trades(trades)
+        if update is None:
             await self._set_state(ZoneComputeState(False, detection.problem or "no mid price"))
             return
-
-        started = time.perf_counter()
-        update = self.tracker.update(cycle.now_ms, detection.zones, detection.mid, trades, levels.update_id)
         for transition in update.transitions:
             log.info(
                 "zone %s %s -> %s reason=%s",
@@ -151,23 +147,44 @@ class ZoneCycleListener:
         narrower = detection.window_narrower_than_range
         reason = "live; trusted window narrower than the analysed range" if narrower else "live"
         state = ZoneComputeState(True, reason, narrower)
-        update = _storable(update)
-        timings.track_ms = (time.perf_counter() - started) * 1000
-        loop_ms += timings.track_ms
 
-        started = time.perf_counter()
-        await self._write(update)
-        timings.persist_ms = (time.perf_counter() - started) * 1000
+        write_started = time.perf_counter()
+        await self._write(update, cycle.now_ms, levels.update_id)
+        timings.persist_ms = (time.perf_counter() - write_started) * 1000
 
-        started = time.perf_counter()
+        send_started = time.perf_counter()
         state_changed = self._note_state(state)
         if not update.is_empty or state_changed:
             await self._send(update)
-        timings.broadcast_ms = (time.perf_counter() - started) * 1000
-        timings.loop_ms = loop_ms
+        timings.broadcast_ms = (time.perf_counter() - send_started) * 1000
+        timings.loop_ms = (time.perf_counter() - started) * 1000 - self._waited_ms
         self.timings = timings
         self.cycles += 1
         await self._maybe_prune(cycle.now_ms)
+
+    def _compute(
+        self, levels: BookLevels, now_ms: int, trades: list[Trade], timings: CycleTimings
+    ) -> tuple[ZoneDetection, TrackerUpdate | None]:
+        """Detect and track (pure work, no I/O): inline or in a worker thread."""
+        started = time.perf_counter()
+        detection = detect_from_levels(levels, self.params, self.encoder)
+        timings.detect_ms = (time.perf_counter() - started) * 1000
+        if detection.problem is not None or detection.mid is None:
+            self.tracker.observe_trades(trades)
+            return detection, None
+        started = time.perf_counter()
+        update = self.tracker.update(now_ms, detection.zones, detection.mid, trades, levels.update_id)
+        update = _storable(update)
+        timings.track_ms = (time.perf_counter() - started) * 1000
+        return detection, update
+
+    async def _off_loop(self, awaitable: Awaitable[T]) -> T:
+        """Await work done elsewhere (thread, database), keeping it out of loop_ms."""
+        started = time.perf_counter()
+        try:
+            return await awaitable
+        finally:
+            self._waited_ms += (time.perf_counter() - started) * 1000
 
     async def _restore(self) -> None:
         try:
@@ -180,18 +197,32 @@ class ZoneCycleListener:
         if records:
             log.info("zones restored: %d from orderbook_zones_current", len(records))
 
-    async def _write(self, update: TrackerUpdate) -> None:
+    async def _write(self, update: TrackerUpdate, now_ms: int, update_id: int) -> None:
         replace_all = self._replace_all
         upserts = (
             [store.storable(r) for r in self.tracker.current()]
             if replace_all
             else [*update.added, *update.changed]
         )
-        if not replace_all and not upserts and not update.removed and not update.history:
+        seen_again = store.SeenAgain(update.refreshed, now_ms, update_id) if not replace_all else None
+        if (
+            not replace_all
+            and not upserts
+            and not update.removed
+            and not update.history
+            and not update.refreshed
+        ):
             return
         try:
-            await sync_to_async(store.write_cycle)(
-                self.symbol, upserts, update.removed, update.history, replace_all=replace_all
+            await self._off_loop(
+                sync_to_async(store.write_cycle)(
+                    self.symbol,
+                    upserts,
+                    update.removed,
+                    update.history,
+                    seen_again=seen_again,
+                    replace_all=replace_all,
+                )
             )
         except Exception as exc:
             self.write_failures += 1

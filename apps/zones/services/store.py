@@ -13,6 +13,8 @@ from dataclasses import dataclass, replace
 from decimal import ROUND_HALF_EVEN, Decimal
 
 from django.db import transaction
+from django.db.models import BigIntegerField, F, FloatField, Value
+from django.db.models.functions import Cast
 
 from apps.zones.domain.tracking import ZoneRecord
 from apps.zones.models import ZoneCurrent, ZoneHistory
@@ -51,17 +53,37 @@ def _values(record: ZoneRecord) -> dict[str, object]:
     return {name: getattr(record, name) for name in _UPDATED_FIELDS}
 
 
+@dataclass(frozen=True)
+class SeenAgain:
+    """Zones seen this cycle with an unchanged shape: only their clock fields move on."""
+
+    ids: Sequence[str]
+    ts_ms: int
+    book_update_id: int
+
+
 def write_cycle(
     symbol: str,
     upserts: Sequence[ZoneRecord],
     removed_ids: Sequence[str],
     history: Sequence[ZoneRecord] = (),
     *,
+    seen_again: SeenAgain | None = None,
     replace_all: bool = False,
 ) -> None:
-    """Apply one cycle in one transaction. ``replace_all``: ``upserts`` is the whole current set
-    of the symbol and every other stored row of it goes (used after a restart or a failed write)."""
+    """Apply one cycle in one transaction. ``seen_again`` zones get last_seen_ts_ms = ts_ms =
+    the cycle's time and persistence_s recomputed, in one UPDATE. ``replace_all``: ``upserts`` is
+    the whole current set of the symbol and every other stored row of it goes (used after a
+    restart or a failed write)."""
     with transaction.atomic():
+        if seen_again is not None and seen_again.ids:
+            now = Value(seen_again.ts_ms, output_field=BigIntegerField())
+            ZoneCurrent.objects.filter(symbol=symbol, id__in=list(seen_again.ids)).update(
+                ts_ms=now,
+                last_seen_ts_ms=now,
+                book_update_id=seen_again.book_update_id,
+                persistence_s=Cast(now - F("first_seen_ts_ms"), FloatField()) / Value(1000.0),
+            )
         if upserts:
             ZoneCurrent.objects.bulk_create(
                 [ZoneCurrent(id=r.id, **_values(r)) for r in upserts],
