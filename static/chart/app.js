@@ -1,7 +1,16 @@
 // The chart page: candles, order-block boxes, liquidity-zone bands, best bid/ask/mid lines,
 // legend, tooltip, layer toggles and the connection pill, kept live by LiveTransport.
 
-import { capitalise, formatAge, formatNotional, formatPrice, formatStrength, formatUtc, quoteOf } from "./format.js";
+import {
+  capitalise,
+  escapeHtml,
+  formatAge,
+  formatNotional,
+  formatPrice,
+  formatStrength,
+  formatUtc,
+  quoteOf,
+} from "./format.js";
 import { MIN_BAND_PX, MIN_HEIGHT_PX, OverlayPrimitive, colorOf } from "./overlay-primitive.js";
 import { OverlayStore } from "./store.js";
 import { TimeMapper } from "./timemap.js";
@@ -114,7 +123,8 @@ function updateLegend() {
   for (const z of store.zones.values()) if (z.status === "candidate" || z.status === "confirmed") zones += 1;
   let blocks = 0;
   for (const b of store.blocks.values()) if (b.status !== "invalid") blocks += 1;
-  legend.counts.textContent = `${zones} live zones · ${blocks} active order blocks`;
+  const paused = store.zoneState && !store.zoneState.computing ? ` · zones paused: ${store.zoneState.reason}` : "";
+  legend.counts.textContent = `${zones} live zones · ${blocks} active order blocks${paused}`;
 }
 
 // --- tooltip -------------------------------------------------------------------------------------
@@ -125,8 +135,8 @@ function tooltipHtml(item) {
   const now = nowSeconds();
   const range = `${formatPrice(item.price_low)} – ${formatPrice(item.price_high)}`;
   if (item.kind === "zone") {
-    return `<div class="tt-title" style="color:${colorOf(item.side)}">${capitalise(item.side)} liquidity zone</div>
-      <div><span class="muted">status</span> ${item.status}</div>
+    return `<div class="tt-title" style="color:${colorOf(item.side)}">${escapeHtml(capitalise(item.side))} liquidity zone</div>
+      <div><span class="muted">status</span> ${escapeHtml(item.status)}</div>
       <div><span class="muted">range</span> ${range}</div>
       <div><span class="muted">notional</span> ${formatNotional(item.notional)} ${quote}</div>
       <div><span class="muted">strength</span> ${formatStrength(item.strength, 2)}</div>
@@ -134,8 +144,8 @@ function tooltipHtml(item) {
       <div><span class="muted">persistence</span> ${formatAge(item.persistence_s)}</div>`;
   }
   const until = item.time_to === null || item.time_to === undefined ? "open" : formatUtc(item.time_to);
-  return `<div class="tt-title" style="color:${colorOf(item.direction)}">${capitalise(item.direction)} order block</div>
-    <div><span class="muted">status</span> ${item.status}</div>
+  return `<div class="tt-title" style="color:${colorOf(item.direction)}">${escapeHtml(capitalise(item.direction))} order block</div>
+    <div><span class="muted">status</span> ${escapeHtml(item.status)}</div>
     <div><span class="muted">range</span> ${range}</div>
     <div><span class="muted">ATR(14)</span> ${formatPrice(item.atr14)}</div>
     <div><span class="muted">BOS level</span> ${formatPrice(item.bos_level)}</div>

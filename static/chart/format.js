@@ -42,3 +42,10 @@ export function formatStrength(value, digits = 1) {
   if (!Number.isFinite(n)) return "–";
   return n >= 1000 ? ">999x" : `${n.toFixed(digits)}x`;
 }
+
+const HTML_ESCAPES = { "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" };
+
+/** Text from the server placed into innerHTML. */
+export function escapeHtml(value) {
+  return String(value ?? "").replace(/[&<>"']/g, (c) => HTML_ESCAPES[c]);
+}

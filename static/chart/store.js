@@ -14,6 +14,7 @@ export class OverlayStore {
     this.blocks = new Map();
     this.metrics = null;
     this.status = null;
+    this.zoneState = null; // {computing, reason, window_narrower_than_range} from the zones deltas
     this.epoch = null;
     this.seq = null;
     this.awaitingSnapshot = false;
@@ -51,6 +52,7 @@ export class OverlayStore {
       case "zones":
         for (const zone of [...(data.added || []), ...(data.changed || [])]) this.zones.set(zone.id, zone);
         for (const id of data.removed || []) this.zones.delete(id);
+        if (data.state) this.zoneState = data.state;
         return "applied";
       case "orderblocks":
         for (const block of [...(data.added || []), ...(data.changed || [])]) this.blocks.set(block.id, block);

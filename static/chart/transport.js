@@ -8,6 +8,11 @@
 // The WebSocket keeps retrying while polling; its first snapshot stops the polling.
 
 const ACK_EVERY = 16;
+
+/** Full-jitter backoff: a uniform delay in [0, min(cap, base * 2^attempt)] ms. */
+export function backoffDelay(attempt, baseMs, capMs, random = Math.random) {
+  return Math.round(random() * Math.min(capMs, baseMs * 2 ** attempt));
+}
 const ACK_INTERVAL_MS = 5000;
 const SILENCE_RESYNC_MS = 20000;
 const SILENCE_CLOSE_MS = 30000;
@@ -36,7 +41,15 @@ export class LiveTransport {
     };
     this.fragments = null;
     this.lastDelay = null;
-    setInterval(() => this._housekeeping(), 1000);
+    this.housekeepingTimer = setInterval(() => this._housekeeping(), 1000);
+  }
+
+  stop() {
+    clearInterval(this.housekeepingTimer);
+    this._stopPolling();
+    if (this.reconnectTimer !== null) clearTimeout(this.reconnectTimer);
+    this.reconnectTimer = null;
+    if (this.ws) this.ws.close(1000, "page closed");
   }
 
   /** "ws" while pushing, "polling" while REST keeps the state, "none" in between. */
@@ -153,9 +166,8 @@ export class LiveTransport {
 
   _scheduleReconnect() {
     if (this.reconnectTimer !== null) return;
-    const ceiling = Math.min(this.backoffCapMs, this.backoffBaseMs * 2 ** this.attempt);
     const blockedFor = Math.max(0, this.blockedUntil - Date.now());
-    const delay = Math.max(blockedFor, Math.round(this.random() * ceiling));
+    const delay = Math.max(blockedFor, backoffDelay(this.attempt, this.backoffBaseMs, this.backoffCapMs, this.random));
     this.attempt += 1;
     this.lastDelay = delay;
     this.reconnectTimer = setTimeout(() => this._connect(), delay);

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from django.test import Client
 
@@ -240,3 +242,12 @@ def test_chart_page_loads_the_pinned_library_locally_and_credits_tradingview(cli
     assert "/static/vendor/lightweight-charts/lightweight-charts.standalone.production.js" in html
     assert 'href="https://www.tradingview.com/"' in html
     assert "unpkg" not in html and "cdn" not in html.lower()
+
+
+@pytest.mark.parametrize("render_touched", [True, False])
+def test_chart_page_passes_the_render_touched_setting_to_the_page(client, settings, render_touched):
+    settings.CONFIG = type(settings.CONFIG)(**{**settings.CONFIG.__dict__, "render_touched": render_touched})
+    html = client.get("/").content.decode()
+    config = json.loads(html.split('<script id="page-config" type="application/json">')[1].split("</script>")[0])
+    assert config["renderTouched"] is render_touched
+    assert config["wsPath"] == "/ws/overlays" and config["symbol"] == SYMBOL

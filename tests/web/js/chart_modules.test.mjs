@@ -2,10 +2,11 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 
-import { formatAge, formatStrength, quoteOf } from "../../../static/chart/format.js";
+import { escapeHtml, formatAge, formatStrength, quoteOf } from "../../../static/chart/format.js";
 import { blockVisible, zoneAlpha, zoneStyle } from "../../../static/chart/overlay-primitive.js";
 import { OverlayStore } from "../../../static/chart/store.js";
 import { TimeMapper } from "../../../static/chart/timemap.js";
+import { LiveTransport, backoffDelay } from "../../../static/chart/transport.js";
 
 const delta = (seq, kind, data, epoch = "e1") => ({ type: "delta", epoch, seq, kind, data });
 
@@ -114,4 +115,39 @@ test("text formats", () => {
   assert.equal(formatAge(2 * 86400 + 5 * 3600), "2d 5h");
   assert.equal(formatStrength(6.54), "6.5x");
   assert.equal(formatStrength(9e10), ">999x");
+});
+
+test("reconnect delays: full jitter under an exponential ceiling with a cap", () => {
+  const ceilings = [0, 1, 2, 3, 4, 5, 6, 10].map((attempt) => backoffDelay(attempt, 500, 15000, () => 1));
+  assert.deepEqual(ceilings, [500, 1000, 2000, 4000, 8000, 15000, 15000, 15000]);
+  assert.equal(backoffDelay(3, 500, 15000, () => 0), 0);
+  assert.equal(backoffDelay(3, 500, 15000, () => 0.5), 2000);
+});
+
+test("fragments are joined in order; a missing fragment drops the message", () => {
+  const transport = new LiveTransport({ wsUrl: "ws://unused", handlers: {} });
+  try {
+    const text = JSON.stringify({ type: "snapshot", state: { zones: [{ id: "z" }] } });
+    const parts = [text.slice(0, 10), text.slice(10, 25), text.slice(25)];
+    const fragment = (id, index, count = 3) => ({ type: "fragment", id, index, count, chunk: parts[index] });
+    assert.equal(transport._joinFragment(fragment(1, 0)), null);
+    assert.equal(transport._joinFragment(fragment(1, 1)), null);
+    assert.deepEqual(transport._joinFragment(fragment(1, 2)), JSON.parse(text));
+    assert.equal(transport._joinFragment(fragment(2, 0)), null);
+    assert.equal(transport._joinFragment(fragment(2, 2)), null); // index 1 never came
+    assert.equal(transport.fragments, null);
+  } finally {
+    transport.stop();
+  }
+});
+
+test("zone deltas carry why zones are (not) computed", () => {
+  const store = new OverlayStore();
+  store.applySnapshot({ epoch: "e1", seq: 0, state: {} });
+  store.acceptDelta(delta(1, "zones", { added: [], changed: [], removed: [], state: { computing: false, reason: "book is resyncing" } }));
+  assert.deepEqual(store.zoneState, { computing: false, reason: "book is resyncing" });
+});
+
+test("server text is escaped before it goes into the tooltip", () => {
+  assert.equal(escapeHtml('<img src=x onerror="y">'), "&lt;img src=x onerror=&quot;y&quot;&gt;");
 });
