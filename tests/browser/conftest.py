@@ -97,8 +97,10 @@ class Site:
         return response.json()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
+    # Module scope, not session: playwright's sync API keeps an event loop running in this thread
+    # while it is open, which would break every asyncio test collected after the browser tests.
     if not Path(CHROMIUM).exists():
         pytest.skip("Debian chromium is not installed (/usr/bin/chromium)")
     from playwright.sync_api import sync_playwright
