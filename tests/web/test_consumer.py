@@ -230,3 +230,16 @@ async def test_large_messages_go_out_as_fragments_no_larger_than_the_server_cap(
     assert json.loads("".join(parts))["data"]["added"] == big
     assert message["type"] == "delta" and message["seq"] == 2
     await comm.disconnect()
+
+
+async def test_a_failing_state_read_closes_the_socket_so_the_client_reconnects(monkeypatch):
+    from apps.overlays import consumers
+
+    async def broken(symbol):
+        raise RuntimeError("database is locked")
+
+    monkeypatch.setattr(consumers, "_read_state", broken)
+    comm, connected = await connect()
+    assert connected
+    closed = await comm.receive_output(timeout=TIMEOUT)
+    assert closed["type"] == "websocket.close" and closed["code"] == 1011
