@@ -45,11 +45,12 @@ async def recv_json(ws, timeout: float = 2.0) -> dict:
 
 async def next_depth(ws, timeout: float = 2.0) -> dict:
     """Next depthUpdate payload (unwrapping combined frames, skipping other kinds)."""
-    while True:
+    for _ in range(10_000):
         message = await recv_json(ws, timeout)
         data = message.get("data", message)
         if data.get("e") == "depthUpdate":
             return data
+    raise AssertionError("no depthUpdate among 10000 messages")
 
 
 def book_from_snapshot(snapshot: dict) -> tuple[dict[Decimal, Decimal], dict[Decimal, Decimal]]:

@@ -17,23 +17,27 @@ async def control(rest, **body):
 
 
 async def test_control_places_and_pulls_a_wall_visible_in_truth(sim, rest):
-    price = (sim.market.best_bid - Decimal("15.00")).quantize(Decimal("0.01"))
-    placed = await control(rest, action="place_wall", side="bid", price=str(price), qty="12.5")
-    assert placed.status_code == 200
-    wall_id = placed.json()["result"]
     async with connect(f"{sim.ws_url}/ws/{DEPTH}") as ws:
-        while True:  # the wall shows up in the stream
+        price = (sim.market.best_bid - Decimal("15.00")).quantize(Decimal("0.01"))
+        placed = await control(rest, action="place_wall", side="bid", price=str(price), qty="12.5")
+        assert placed.status_code == 200
+        wall_id = placed.json()["result"]
+        for _ in range(500):  # the wall shows up in the stream
             event = await next_depth(ws)
             if any(Decimal(p) == price and Decimal(q) >= Decimal("12.5") for p, q in event["b"]):
                 break
+        else:
+            pytest.fail("wall never appeared")
         truth = (await rest.get("/sim/truth", params={"update_id": event["u"], "limit": 5000})).json()
         assert truth["update_id"] == event["u"]
         assert Decimal(dict(truth["bids"])[f"{price}000000"]) >= Decimal("12.5")
         assert (await control(rest, action="pull_wall", wall_id=wall_id)).status_code == 200
-        while True:
+        for _ in range(500):
             event = await next_depth(ws)
             if any(Decimal(p) == price for p, _ in event["b"]):
                 break
+        else:
+            pytest.fail("pulled wall never changed the level")
     state = (await rest.get("/sim/state")).json()
     assert {w["wall_id"]: w["state"] for w in state["walls"]}[wall_id] == "pulled"
 

@@ -116,7 +116,7 @@ async def test_close_candle_closes_the_hour_and_opens_the_next(sim, rest):
     live_open = sim.candles.live.open_ms
     async with connect(f"{sim.ws_url}/ws/btceur@kline_1h") as ws:
         sim.close_candle()
-        while True:
+        for _ in range(50):
             message = await next_kline(ws)
             if message["k"]["x"]:
                 break

@@ -49,7 +49,9 @@ async def test_combined_stream_wraps_payloads_with_stream_name(sim):
     seen: dict[str, dict] = {}
     async with connect(f"{sim.ws_url}/stream?streams={streams}") as ws:
         sim.close_candle()  # a closed kline right away
-        while len(seen) < 3:
+        for _ in range(5000):
+            if len(seen) == 3:
+                break
             message = await recv_json(ws)
             assert set(message) == {"stream", "data"}
             seen.setdefault(message["stream"], message["data"])

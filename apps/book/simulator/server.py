@@ -28,7 +28,7 @@ from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.datastructures import Headers
 from websockets.exceptions import ConnectionClosed, InvalidMessage
 from websockets.http11 import Request, Response
-from websockets.protocol import CONNECTING, Protocol
+from websockets.protocol import CONNECTING, Protocol, State
 from websockets.server import ServerProtocol
 
 from apps.book.simulator.faults import (
@@ -168,6 +168,7 @@ class _SimConnection(ServerConnection):
         self.sim_streams: list[str] = []
         self.sim_combined = False
         self.sim_pongs = 0
+        self.sim_client: _Client | None = None
 
     def acknowledge_pings(self, data: bytes) -> None:
         self.sim_pongs += 1  # a pong arrived (keepalive answered)
@@ -258,6 +259,7 @@ class BinanceSimulator:
             host,
             port,
             process_request=self._process_request,
+            process_response=self._register,
             create_connection=_SimConnection,
             ping_interval=self.ping_interval_s,
             ping_timeout=self.pong_timeout_s,
@@ -557,7 +559,10 @@ class BinanceSimulator:
 
     def _publish(self, key: str, payload: dict[str, Any], depth_first_id: int | None = None) -> None:
         raw: str | None = None
-        for client in self._clients:
+        for client in list(self._clients):
+            if client.conn.state is State.CLOSED:  # opening failed after registration; no handler runs
+                self._forget(client)
+                continue
             for stream in client.streams:
                 if self._stream_key(stream) != key:
                     continue
@@ -603,15 +608,23 @@ class BinanceSimulator:
         return dumps({"event": {"e": "serverShutdown", "E": now_ms}})  # server_shutdown_ws_api
 
     # ------------------------------------------------------------------ WebSocket connections
-    async def _handle(self, conn: ServerConnection) -> None:
-        assert isinstance(conn, _SimConnection)
-        loop = asyncio.get_running_loop()
-        client = _Client(conn, list(conn.sim_streams), conn.sim_combined, loop.time())
+    async def _register(self, conn: ServerConnection, request: Request, response: Response) -> None:
+        """process_response hook: subscribe the client before the 101 goes out, so that once a client's
+        connect() returns, every frame published afterwards reaches it."""
+        if response.status_code != 101 or not isinstance(conn, _SimConnection):
+            return
+        client = _Client(conn, list(conn.sim_streams), conn.sim_combined, asyncio.get_running_loop().time())
+        conn.sim_client = client
         self._clients.append(client)
         self.connections_opened += 1
         log.info("sim connection %s opened: streams=%s combined=%s (open now: %d)", conn.id, client.streams,
                  client.combined, len(self._clients))
         await self._notify()
+
+    async def _handle(self, conn: ServerConnection) -> None:
+        assert isinstance(conn, _SimConnection) and conn.sim_client is not None
+        loop = asyncio.get_running_loop()
+        client = conn.sim_client
         sender = asyncio.create_task(self._send_loop(client))
         age_timer = loop.call_later(self.max_connection_age_s, self._expire, client)
         try:
@@ -624,11 +637,15 @@ class BinanceSimulator:
             sender.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await sender
-            self._clients.remove(client)
+            self._forget(client)
             self._pongs_of_closed += conn.sim_pongs
             log.info("sim connection %s closed: code=%s reason=%r (open now: %d)", conn.id, conn.close_code,
                      conn.close_reason, len(self._clients))
             await self._notify()
+
+    def _forget(self, client: _Client) -> None:
+        if client in self._clients:
+            self._clients.remove(client)
 
     def _expire(self, client: _Client) -> None:
         log.info("sim connection %s reached max age %.1fs, closing", client.conn.id, self.max_connection_age_s)
