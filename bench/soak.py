@@ -95,7 +95,11 @@ class ServiceProcess:
             out.write(f"--- start #{self.starts}: {' '.join(self.argv)}\n".encode())
             out.flush()
             self.proc = subprocess.Popen(
-                self.argv, env=self.env, cwd=str(REPO), stdout=out, stderr=subprocess.STDOUT,
+                self.argv,
+                env=self.env,
+                cwd=str(REPO),
+                stdout=out,
+                stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
             )
         return self
@@ -277,7 +281,13 @@ def fault_actions(name: str, ctx: FaultContext) -> list[dict[str, Any]]:
     if name == "malformed":
         return [{"action": "inject_frame", "kind": "malformed_json"}]
     if name == "fast_move":
-        return [{"action": "fast_move", "direction": fast_move_direction(ctx), "distance": str(fast_move_distance(ctx))}]
+        return [
+            {
+                "action": "fast_move",
+                "direction": fast_move_direction(ctx),
+                "distance": str(fast_move_distance(ctx)),
+            }
+        ]
     raise ValueError(f"unknown fault {name!r}")
 
 
@@ -297,7 +307,9 @@ def fault_seen(name: str, ctx: FaultContext, before: Observation, now: Observati
     if name in ("disconnect", "stall"):
         return _moved(before.health, now.health, "reconnects")
     if name == "429":
-        return _rest_moved(before.health, now.health, "count_429") and _moved(before.health, now.health, "resyncs")
+        return _rest_moved(before.health, now.health, "count_429") and _moved(
+            before.health, now.health, "resyncs"
+        )
     if name == "malformed":
         return _moved(before.health, now.health, "bad_frames")
     if name == "fast_move":
@@ -378,7 +390,9 @@ class SoakResult:
             out.append(f"{self.books_differed} published book(s) differed from the simulator's truth")
         for fault in self.faults:
             if not fault.recovered:
-                out.append(f"fault {fault.name} at {fault.at_s:g}s did not recover ({fault.note or 'timed out'})")
+                out.append(
+                    f"fault {fault.name} at {fault.at_s:g}s did not recover ({fault.note or 'timed out'})"
+                )
         growth = self.rss_growth
         if growth is None:
             out.append("serve RSS could not be sampled at start and end")
@@ -395,8 +409,10 @@ def render_report(result: SoakResult, max_rss_growth: float, command: str) -> st
         ("books checked vs truth (live, distinct update_id)", str(result.books_checked)),
         ("books differed", str(result.books_differed)),
         ("books unverifiable (truth expired)", str(result.books_unverifiable)),
-        ("faults fired / recovered",
-         f"{len(result.faults)} / {sum(1 for f in result.faults if f.recovered)}"),
+        (
+            "faults fired / recovered",
+            f"{len(result.faults)} / {sum(1 for f in result.faults if f.recovered)}",
+        ),
     ]
     times = [f.recovered_s for f in result.faults if f.recovered_s is not None]
     if times:
@@ -405,22 +421,32 @@ def render_report(result: SoakResult, max_rss_growth: float, command: str) -> st
     rows += [
         ("serve RSS start (kB, after warm-up)", str(result.rss_start_kb)),
         ("serve RSS end (kB)", str(result.rss_end_kb)),
-        ("serve RSS delta", "n/a" if growth is None or result.rss_start_kb is None or result.rss_end_kb is None
-         else f"{result.rss_end_kb - result.rss_start_kb:+d} kB ({growth:+.1%}, limit +{max_rss_growth:.0%})"),
+        (
+            "serve RSS delta",
+            "n/a"
+            if growth is None or result.rss_start_kb is None or result.rss_end_kb is None
+            else f"{result.rss_end_kb - result.rss_start_kb:+d} kB ({growth:+.1%}, limit +{max_rss_growth:.0%})",
+        ),
         ("serve RSS max seen (kB)", str(result.rss_max_kb)),
         ("snapshots fetched", str(result.snapshots)),
         ("REST requests", str(result.rest_requests)),
         ("weight used per 1m (max seen / limit)", f"{result.weight_used_1m_max} / {result.weight_limit_1m}"),
         ("429 / 418 answers", f"{result.count_429} / {result.count_418}"),
-        ("reconnects / resyncs / bad frames", f"{result.reconnects} / {result.resyncs} / {result.bad_frames}"),
+        (
+            "reconnects / resyncs / bad frames",
+            f"{result.reconnects} / {result.resyncs} / {result.bad_frames}",
+        ),
         ("final status", result.final_status),
     ]
     width = max(len(k) for k, _ in rows)
     lines = ["", "soak report", "-" * (width + 30)]
     lines += [f"{k.ljust(width)}  {v}" for k, v in rows]
     if result.faults:
-        lines += ["", f"{'fault':<11}{'at_s':>8}{'seen_s':>9}{'recovered_s':>13}{'update_id at fault':>21}"
-                  f"{'live again at':>16}  note"]
+        lines += [
+            "",
+            f"{'fault':<11}{'at_s':>8}{'seen_s':>9}{'recovered_s':>13}{'update_id at fault':>21}"
+            f"{'live again at':>16}  note",
+        ]
         for f in result.faults:
             lines.append(
                 f"{f.name:<11}{f.at_s:>8.1f}{_opt(f.seen_s):>9}{_opt(f.recovered_s):>13}"
@@ -476,10 +502,18 @@ class Soak:
             "PYTHONUNBUFFERED": "1",
         }
         self.watchdog_s = float(self.env.get("WATCHDOG_S", "10"))
-        self.sim = ServiceProcess("binance_sim", manage_argv("binance_sim", "--port", str(self.sim_port),
-                                                             "--seed", str(options.seed)), self.env, workdir)
-        self.serve = ServiceProcess("serve", manage_argv("serve", "--host", "127.0.0.1", "--port", str(self.web_port)),
-                                    self.env, workdir)
+        self.sim = ServiceProcess(
+            "binance_sim",
+            manage_argv("binance_sim", "--port", str(self.sim_port), "--seed", str(options.seed)),
+            self.env,
+            workdir,
+        )
+        self.serve = ServiceProcess(
+            "serve",
+            manage_argv("serve", "--host", "127.0.0.1", "--port", str(self.web_port)),
+            self.env,
+            workdir,
+        )
         self.http = httpx.Client(timeout=5.0)
         self.result = SoakResult()
         self.checked_ids: set[int] = set()
@@ -490,8 +524,13 @@ class Soak:
     def start(self) -> None:
         progress(f"work dir {self.workdir}")
         progress("migrating a fresh SQLite database")
-        done = subprocess.run(manage_argv("migrate", "--noinput", "-v", "0"), env=self.env, cwd=str(REPO),
-                              capture_output=True, text=True)
+        done = subprocess.run(
+            manage_argv("migrate", "--noinput", "-v", "0"),
+            env=self.env,
+            cwd=str(REPO),
+            capture_output=True,
+            text=True,
+        )
         if done.returncode != 0:
             raise RuntimeError(f"migrate failed:\n{done.stdout}{done.stderr}")
         progress(f"starting binance_sim on {self.sim_url}")
@@ -534,7 +573,9 @@ class Soak:
         if book.get("status") != "live" or not isinstance(update_id, int) or update_id in self.checked_ids:
             return
         self.checked_ids.add(update_id)
-        response = self.http.get(f"{self.sim_url}/sim/truth", params={"update_id": update_id, "limit": TRUTH_LIMIT})
+        response = self.http.get(
+            f"{self.sim_url}/sim/truth", params={"update_id": update_id, "limit": TRUTH_LIMIT}
+        )
         if response.status_code == 400:  # older than the simulator's truth history
             self.result.books_unverifiable += 1
             return
@@ -586,15 +627,22 @@ class Soak:
             run.seen_s = elapsed
         book = now.book
         update_id = book.get("update_id")
-        if (run.seen_s is not None and book.get("status") == "live" and isinstance(update_id, int)
-                and update_id > run.update_id_at_fault):
+        if (
+            run.seen_s is not None
+            and book.get("status") == "live"
+            and isinstance(update_id, int)
+            and update_id > run.update_id_at_fault
+        ):
             run.recovered_s = elapsed
             run.recovered_update_id = update_id
             progress(f"fault {run.name} recovered in {elapsed:.2f}s (live at update_id {update_id})")
             return True
         if elapsed > self.o.recover_timeout_s:
-            run.note = ("service never showed the fault" if run.seen_s is None
-                        else f"not live past update_id {run.update_id_at_fault}")
+            run.note = (
+                "service never showed the fault"
+                if run.seen_s is None
+                else f"not live past update_id {run.update_id_at_fault}"
+            )
             progress(f"fault {run.name} NOT recovered after {elapsed:.1f}s: {run.note}")
             return True
         return False
@@ -614,7 +662,9 @@ class Soak:
             time.sleep(self.o.poll_s)
         t0 = time.monotonic()
         schedule = fault_schedule(self.o.duration_s, self.o.fault_every_s)
-        progress(f"live; running {self.o.duration_s:g}s with faults at +{', +'.join(f'{t:g}' for t in schedule) or 'none'}s")
+        progress(
+            f"live; running {self.o.duration_s:g}s with faults at +{', +'.join(f'{t:g}' for t in schedule) or 'none'}s"
+        )
         pending: FaultRun | None = None
         next_fault = 0
         next_health = next_progress = 0.0
@@ -667,23 +717,40 @@ def parse_args(argv: Sequence[str] | None) -> tuple[SoakOptions, str]:
     length.add_argument("--seconds", type=float, help="run length in seconds (short runs)")
     parser.add_argument("--fault-every", type=float, default=60.0, help="seconds between faults (default 60)")
     parser.add_argument("--poll-ms", type=int, default=200, help="GET /api/book interval (default 200)")
-    parser.add_argument("--warmup", type=float, default=10.0, help="seconds after first live before RSS start")
-    parser.add_argument("--recover-timeout", type=float, default=45.0, help="seconds a fault may take to recover")
-    parser.add_argument("--max-rss-growth", type=float, default=20.0, help="percent RSS growth that fails the run")
+    parser.add_argument(
+        "--warmup", type=float, default=10.0, help="seconds after first live before RSS start"
+    )
+    parser.add_argument(
+        "--recover-timeout", type=float, default=45.0, help="seconds a fault may take to recover"
+    )
+    parser.add_argument(
+        "--max-rss-growth", type=float, default=20.0, help="percent RSS growth that fails the run"
+    )
     parser.add_argument("--seed", type=int, default=1, help="simulator seed")
     parser.add_argument("--keep", action="store_true", help="keep the work dir (logs, database)")
     args = parser.parse_args(argv)
-    duration = args.seconds if args.seconds is not None else (args.minutes if args.minutes is not None else 10) * 60
-    for name, value in (("--minutes/--seconds", duration), ("--fault-every", args.fault_every),
-                        ("--poll-ms", args.poll_ms), ("--recover-timeout", args.recover_timeout),
-                        ("--max-rss-growth", args.max_rss_growth)):
+    duration = (
+        args.seconds if args.seconds is not None else (args.minutes if args.minutes is not None else 10) * 60
+    )
+    for name, value in (
+        ("--minutes/--seconds", duration),
+        ("--fault-every", args.fault_every),
+        ("--poll-ms", args.poll_ms),
+        ("--recover-timeout", args.recover_timeout),
+        ("--max-rss-growth", args.max_rss_growth),
+    ):
         if not value > 0:
             parser.error(f"{name} must be positive, got {value}")
     if args.warmup < 0:
         parser.error(f"--warmup must be >= 0, got {args.warmup}")
     options = SoakOptions(
-        duration_s=duration, fault_every_s=args.fault_every, poll_s=args.poll_ms / 1000, warmup_s=args.warmup,
-        recover_timeout_s=args.recover_timeout, max_rss_growth=args.max_rss_growth / 100, seed=args.seed,
+        duration_s=duration,
+        fault_every_s=args.fault_every,
+        poll_s=args.poll_ms / 1000,
+        warmup_s=args.warmup,
+        recover_timeout_s=args.recover_timeout,
+        max_rss_growth=args.max_rss_growth / 100,
+        seed=args.seed,
         keep=args.keep,
     )
     command = "python -m bench.soak " + " ".join(argv if argv is not None else sys.argv[1:])

@@ -87,7 +87,9 @@ class ScaleOutStack:
         return httpx.get(f"{self.sim_url}/sim/state", timeout=5).json()
 
     def diagnostics(self) -> str:
-        return "\n".join(f"--- {p.name} ---\n{tail_of(p.log, 25)}" for p in (self.worker, self.web_a, self.web_b))
+        return "\n".join(
+            f"--- {p.name} ---\n{tail_of(p.log, 25)}" for p in (self.worker, self.web_a, self.web_b)
+        )
 
 
 @pytest.fixture(scope="module")
@@ -105,8 +107,9 @@ def postgres_server() -> Iterator[PostgresServer]:
 
 
 @pytest.fixture(scope="module")
-def stack(redis_server: RedisServer, postgres_server: PostgresServer,
-          tmp_path_factory: pytest.TempPathFactory) -> Iterator[ScaleOutStack]:
+def stack(
+    redis_server: RedisServer, postgres_server: PostgresServer, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[ScaleOutStack]:
     logs = tmp_path_factory.mktemp("scaleout-logs")
     sim_port, a_port, b_port = free_port(), free_port(), free_port()
     sim_url = f"http://127.0.0.1:{sim_port}"
@@ -118,19 +121,40 @@ def stack(redis_server: RedisServer, postgres_server: PostgresServer,
         "BINANCE_WS_URL": f"ws://127.0.0.1:{sim_port}",
         "BINANCE_REST_URL": sim_url,
     }
-    migrate = subprocess.run(manage_argv("migrate", "--noinput", "-v", "0"), env=env, capture_output=True,
-                             text=True, timeout=120)
+    migrate = subprocess.run(
+        manage_argv("migrate", "--noinput", "-v", "0"), env=env, capture_output=True, text=True, timeout=120
+    )
     assert migrate.returncode == 0, f"migrate against Postgres failed:\n{migrate.stdout}{migrate.stderr}"
 
-    sim = ServiceProcess("binance_sim", manage_argv("binance_sim", "--port", str(sim_port), "--seed", "11",
-                                                    "--no-random-fast-moves"), env, logs)
-    web_a = ServiceProcess("web_a", [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(a_port),
-                                     "project.asgi:application"], env, logs)
-    web_b = ServiceProcess("web_b", manage_argv("serve", "--no-stream", "--host", "127.0.0.1", "--port",
-                                                str(b_port)), env, logs)
+    sim = ServiceProcess(
+        "binance_sim",
+        manage_argv("binance_sim", "--port", str(sim_port), "--seed", "11", "--no-random-fast-moves"),
+        env,
+        logs,
+    )
+    web_a = ServiceProcess(
+        "web_a",
+        [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(a_port), "project.asgi:application"],
+        env,
+        logs,
+    )
+    web_b = ServiceProcess(
+        "web_b", manage_argv("serve", "--no-stream", "--host", "127.0.0.1", "--port", str(b_port)), env, logs
+    )
     worker = ServiceProcess("worker", manage_argv("runworker", "orderbook"), env, logs)
-    s = ScaleOutStack(env, postgres_server, redis_server, sim, web_a, web_b, worker, sim_url,
-                      f"http://127.0.0.1:{a_port}", f"http://127.0.0.1:{b_port}", logs)
+    s = ScaleOutStack(
+        env,
+        postgres_server,
+        redis_server,
+        sim,
+        web_a,
+        web_b,
+        worker,
+        sim_url,
+        f"http://127.0.0.1:{a_port}",
+        f"http://127.0.0.1:{b_port}",
+        logs,
+    )
     try:
         for proc in (sim, web_a, web_b):
             proc.start()

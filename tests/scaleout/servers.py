@@ -77,16 +77,32 @@ class RedisServer:
         log = server.workdir / "redis.log"
         with open(log, "wb") as out:
             server.proc = subprocess.Popen(
-                [binary, "--port", str(server.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-                 "--dir", str(server.workdir), "--daemonize", "no"],
-                stdout=out, stderr=subprocess.STDOUT,
+                [
+                    binary,
+                    "--port",
+                    str(server.port),
+                    "--bind",
+                    "127.0.0.1",
+                    "--save",
+                    "",
+                    "--appendonly",
+                    "no",
+                    "--dir",
+                    str(server.workdir),
+                    "--daemonize",
+                    "no",
+                ],
+                stdout=out,
+                stderr=subprocess.STDOUT,
             )
         wait_until(lambda: server._ping(), START_TIMEOUT_S, "redis-server", log)
         return server
 
     def _ping(self) -> bool:
         if self.proc is not None and self.proc.poll() is not None:
-            raise RuntimeError(f"redis-server exited with {self.proc.returncode}:\n{tail_of(self.workdir / 'redis.log')}")
+            raise RuntimeError(
+                f"redis-server exited with {self.proc.returncode}:\n{tail_of(self.workdir / 'redis.log')}"
+            )
         try:
             with socket.create_connection(("127.0.0.1", self.port), timeout=0.5) as sock:
                 sock.sendall(b"PING\r\n")
@@ -155,35 +171,70 @@ class PostgresServer:
 
     def _initdb(self) -> None:
         result = subprocess.run(
-            [str(self.bindir / "initdb"), "-D", str(self.datadir), "-U", "postgres",
-             "--auth=trust", "-E", "UTF8", "--no-sync", "--no-instructions"],
-            capture_output=True, timeout=120, **self.run_as,
+            [
+                str(self.bindir / "initdb"),
+                "-D",
+                str(self.datadir),
+                "-U",
+                "postgres",
+                "--auth=trust",
+                "-E",
+                "UTF8",
+                "--no-sync",
+                "--no-instructions",
+            ],
+            capture_output=True,
+            timeout=120,
+            **self.run_as,
         )
         if result.returncode != 0:
-            raise RuntimeError(f"initdb failed ({result.returncode}):\n{result.stderr.decode(errors='replace')}")
+            raise RuntimeError(
+                f"initdb failed ({result.returncode}):\n{result.stderr.decode(errors='replace')}"
+            )
 
     def _run(self) -> None:
         log = self.workdir / "postgres.log"
         # The log file is opened by this process (root may own it); postgres only inherits the fd.
         with open(log, "wb") as out:
             self.proc = subprocess.Popen(
-                [str(self.bindir / "postgres"), "-D", str(self.datadir), "-p", str(self.port),
-                 "-h", "127.0.0.1", "-k", str(self.workdir), "-c", "fsync=off", "-c", "synchronous_commit=off",
-                 "-c", "full_page_writes=off", "-c", "max_connections=60"],
-                stdout=out, stderr=subprocess.STDOUT, **self.run_as,
+                [
+                    str(self.bindir / "postgres"),
+                    "-D",
+                    str(self.datadir),
+                    "-p",
+                    str(self.port),
+                    "-h",
+                    "127.0.0.1",
+                    "-k",
+                    str(self.workdir),
+                    "-c",
+                    "fsync=off",
+                    "-c",
+                    "synchronous_commit=off",
+                    "-c",
+                    "full_page_writes=off",
+                    "-c",
+                    "max_connections=60",
+                ],
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                **self.run_as,
             )
         wait_until(self._ready, START_TIMEOUT_S, "postgres", log)
 
     def _ready(self) -> bool:
         if self.proc is not None and self.proc.poll() is not None:
-            raise RuntimeError(f"postgres exited with {self.proc.returncode}:\n{tail_of(self.workdir / 'postgres.log')}")
+            raise RuntimeError(
+                f"postgres exited with {self.proc.returncode}:\n{tail_of(self.workdir / 'postgres.log')}"
+            )
         if not port_open(self.port):
             return False
         import psycopg
 
         try:
-            with psycopg.connect(host="127.0.0.1", port=self.port, user="postgres", dbname="postgres",
-                                 connect_timeout=2):
+            with psycopg.connect(
+                host="127.0.0.1", port=self.port, user="postgres", dbname="postgres", connect_timeout=2
+            ):
                 return True
         except psycopg.OperationalError:  # "the database system is starting up"
             return False
@@ -191,15 +242,17 @@ class PostgresServer:
     def _create_database(self) -> None:
         import psycopg
 
-        with psycopg.connect(host="127.0.0.1", port=self.port, user="postgres", dbname="postgres",
-                             autocommit=True) as conn:
+        with psycopg.connect(
+            host="127.0.0.1", port=self.port, user="postgres", dbname="postgres", autocommit=True
+        ) as conn:
             conn.execute(f'CREATE DATABASE "{self.database}"')
 
     def connect(self) -> object:
         import psycopg
 
-        return psycopg.connect(host="127.0.0.1", port=self.port, user="postgres", dbname=self.database,
-                               autocommit=True)
+        return psycopg.connect(
+            host="127.0.0.1", port=self.port, user="postgres", dbname=self.database, autocommit=True
+        )
 
     def stop(self) -> None:
         if self.proc is not None:

@@ -72,13 +72,17 @@ class OverlayClient:
             async with self._changed:
                 self._changed.notify_all()
 
-    async def until(self, predicate: Callable[[OverlayClient], bool], what: str, timeout: float = TIMEOUT) -> None:
+    async def until(
+        self, predicate: Callable[[OverlayClient], bool], what: str, timeout: float = TIMEOUT
+    ) -> None:
         try:
             async with asyncio.timeout(timeout), self._changed:
                 await self._changed.wait_for(lambda: predicate(self))
         except TimeoutError:
             kinds = [(m["type"], m.get("epoch"), m.get("seq"), m.get("kind")) for m in self.messages[-8:]]
-            raise AssertionError(f"{self.name}: {what} not seen in {timeout:g}s; last messages {kinds}") from None
+            raise AssertionError(
+                f"{self.name}: {what} not seen in {timeout:g}s; last messages {kinds}"
+            ) from None
 
     def deltas(self, epoch: str) -> dict[int, dict[str, Any]]:
         return {m["seq"]: m for m in self.messages if m["type"] == "delta" and m["epoch"] == epoch}
@@ -91,7 +95,9 @@ class OverlayClient:
         return seen
 
     def snapshots(self, reason: str | None = None) -> list[dict[str, Any]]:
-        return [m for m in self.messages if m["type"] == "snapshot" and (reason is None or m["reason"] == reason)]
+        return [
+            m for m in self.messages if m["type"] == "snapshot" and (reason is None or m["reason"] == reason)
+        ]
 
 
 def latest_epoch(client: OverlayClient) -> str | None:
@@ -146,7 +152,9 @@ def zone_rows(stack: ScaleOutStack) -> list[tuple[str, str, Decimal, Decimal, st
 
 
 def metrics_rows(stack: ScaleOutStack) -> list[tuple[int, int]]:
-    return stack.sql("SELECT ts_ms, update_id FROM orderbook_metrics WHERE symbol = 'BTCEUR' ORDER BY ts_ms, id")  # type: ignore[return-value]
+    return stack.sql(
+        "SELECT ts_ms, update_id FROM orderbook_metrics WHERE symbol = 'BTCEUR' ORDER BY ts_ms, id"
+    )  # type: ignore[return-value]
 
 
 def block_keys(stack: ScaleOutStack) -> list[tuple[str, str, int]]:
@@ -167,8 +175,11 @@ def assert_single_writer(rows: list[tuple[int, int]]) -> None:
 
 
 def assert_no_duplicate_live_zones(rows: list[tuple[str, str, Decimal, Decimal, str, int]]) -> None:
-    live = sorted((side, low, high, zid) for zid, side, low, high, status, _ in rows
-                  if status in ("candidate", "confirmed"))
+    live = sorted(
+        (side, low, high, zid)
+        for zid, side, low, high, status, _ in rows
+        if status in ("candidate", "confirmed")
+    )
     for (side1, _, high1, id1), (side2, low2, _, id2) in itertools.pairwise(live):
         if side1 == side2:
             assert low2 > high1, f"zones {id1} and {id2} cover the same prices: a zone was duplicated"
@@ -178,11 +189,15 @@ async def same_book_on_both(stack: ScaleOutStack) -> tuple[dict[str, Any], dict[
     """Read /api/book from A and B at the same moment (retrying when a publication falls between)."""
     async with httpx.AsyncClient(timeout=5) as http:
         for _ in range(40):
-            a, b = await asyncio.gather(http.get(f"{stack.web_a_url}/api/book"), http.get(f"{stack.web_b_url}/api/book"))
+            a, b = await asyncio.gather(
+                http.get(f"{stack.web_a_url}/api/book"), http.get(f"{stack.web_b_url}/api/book")
+            )
             book_a, book_b = a.json(), b.json()
             if book_a["ts_ms"] == book_b["ts_ms"] and book_a["status"] == "live":
                 return book_a, book_b
-    raise AssertionError(f"A and B never served the same live publication: {book_a['ts_ms']} vs {book_b['ts_ms']}")
+    raise AssertionError(
+        f"A and B never served the same live publication: {book_a['ts_ms']} vs {book_b['ts_ms']}"
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -200,8 +215,10 @@ async def test_clients_on_both_web_processes_receive_the_same_messages(stack):
         # a wall makes the window carry zone changes, not only the per-cycle metrics
         await asyncio.to_thread(place_wall_near_mid, stack, "bid", 250)
         for client in (a, b):
-            await client.until(lambda c: has_window(c, b if c is a else a, epoch, 24, kind="zones"),
-                               "24 common deltas including a zones change")
+            await client.until(
+                lambda c: has_window(c, b if c is a else a, epoch, 24, kind="zones"),
+                "24 common deltas including a zones change",
+            )
         window = assert_same_stream(a, b, epoch)
     kinds = {m["kind"] for m in window}
     assert {"metrics", "zones"} <= kinds
@@ -214,8 +231,11 @@ async def test_both_web_processes_serve_the_same_published_book_matching_the_exc
     assert book_a == book_b
     assert len(book_a["bids"]) == len(book_a["asks"]) == 100
     async with httpx.AsyncClient(timeout=5) as http:
-        truth = (await http.get(f"{stack.sim_url}/sim/truth",
-                                params={"update_id": book_a["update_id"], "limit": 100})).json()
+        truth = (
+            await http.get(
+                f"{stack.sim_url}/sim/truth", params={"update_id": book_a["update_id"], "limit": 100}
+            )
+        ).json()
         health_a = (await http.get(f"{stack.web_a_url}/api/health")).json()
         health_b = (await http.get(f"{stack.web_b_url}/api/health")).json()
     assert book_differences(book_a, truth) == []
@@ -224,8 +244,12 @@ async def test_both_web_processes_serve_the_same_published_book_matching_the_exc
 
 def test_derived_data_is_stored_in_postgres(stack):
     price = place_wall_near_mid(stack, "ask", 350)
-    wait_until(lambda: any(side == "ask" and low <= price <= high for _, side, low, high, _, _ in zone_rows(stack)),
-               TIMEOUT, f"an ask zone around the wall at {price} in orderbook_zones_current", stack.worker.log)
+    wait_until(
+        lambda: any(side == "ask" and low <= price <= high for _, side, low, high, _, _ in zone_rows(stack)),
+        TIMEOUT,
+        f"an ask zone around the wall at {price} in orderbook_zones_current",
+        stack.worker.log,
+    )
     published = stack.sql("SELECT symbol, status, update_id FROM orderbook_published")
     assert published == [("BTCEUR", "live", published[0][2])]
     rows = metrics_rows(stack)
@@ -246,8 +270,9 @@ async def test_streamer_crash_and_restart_converge_without_duplicates_or_loss(st
         old_epoch = latest_epoch(a)
         assert old_epoch is not None
         await b.until(lambda c: has_window(c, a, old_epoch, 8), "8 common deltas before the crash")
-        await blocking(wait_until, lambda: any(s == "bid" for _, s, *_ in zone_rows(stack)), TIMEOUT,
-                       "a bid zone stored")
+        await blocking(
+            wait_until, lambda: any(s == "bid" for _, s, *_ in zone_rows(stack)), TIMEOUT, "a bid zone stored"
+        )
         before_book = await blocking(stack.wait_live)
 
         stack.worker.kill()  # SIGKILL: no clean-up, mid-cycle
@@ -259,14 +284,18 @@ async def test_streamer_crash_and_restart_converge_without_duplicates_or_loss(st
 
         # both clients see a new epoch, get a fresh state ("epoch" snapshot), then identical deltas
         for client in (a, b):
-            await client.until(lambda c: any(s["epoch"] not in (None, old_epoch) for s in c.snapshots("epoch")),
-                               "a snapshot for the new epoch")
+            await client.until(
+                lambda c: any(s["epoch"] not in (None, old_epoch) for s in c.snapshots("epoch")),
+                "a snapshot for the new epoch",
+            )
         new_epoch = a.snapshots("epoch")[-1]["epoch"]
         assert b.snapshots("epoch")[-1]["epoch"] == new_epoch
         assert a.snapshots("epoch")[-1]["seq"] == b.snapshots("epoch")[-1]["seq"]
         for client in (a, b):
-            await client.until(lambda c: has_window(c, b if c is a else a, new_epoch, 12, kind="metrics"),
-                               "12 common deltas in the new epoch")
+            await client.until(
+                lambda c: has_window(c, b if c is a else a, new_epoch, 12, kind="metrics"),
+                "12 common deltas in the new epoch",
+            )
         assert_same_stream(a, b, new_epoch)
         assert a.epochs()[-1] == b.epochs()[-1] == new_epoch  # the dead epoch never comes back
 
@@ -279,7 +308,9 @@ async def test_streamer_crash_and_restart_converge_without_duplicates_or_loss(st
     after_book = await blocking(stack.wait_live, before_book["update_id"])
     assert after_book["update_id"] > before_book["update_id"]
     metrics_after = await blocking(metrics_rows, stack)
-    assert metrics_after[: len(metrics_before)] == metrics_before, "metrics rows from before the crash changed"
+    assert metrics_after[: len(metrics_before)] == metrics_before, (
+        "metrics rows from before the crash changed"
+    )
     assert len(metrics_after) > len(metrics_before), "no metrics rows after the restart"
     assert_single_writer(metrics_after)
     zones_after = await blocking(zone_rows, stack)
@@ -289,8 +320,13 @@ async def test_streamer_crash_and_restart_converge_without_duplicates_or_loss(st
     assert kept == {zid: zones_before[zid] for zid in kept}, "restored zones lost their first-seen time"
     # a candle closing after the restart triggers an order-block run: blocks stay unique, none lost
     await blocking(stack.control, "close_candle")
-    await blocking(wait_until, lambda: last_block_run_ms(stack) > run_before, TIMEOUT,
-                   "an order-block run after the restart", stack.worker.log)
+    await blocking(
+        wait_until,
+        lambda: last_block_run_ms(stack) > run_before,
+        TIMEOUT,
+        "an order-block run after the restart",
+        stack.worker.log,
+    )
     blocks_after = await blocking(block_keys, stack)
     assert len(blocks_after) == len(set(blocks_after))
     assert set(blocks_before) <= set(blocks_after)

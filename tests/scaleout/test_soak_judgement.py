@@ -25,15 +25,24 @@ from bench.soak import (
     render_report,
 )
 
-BOOK = {"update_id": 7, "status": "live", "bids": [["87000.10", "1.5"], ["87000.00", "0.25"]],
-        "asks": [["87000.20", "2"]]}
-TRUTH = {"update_id": 7, "bids": [["87000.10000000", "1.50000000"], ["87000.00000000", "0.25000000"]],
-         "asks": [["87000.20000000", "2.00000000"]]}
+BOOK = {
+    "update_id": 7,
+    "status": "live",
+    "bids": [["87000.10", "1.5"], ["87000.00", "0.25"]],
+    "asks": [["87000.20", "2"]],
+}
+TRUTH = {
+    "update_id": 7,
+    "bids": [["87000.10000000", "1.50000000"], ["87000.00000000", "0.25000000"]],
+    "asks": [["87000.20000000", "2.00000000"]],
+}
 
 
 def health(**stream) -> dict:
-    return {"status": "live", "stream": {"resyncs": {}, "reconnects": {}, "bad_frames": {},
-                                         "rest": {"count_429": 0}, **stream}}
+    return {
+        "status": "live",
+        "stream": {"resyncs": {}, "reconnects": {}, "bad_frames": {}, "rest": {"count_429": 0}, **stream},
+    }
 
 
 def obs(book=BOOK, **stream) -> Observation:
@@ -111,7 +120,9 @@ def test_a_fast_move_is_seen_when_the_published_book_moved_that_way():
 
 def passing_result() -> SoakResult:
     fault = FaultRun("gap", 30.0, 0.0, 100, CTX, obs(), seen_s=0.8, recovered_s=0.9, recovered_update_id=120)
-    return SoakResult(duration_s=120, books_checked=100, faults=[fault], rss_start_kb=100_000, rss_end_kb=110_000)
+    return SoakResult(
+        duration_s=120, books_checked=100, faults=[fault], rss_start_kb=100_000, rss_end_kb=110_000
+    )
 
 
 def test_a_clean_run_passes_and_the_report_shows_the_figures():
