@@ -1,6 +1,6 @@
 """REST load: GET /api/overlays from 50 concurrent pollers; requests/s at p99 under 20 ms.
 
-    python -m bench.rest_load [--pollers 50] [--rates 50,100,200,400,800] [--step-seconds 5]
+    python -m bench.rest_load [--pollers 50] [--rates 10,25,50,100,200,400,800] [--step-seconds 5]
 
 Starts `binance_sim` + `serve` (live book, candles and order blocks seeded from the simulator so
 the answer carries real boxes, ~25 KB) and runs the load generator as its own process
@@ -294,7 +294,7 @@ def parse_rates(text: str) -> list[float]:
 
 
 def run(pollers: int = 50, rates: list[float] | None = None, seconds: float = 5.0) -> list[Figure]:
-    rates = rates or [50, 100, 200, 400, 800]
+    rates = rates or [10, 25, 50, 100, 200, 400, 800]
     with ServiceStack(seed_candles=True) as stack:
         before = load_text()
         steps = measure(stack, pollers, rates, seconds)
@@ -307,7 +307,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pollers", type=int, default=50, help="concurrent pollers (default 50)")
     parser.add_argument(
-        "--rates", type=parse_rates, default=None, help="open-loop req/s steps, default 50,100,200,400,800"
+        "--rates",
+        type=parse_rates,
+        default=None,
+        help="open-loop req/s steps, default 10,25,50,100,200,400,800",
     )
     parser.add_argument("--step-seconds", type=float, default=5.0, help="seconds per step (default 5)")
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
