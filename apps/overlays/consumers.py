@@ -12,8 +12,8 @@ Server -> client messages (JSON text frames):
 - ``{"type": "fragment", "id", "index", "count", "chunk"}``: a message whose JSON is longer than
   MAX_FRAME_CHARS (a snapshot with hundreds of order blocks, a full order-block run) is sent as
   consecutive fragments; the client joins the chunks of one id and handles the joined message.
-  Servers and proxies cap WebSocket message sizes (``serve`` caps them at 16 KiB), so no frame
-  the consumer sends is larger than that.
+  Proxies and some servers cap WebSocket message sizes (16 KiB is common), so no frame the
+  consumer sends is larger than that.
 
 Client -> server: ``{"action": "ack", "received": N}`` (messages received on this socket so far)
 and ``{"action": "resync"}``. Frames above MAX_CLIENT_MESSAGE_BYTES close the socket with 1009.

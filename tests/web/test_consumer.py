@@ -214,7 +214,7 @@ async def test_large_messages_go_out_as_fragments_no_larger_than_the_server_cap(
         if message["index"] == message["count"] - 1:
             break
     assert len(frames) > 1
-    assert all(len(frame.encode()) <= 16 * 1024 for frame in frames)  # `serve` caps WebSocket messages at 16 KiB
+    assert all(len(frame.encode()) <= 16 * 1024 for frame in frames)  # proxies commonly cap WebSocket messages at 16 KiB
     joined = json.loads("".join(json.loads(frame)["chunk"] for frame in frames))
     assert joined["type"] == "snapshot" and len(joined["state"]["orderblocks"]) == 150
     # a big broadcast (a full order-block run) is fragmented the same way, then small deltas flow as usual

@@ -17,8 +17,6 @@ from twisted.internet import defer, reactor
 
 log = logging.getLogger("apps.book.serve")
 
-MAX_CLIENT_MESSAGE_BYTES = 16 * 1024
-
 
 class StreamingServer(daphne.server.Server):
     """A daphne Server that also runs one background coroutine on its loop."""
@@ -30,8 +28,6 @@ class StreamingServer(daphne.server.Server):
         on_shutdown: Callable[[], None],
         **kwargs: Any,
     ) -> None:
-        kwargs.setdefault("websocket_max_message_size", MAX_CLIENT_MESSAGE_BYTES)
-        kwargs.setdefault("websocket_max_frame_size", MAX_CLIENT_MESSAGE_BYTES)
         super().__init__(*args, **kwargs)
         self._background = background
         self._on_shutdown = on_shutdown

@@ -28,12 +28,14 @@ def current_streamer() -> OrderBookStreamer | None:
     return _current
 
 
+# thread_sensitive=False: the streamer's writes run on the executor, not on the one thread that
+# serves every sync Django view in this process, so page/API requests never queue behind them.
 async def publish_to_db(symbol: str, ts_ms: int, status: str, view: BookView | None, health: dict[str, Any]) -> None:
-    await sync_to_async(write_publication, thread_sensitive=True)(symbol, ts_ms, status, view, health)
+    await sync_to_async(write_publication, thread_sensitive=False)(symbol, ts_ms, status, view, health)
 
 
 async def prune_metrics_async(symbol: str, older_than_ms: int) -> int:
-    return await sync_to_async(prune_metrics, thread_sensitive=True)(symbol, older_than_ms)
+    return await sync_to_async(prune_metrics, thread_sensitive=False)(symbol, older_than_ms)
 
 
 def default_listeners(config: Any, broadcaster: OverlayBroadcaster) -> list[StreamListener]:
