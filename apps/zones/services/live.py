@@ -188,7 +188,7 @@ class ZoneCycleListener:
 
     async def _restore(self) -> None:
         try:
-            records = await sync_to_async(store.load_current)(self.symbol)
+            records = await sync_to_async(store.load_current, thread_sensitive=False)(self.symbol)
         except Exception as exc:
             log.warning("zone restore failed reason=%r; starting with an empty set", exc)
             records = []
@@ -215,7 +215,7 @@ class ZoneCycleListener:
             return
         try:
             await self._off_loop(
-                sync_to_async(store.write_cycle)(
+                sync_to_async(store.write_cycle, thread_sensitive=False)(
                     self.symbol,
                     upserts,
                     update.removed,
@@ -254,7 +254,7 @@ class ZoneCycleListener:
         if self._next_prune_ms is not None and now_ms < self._next_prune_ms:
             return
         try:
-            result = await sync_to_async(store.prune_history)(
+            result = await sync_to_async(store.prune_history, thread_sensitive=False)(
                 now_ms - self.history_retention_ms, self.prune_batch_size, self.prune_max_batches
             )
         except Exception as exc:
