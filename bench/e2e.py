@@ -41,7 +41,7 @@ from websockets.asyncio.client import ClientConnection, connect
 
 from bench.figures import Figure, print_figures
 from bench.percentiles import Distribution, number
-from bench.stack import ServiceStack, progress
+from bench.stack import ServiceStack, load_text, progress
 
 WALL_DISTANCE = Decimal("0.003")  # 0.3 % below mid: inside the default 1 % zone range and the sim's book
 BIN = Decimal("50")  # ZONE_BIN_SIZE default
@@ -87,6 +87,7 @@ class E2EResult:
     walls: list[WallSample]
     walls_missed: int
     seconds: float
+    load: str = ""
 
 
 async def read_depth(ws: ClientConnection, rec: Recording) -> None:
@@ -279,7 +280,10 @@ def figures(result: E2EResult) -> list[Figure]:
 
 
 def print_result(result: E2EResult) -> None:
-    print(f"\nend-to-end latency, ms ({result.seconds:g} s at defaults; one /ws/overlays client)")
+    print(
+        f"\nend-to-end latency, ms ({result.seconds:g} s at defaults; one /ws/overlays client; "
+        f"load average {result.load})"
+    )
     header = f"{'measure':<34} {'n':>5} {'p50':>8} {'p90':>8} {'p99':>8} {'max':>8}"
     print(header)
     print("-" * len(header))
@@ -304,8 +308,10 @@ def print_result(result: E2EResult) -> None:
 
 
 def run(seconds: float = 30.0, wall_every: float = 6.0) -> list[Figure]:
+    before = load_text()
     with ServiceStack() as stack:
         result = asyncio.run(measure(stack, seconds, wall_every))
+    result.load = f"{before} before, {load_text()} after"
     print_result(result)
     return figures(result)
 

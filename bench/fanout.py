@@ -44,7 +44,7 @@ from websockets.asyncio.client import connect
 
 from bench.figures import Figure, print_figures
 from bench.percentiles import Distribution, number
-from bench.stack import PYTHON, ROOT, ServiceStack, StackError, cpu_seconds, progress
+from bench.stack import PYTHON, ROOT, ServiceStack, StackError, cpu_seconds, load_text, progress
 
 P99_GOAL_MS = 250.0
 STALL_S = 1.0
@@ -62,6 +62,7 @@ class LevelResult:
     book_age: Distribution
     max_event_age_s: float
     serve_cpu_pct: float
+    clients_cpu_pct: float
     layer_ms: float
     messages: int
     resnapshots: int
@@ -170,24 +171,28 @@ async def watch_health(stack: ServiceStack, ages: list[float], stop: asyncio.Eve
 
 async def record(
     stack: ServiceStack, procs: list[ClientProcess], seconds: float
-) -> tuple[list[dict[str, Any]], list[float], float, float]:
+) -> tuple[list[dict[str, Any]], list[float], float, float, float]:
+    """Open the window on every client process, poll health, close it; returns (client results,
+    health ages, serve CPU s, client processes' CPU s, window s)."""
     ages: list[float] = []
     stop = asyncio.Event()
     watchers = [asyncio.create_task(watch_health(stack, ages, stop))]
     assert stack.serve is not None
     cpu_before, wall_before = cpu_seconds(stack.serve.pid), time.monotonic()
+    clients_before = sum(cpu_seconds(p.popen.pid) for p in procs)
     for proc in procs:
         proc.say("start")
     await asyncio.sleep(seconds)
     for proc in procs:
         proc.say("stop")
     cpu = cpu_seconds(stack.serve.pid) - cpu_before
+    clients_cpu = sum(cpu_seconds(p.popen.pid) for p in procs) - clients_before
     wall = time.monotonic() - wall_before
     loop = asyncio.get_running_loop()
     results = [await loop.run_in_executor(None, proc.read_json, 60.0) for proc in procs]
     stop.set()
     await asyncio.gather(*watchers, return_exceptions=True)
-    return results, ages, cpu, wall
+    return results, ages, cpu, clients_cpu, wall
 
 
 def layer_fanout_ms(count: int, repeat: int = 5) -> float:
@@ -270,7 +275,7 @@ def run_level(
             f"fanout: {connected} connected ({failed} failed) in {connect_s:.1f}s; recording {seconds:g}s"
         )
         time.sleep(2.0)  # let the connect snapshots drain before the window opens
-        results, ages, cpu, wall = asyncio.run(record(stack, procs, seconds))
+        results, ages, cpu, clients_cpu, wall = asyncio.run(record(stack, procs, seconds))
     finally:
         for proc in procs:
             proc.close()
@@ -304,6 +309,7 @@ def run_level(
         book_age=Distribution.of(book_age),
         max_event_age_s=math.nan if len(valid_ages) < len(ages) or not ages else max(valid_ages),
         serve_cpu_pct=100 * cpu / wall,
+        clients_cpu_pct=100 * clients_cpu / wall,
         layer_ms=layer_fanout_ms(clients),
         messages=sum(r["messages"] for r in results),
         resnapshots=sum(r["resnapshots"] for r in results),
@@ -313,14 +319,15 @@ def run_level(
     )
 
 
-def print_levels(levels: list[LevelResult], seconds: float) -> None:
+def print_levels(levels: list[LevelResult], seconds: float, load: str) -> None:
     print(
-        f"\nfan-out: 'metrics' delivery to N /ws/overlays clients on one serve process ({seconds:g} s each)"
+        f"\nfan-out: 'metrics' delivery to N /ws/overlays clients on one serve process ({seconds:g} s each; "
+        f"load average {load})"
     )
     header = (
         f"{'clients':>7} {'conn':>5} {'conn s':>6} {'deliveries':>10} {'p50 ms':>7} {'p99 ms':>7} {'max ms':>7} "
         f"{'last p50':>8} {'last p99':>8} {'x 1 cl':>6} {'late p99':>8} {'book age p99':>12} {'ev age max':>10} "
-        f"{'serve CPU':>9} {'resnap':>6} {'layer ms':>8}"
+        f"{'serve CPU':>9} {'client CPU':>10} {'resnap':>6} {'layer ms':>8}"
     )
     print(header)
     print("-" * len(header))
@@ -332,13 +339,14 @@ def print_levels(levels: list[LevelResult], seconds: float) -> None:
             f"{number(r.delivery.p99):>7} {number(r.delivery.max):>7} {number(r.last_client.p50):>8} "
             f"{number(r.last_client.p99):>8} {number(ratio, 2):>6} {number(r.lateness.p99):>8} "
             f"{number(r.book_age.p99):>12} {number(r.max_event_age_s, 3):>10} {number(r.serve_cpu_pct):>8}% "
-            f"{r.resnapshots:>6} {number(r.layer_ms):>8}"
+            f"{number(r.clients_cpu_pct):>9}% {r.resnapshots:>6} {number(r.layer_ms):>8}"
         )
     print(
         "latencies in ms: deliveries = every metrics delta at every client; 'last' = per message, the slowest "
         "client;\n'late' = publish-cycle lateness; 'book age' = publish ts - sim event time of the published "
         "update id;\n'ev age max' = max /api/health last_event_age_s (s); resnap = snapshots after connect "
-        "(holes, pauses);\n'layer ms' = the channel layer alone in-process: one group message to N channels (median)"
+        "(holes, pauses);\nCPU in % of one core over the window (client CPU = all client processes, on the same "
+        "machine);\n'layer ms' = the channel layer alone in-process: one group message to N channels (median)"
     )
     for r in levels:
         if r.failed or r.closed:
@@ -386,11 +394,12 @@ def figures(levels: list[LevelResult]) -> list[Figure]:
 
 def run(clients: list[int], seconds: float = 20.0, per_process: int = 500) -> list[Figure]:
     levels: list[LevelResult] = []
+    before = load_text()
     with ServiceStack() as stack, DepthWatcher(stack) as watcher:
         for count in clients:
             levels.append(run_level(stack, watcher, count, seconds, per_process))
             time.sleep(1.0)
-    print_levels(levels, seconds)
+    print_levels(levels, seconds, f"{before} before, {load_text()} after")
     return figures(levels)
 
 
