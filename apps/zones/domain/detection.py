@@ -395,7 +395,10 @@ def _side_zones_units(
     volumes = np.zeros(length, dtype=np.float64)
     bin_notional: dict[int, int] = {}
     if params.volume_mode == "qty":
-        volumes[positions] = qty_sums / UNIT_SCALE  # exact int64 -> correctly rounded, like float(Decimal)
+        if qty_sums.max() < _MAX_UNITS:  # int64 -> float64 exact, one correctly rounded division
+            volumes[positions] = qty_sums / UNIT_SCALE
+        else:  # absurdly large sums: Python's int / int is correctly rounded at any size
+            volumes[positions] = [total / UNIT_SCALE for total in qty_sums.tolist()]
     else:
         starts_list, ends_list, position_list = starts.tolist(), ends.tolist(), positions.tolist()
         for position, start, end in zip(position_list, starts_list, ends_list, strict=True):
