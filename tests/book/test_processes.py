@@ -87,6 +87,7 @@ async def test_serve_runs_web_and_streamer_in_one_process_and_stops_on_sigterm(t
             book = (await client.get("/api/book?limit=3")).json()
             assert book["status"] == "live" and len(book["bids"]) == 3
             health = (await client.get("/api/health")).json()
+            assert health["stream"]["zones"]["computing"] is True and health["stream"]["zones"]["reason"] == "live"
             sim_url = health["simulator_url"]
             truth = (await client.get(f"{sim_url}/sim/truth", params={"update_id": book["update_id"], "limit": 3})).json()
             assert [[Decimal(p), Decimal(q)] for p, q in truth["bids"]] == [

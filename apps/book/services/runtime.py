@@ -38,24 +38,32 @@ async def prune_metrics_async(symbol: str, older_than_ms: int) -> int:
     return await sync_to_async(prune_metrics, thread_sensitive=False)(symbol, older_than_ms)
 
 
-def default_listeners(config: Any, broadcaster: OverlayBroadcaster) -> list[StreamListener]:
+def build_streamer(config: Any, *, with_listeners: bool = True, **overrides: Any) -> OrderBookStreamer:
     from apps.orderblocks.services.live import OrderBlockListener
     from apps.zones.services.live import ZoneCycleListener
 
-    return [ZoneCycleListener(config, broadcaster), OrderBlockListener(config, broadcaster)]
-
-
-def build_streamer(config: Any, *, with_listeners: bool = True, **overrides: Any) -> OrderBookStreamer:
     settings = StreamerSettings.from_config(config, **overrides)
     broadcaster = OverlayBroadcaster(settings.symbol)
-    listeners = default_listeners(config, broadcaster) if with_listeners else []
-    return OrderBookStreamer(
+    listeners: list[StreamListener] = []
+    zones: ZoneCycleListener | None = None
+    if with_listeners:
+        zones = ZoneCycleListener(config, broadcaster)
+        listeners = [zones, OrderBlockListener(config, broadcaster)]
+    streamer = OrderBookStreamer(
         settings,
         listeners=listeners,
         publisher=publish_to_db,
         pruner=prune_metrics_async,
         broadcaster=broadcaster,
     )
+    if zones is not None:
+        zone_listener = zones
+
+        def zone_state() -> dict[str, Any]:
+            return zone_listener.state.as_dict()  # read each time: the listener replaces its state
+
+        streamer.health_sections["zones"] = zone_state
+    return streamer
 
 
 async def run_streamer(streamer: OrderBookStreamer) -> None:

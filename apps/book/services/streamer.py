@@ -141,6 +141,8 @@ class OrderBookStreamer:
         self.snapshot_backoff = Backoff(settings.backoff_base_s, settings.backoff_cap_s, rng)
         self.observers: list[Callable[[Published], None]] = []
         self.extra_health: dict[str, Any] = {}
+        # named sections other components add to /api/health (e.g. "zones": why zones are paused)
+        self.health_sections: dict[str, Callable[[], dict[str, Any]]] = {}
         # runtime
         self._queue: asyncio.Queue[tuple[_Conn | None, str | bytes | None]] = asyncio.Queue(QUEUE_MAX)
         self._active: _Conn | None = None
@@ -242,6 +244,7 @@ class OrderBookStreamer:
             },
             "trusted_window": [decimal_text(window[0]), decimal_text(window[1])] if window else None,
             **self.extra_health,
+            **{name: section() for name, section in self.health_sections.items()},
         }
 
     # -- connections ----------------------------------------------------------------------
