@@ -194,6 +194,10 @@ class OrderBookStreamer:
         try:
             await self._connection_loop()
         finally:
+            self._stop.set()
+            # Let a publication in progress finish (it never starts another once stopped).
+            with contextlib.suppress(TimeoutError, asyncio.CancelledError, Exception):
+                await asyncio.wait_for(asyncio.shield(publisher), 5)
             publisher.cancel()
             for task in [*self._tasks, self._snapshot_task]:
                 if task is not None:
@@ -579,18 +583,17 @@ class OrderBookStreamer:
                 log.exception("publication failed; continuing")
 
     async def publish_once(self) -> None:
+        """Capture the book (no await before the copy), notify, run listeners, then persist the
+        publication with health taken after the listeners so it describes this same cycle."""
         now_ms = int(self.clock() * 1000)
         live = self.sync.ready
         view = capture_view(self.sync.book, self.settings.publish_top_n, self.settings.imbalance_top_n) if live else None
         status = self.status
-        health = self.health()
         trades, self._trades = self._trades, []
         published = Published(now_ms, status, view)
         for observer in self.observers:
             observer(published)
         self.published += 1
-        if self.publisher is not None:
-            await self.publisher(self.symbol, now_ms, status, view, health)
         if self.broadcaster is not None and view is not None and view.metrics is not None:
             await self.broadcaster.send("metrics", metrics_dict(self.symbol, now_ms, view.metrics))
         cycle = PublishCycle(now_ms=now_ms, symbol=self.symbol, status=status, book=None, update_id=None, trades=trades)
@@ -603,6 +606,8 @@ class OrderBookStreamer:
                 update_id=self.sync.book.update_id if ready else None,
             )
             await self._call_listener(listener.on_cycle(this), "on_cycle")
+        if self.publisher is not None:
+            await self.publisher(self.symbol, now_ms, status, view, self.health())
 
     async def _call_listener(self, call: Awaitable[None], what: str) -> None:
         try:
