@@ -139,7 +139,7 @@ def covers(zone: dict[str, Any], side: str, price: Decimal) -> bool:
 
 
 def free_wall_price(rec: Recording) -> Decimal | None:
-    """A bid price 0.4 % below mid (stepping further down) with no live bid zone within a bin."""
+    """A bid price WALL_DISTANCE below mid (stepping further down) with no live bid zone within a bin."""
     if rec.last_mid is None:
         return None
     price = (rec.last_mid * (1 - WALL_DISTANCE)).quantize(Decimal("0.01"), rounding=ROUND_DOWN)
