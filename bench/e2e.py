@@ -128,7 +128,7 @@ async def read_overlays(ws: ClientConnection, rec: Recording) -> None:
                 rec.zone_messages.append((received, data))
                 apply_zone_changes(rec, data)
                 rec.zone_event.set()
-        if rec.messages % 32 == 0:
+        if rec.messages % 16 == 0:  # as the chart page does (static/chart/transport.js ACK_EVERY)
             await ws.send(json.dumps({"action": "ack", "received": rec.messages}))
 
 
