@@ -13,11 +13,12 @@ django_asgi_app = get_asgi_application()
 from channels.routing import ChannelNameRouter, ProtocolTypeRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
+from apps.overlays.fast_path import OverlaysFastPath  # noqa: E402
 from project.routing import channel_routes, websocket_router  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
-        "http": django_asgi_app,
+        "http": OverlaysFastPath(django_asgi_app),
         "websocket": AllowedHostsOriginValidator(websocket_router),
         "channel": ChannelNameRouter(channel_routes),
     }

@@ -87,7 +87,7 @@ if CONFIG.redis_url:
 else:
     CHANNEL_LAYERS = {
         "default": {
-            "BACKEND": "channels.layers.InMemoryChannelLayer",
+            "BACKEND": "apps.overlays.channel_layer.ThrottledInMemoryChannelLayer",
             "CONFIG": {"capacity": 1000, "expiry": 30},
         }
     }

@@ -32,12 +32,11 @@ import logging
 import time
 from typing import Any
 
-from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
 from apps.overlays.broadcast import group_name
-from apps.overlays.selectors import overlay_state
+from apps.overlays.state_cache import state_cache
 
 log = logging.getLogger(__name__)
 
@@ -48,11 +47,14 @@ FRAGMENT_CHARS = 6_000  # JSON-escaping a chunk can double it: 2 x 6000 + envelo
 CLOSE_UNSUPPORTED_DATA = 1003
 CLOSE_MESSAGE_TOO_BIG = 1009
 CLOSE_INTERNAL_ERROR = 1011
+# Channel layers drop a group member `group_expiry` (default 24 h) after it joined; a chart kept
+# open for days re-joins well before that, which refreshes the membership.
+REJOIN_AFTER_S = 3600.0
 
 
-@database_sync_to_async
-def _read_state(symbol: str) -> dict[str, Any]:
-    return overlay_state(symbol, now_ms=int(time.time() * 1000))
+async def _read_state(symbol: str, newer_than: float) -> dict[str, Any]:
+    """A state read that started after `newer_than`, shared with every client it satisfies."""
+    return (await state_cache.get(symbol, newer_than=newer_than)).state
 
 
 class OverlayConsumer(AsyncWebsocketConsumer):
@@ -72,6 +74,7 @@ class OverlayConsumer(AsyncWebsocketConsumer):
         # Join before reading the state: every change after the read is then delivered.
         await self.channel_layer.group_add(self.group, self.channel_name)
         self.joined = True
+        self.joined_at = time.monotonic()
         await self.accept()
         log.info("overlay client connected channel=%s", self.channel_name)
         await self.send_snapshot("connect")
@@ -119,6 +122,9 @@ class OverlayConsumer(AsyncWebsocketConsumer):
     # group -> client
 
     async def overlay_message(self, event: dict[str, Any]) -> None:
+        if time.monotonic() - self.joined_at > REJOIN_AFTER_S:
+            await self.channel_layer.group_add(self.group, self.channel_name)
+            self.joined_at = time.monotonic()
         epoch, seq = event["epoch"], event["seq"]
         if epoch == self.epoch and self.seq is not None and seq <= self.seq:
             return  # duplicate or late: already reflected
@@ -144,8 +150,10 @@ class OverlayConsumer(AsyncWebsocketConsumer):
         )
 
     async def send_snapshot(self, reason: str) -> None:
+        # Joined (connect) or found a hole/epoch just now: the state must be read after this point.
+        newer_than = state_cache.clock()
         try:
-            state = await _read_state(self.symbol)
+            state = await _read_state(self.symbol, newer_than)
         except Exception as exc:  # the DB is busy or gone: let the client reconnect later
             log.warning("overlay snapshot failed channel=%s reason=%r", self.channel_name, exc)
             await self.close(code=CLOSE_INTERNAL_ERROR)
