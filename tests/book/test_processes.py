@@ -84,6 +84,7 @@ async def test_serve_runs_web_and_streamer_in_one_process_and_stops_on_sigterm(t
         await wait_for_line(proc, "status syncing -> live", seen)
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
             await wait_for_line(proc, "zones computing", seen)  # first cycle after live has run
+            await wait_for_line(proc, "published status=live", seen)
             book = (await client.get("/api/book?limit=3")).json()
             assert book["status"] == "live" and len(book["bids"]) == 3
             health = (await client.get("/api/health")).json()
@@ -108,6 +109,7 @@ async def test_runworker_orderbook_streams_on_boot_without_a_message(tmp_path):
         try:
             await wait_for_line(proc, "status syncing -> live", seen)
             await wait_for_line(proc, "zones computing", seen)
+            await wait_for_line(proc, "published status=live", seen)
         finally:
             if proc.returncode is None:
                 await stop_cleanly(proc, seen)

@@ -23,11 +23,13 @@ def write_publication(
     Status and health always change; levels and update_id only from a live view, so while the
     stream is not live readers see the last in-sync book with an explicit non-live status.
     """
+    fields: dict[str, Any] = {"ts_ms": ts_ms, "status": status, "health": health}
+    if view is not None:
+        fields.update(update_id=view.update_id, bids=levels_json(view.bids), asks=levels_json(view.asks))
     with transaction.atomic():
-        defaults: dict[str, Any] = {"ts_ms": ts_ms, "status": status, "health": health}
-        if view is not None:
-            defaults.update(update_id=view.update_id, bids=levels_json(view.bids), asks=levels_json(view.asks))
-        PublishedBook.objects.update_or_create(symbol=symbol, defaults=defaults)
+        # One UPDATE per cycle (the row exists after the first cycle): no SELECT, no savepoint.
+        if not PublishedBook.objects.filter(symbol=symbol).update(**fields):
+            PublishedBook.objects.create(symbol=symbol, **fields)
         if view is not None and view.metrics is not None:
             m = view.metrics
             OrderbookMetric.objects.create(
