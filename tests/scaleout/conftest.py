@@ -13,8 +13,10 @@ changes: the settings pick Postgres and channels_redis from those two variables 
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -108,9 +110,10 @@ def postgres_server() -> Iterator[PostgresServer]:
 
 @pytest.fixture(scope="module")
 def stack(
-    redis_server: RedisServer, postgres_server: PostgresServer, tmp_path_factory: pytest.TempPathFactory
+    redis_server: RedisServer, postgres_server: PostgresServer, request: pytest.FixtureRequest
 ) -> Iterator[ScaleOutStack]:
-    logs = tmp_path_factory.mktemp("scaleout-logs")
+    logs = Path(tempfile.mkdtemp(prefix="liq-scaleout-logs-"))
+    failed_before = request.session.testsfailed
     sim_port, a_port, b_port = free_port(), free_port(), free_port()
     sim_url = f"http://127.0.0.1:{sim_port}"
     env = {
@@ -173,3 +176,7 @@ def stack(
             proc.terminate()
         for proc in (worker, web_a, web_b, sim):
             proc.stop()
+        if request.session.testsfailed > failed_before:  # keep the evidence, say where it is
+            sys.stderr.write(f"\nscale-out process logs kept in {logs}\n{s.diagnostics()}\n")
+        else:
+            shutil.rmtree(logs, ignore_errors=True)
