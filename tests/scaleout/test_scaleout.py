@@ -285,7 +285,7 @@ def test_derived_data_is_stored_in_postgres(stack):
     assert stack.sql("SELECT count(*) FROM orderbook_zones_history")[0][0] > 0
     assert stack.sql("SELECT count(*) FROM btc_eur_1h")[0][0] >= 1000
     assert stack.sql("SELECT count(*) FROM order_blocks_1h WHERE symbol = 'BTCEUR'")[0][0] > 0
-    # the web processes wrote nothing: they are readers (the worker is the only streamer)
+    # only the worker streams: neither web process opened an exchange connection of its own
     assert stack.sim_state()["connections"] == 1
 
 
