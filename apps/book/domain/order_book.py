@@ -89,7 +89,9 @@ class OrderBook:
     def levels_between(self, side: Side, low: Decimal, high: Decimal) -> list[Level]:
         """Levels with low <= price <= high, ascending by price."""
         book = self._bids if side == Side.BID else self._asks
-        return [(price, book[price]) for price in book.irange(low, high)]
+        start = book.bisect_left(low)
+        stop = book.bisect_right(high)
+        return list(zip(book.keys()[start:stop], book.values()[start:stop], strict=True))
 
     def depth(self, side: Side) -> int:
         return len(self._bids if side == Side.BID else self._asks)
