@@ -17,6 +17,7 @@ apps.orderblocks.presentation.
 from __future__ import annotations
 
 import itertools
+import json
 import logging
 import secrets
 from typing import Any
@@ -53,7 +54,14 @@ class OverlayBroadcaster:
     async def send(self, kind: str, data: Any) -> None:
         seq = next(self._seq)
         self.last_seq = seq
-        message = {"type": GROUP_MESSAGE_TYPE, "epoch": self.epoch, "seq": seq, "kind": kind, "data": data}
+        # `text` is the client frame, serialised once here instead of once per connected client.
+        text = json.dumps(
+            {"type": "delta", "epoch": self.epoch, "seq": seq, "kind": kind, "data": data},
+            separators=(",", ":"),
+            default=str,
+        )
+        message = {"type": GROUP_MESSAGE_TYPE, "epoch": self.epoch, "seq": seq, "kind": kind, "data": data,
+                   "text": text}
         try:
             await self.layer.group_send(self.group, message)
             self.sent += 1

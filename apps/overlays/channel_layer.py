@@ -1,14 +1,18 @@
 """The in-memory channel layer for the one-process `serve`, fixed for many WebSocket clients.
 
-Channels' InMemoryChannelLayer runs its expiry sweep (every channel, every group member) on every
-`receive`. With N connected clients each receiving every broadcast, one broadcast costs O(N^2):
-about 1 s per message at 1000 clients. Expiry only needs to be noticed within a second, so this
-layer sweeps at most once per `clean_interval_s`. Behaviour is otherwise unchanged.
+Channels' InMemoryChannelLayer, per broadcast to N members, (1) runs its expiry sweep over every
+channel and group member on every `receive` (O(N^2) per broadcast: about 1 s at 1000 clients) and
+(2) creates N tasks, each deep-copying the message. This layer sweeps at most once per
+`clean_interval_s` and puts ONE copy of a group message straight into every member's queue.
+Members must treat received messages as read-only (the overlay consumer does). A full member
+queue drops that member's copy, as before: the consumer sees a seq hole and re-snapshots.
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
+from copy import deepcopy
 from typing import Any
 
 from channels.layers import InMemoryChannelLayer
@@ -26,3 +30,16 @@ class ThrottledInMemoryChannelLayer(InMemoryChannelLayer):
             return
         self._last_clean = now
         super()._clean_expired()
+
+    async def group_send(self, group: str, message: dict[str, Any]) -> None:
+        assert isinstance(message, dict), "message is not a dict"
+        self.require_valid_group_name(group)
+        self._clean_expired()
+        shared = deepcopy(message)  # once, not once per member
+        expires = time.time() + self.expiry
+        for channel in list(self.groups.get(group, ())):
+            queue = self.channels.setdefault(channel, asyncio.Queue(maxsize=self.get_capacity(channel)))
+            try:
+                queue.put_nowait((expires, shared))
+            except asyncio.QueueFull:
+                pass

@@ -145,9 +145,14 @@ class OverlayConsumer(AsyncWebsocketConsumer):
             log.info("overlay client resnapshot channel=%s reason=%s seq=%s", self.channel_name, reason, seq)
             await self.send_snapshot(reason)
             return
-        await self._send_json(
-            {"type": "delta", "epoch": epoch, "seq": seq, "kind": event["kind"], "data": event["data"]}
-        )
+        text = event.get("text")  # pre-serialised by the broadcaster
+        if text is None:
+            text = json.dumps(
+                {"type": "delta", "epoch": epoch, "seq": seq, "kind": event["kind"], "data": event["data"]},
+                separators=(",", ":"),
+                default=str,
+            )
+        await self._send_text(text)
 
     async def send_snapshot(self, reason: str) -> None:
         # Joined (connect) or found a hole/epoch just now: the state must be read after this point.
@@ -163,7 +168,10 @@ class OverlayConsumer(AsyncWebsocketConsumer):
         )
 
     async def _send_json(self, message: dict[str, Any]) -> None:
-        text = json.dumps(message, separators=(",", ":"), default=str)  # ASCII: chars == bytes
+        await self._send_text(json.dumps(message, separators=(",", ":"), default=str))
+
+    async def _send_text(self, text: str) -> None:
+        """Send one JSON text (ASCII: chars == bytes), fragmented above MAX_FRAME_CHARS."""
         if len(text) <= MAX_FRAME_CHARS:
             self.sent += 1
             await self.send(text_data=text)
