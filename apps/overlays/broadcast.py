@@ -16,6 +16,7 @@ apps.orderblocks.presentation.
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import json
 import logging
@@ -44,6 +45,7 @@ class OverlayBroadcaster:
         self.sent = 0
         self.failed = 0
         self.last_seq = 0
+        self._lock = asyncio.Lock()
 
     @property
     def layer(self) -> BaseChannelLayer:
@@ -52,6 +54,12 @@ class OverlayBroadcaster:
         return self._layer
 
     async def send(self, kind: str, data: Any) -> None:
+        # Numbering and sending under one lock: concurrent sends (status changes, klines, the
+        # cycle) must reach the layer in seq order, or every client would see a false hole.
+        async with self._lock:
+            await self._send_locked(kind, data)
+
+    async def _send_locked(self, kind: str, data: Any) -> None:
         seq = next(self._seq)
         self.last_seq = seq
         # `text` is the client frame, serialised once here instead of once per connected client.

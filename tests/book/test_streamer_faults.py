@@ -256,3 +256,16 @@ async def test_every_fault_in_one_run(sim):
     assert s.bad_frames["wrong symbol"] >= 1 and s.bad_frames["unknown event"] >= 1
     assert s.budget.bans_429 >= 1 and s.budget.bans_418 >= 1
     assert any(k.startswith("watchdog") for k in s.reconnects)
+
+
+async def test_a_stalled_stream_reads_stale_before_the_watchdog_reconnects(sim):
+    h = await start_harness(sim, stale_after_s=0.5, watchdog_s=3.0)
+    try:
+        await h.live()
+        sim.stall(2.0)
+        stale = await h.until(lambda p: p.status == "stale")
+        assert stale.view is not None  # the last in-sync book, labelled stale
+        await recovered(h, sim)
+    finally:
+        await h.stop()
+    assert h.mismatches == []

@@ -42,3 +42,25 @@ async def test_expired_members_are_still_swept_at_most_once_per_interval():
     layer.groups["g"][name] = 1  # joined in 1970
     await layer.group_send("g", {"type": "m"})
     assert name not in layer.groups["g"]
+
+
+async def test_concurrent_broadcasts_reach_the_group_in_seq_order():
+    import asyncio
+
+    from apps.overlays.broadcast import OverlayBroadcaster, group_name
+
+    class SlowFirstLayer(ThrottledInMemoryChannelLayer):
+        calls = 0
+
+        async def group_send(self, group, message):
+            SlowFirstLayer.calls += 1
+            if SlowFirstLayer.calls == 1:
+                await asyncio.sleep(0.05)  # the first send is slow on the wire (e.g. Redis)
+            await super().group_send(group, message)
+
+    layer = SlowFirstLayer()
+    name = await layer.new_channel()
+    await layer.group_add(group_name("BTCEUR"), name)
+    broadcaster = OverlayBroadcaster("BTCEUR", layer)
+    await asyncio.gather(*(broadcaster.send("status", {"n": n}) for n in range(5)))
+    assert [(await layer.receive(name))["seq"] for _ in range(5)] == [1, 2, 3, 4, 5]

@@ -67,6 +67,7 @@ class StreamerSettings:
     publish_top_n: int = 100
     imbalance_top_n: int = 20
     metrics_retention_h: float = 24.0
+    stale_after_s: float = 5.0
     handover_timeout_s: float = 15.0
 
     @classmethod
@@ -175,7 +176,11 @@ class OrderBookStreamer:
     # -- public ---------------------------------------------------------------------------
     @property
     def status(self) -> str:
-        return PUBLIC_STATUS[self.sync.state]
+        """Public status; "stale" while in sync but no depth event arrived for STALE_AFTER_S."""
+        status = PUBLIC_STATUS[self.sync.state]
+        if status == "live" and time.monotonic() - self._last_depth_at > self.settings.stale_after_s:
+            return "stale"
+        return status
 
     def stop(self) -> None:
         self._stop.set()
@@ -593,6 +598,7 @@ class OrderBookStreamer:
         live = self.sync.ready
         view = capture_view(self.sync.book, self.settings.publish_top_n, self.settings.imbalance_top_n) if live else None
         status = self.status
+        self._set_state_log(status)  # catches time-driven changes (live <-> stale)
         trades, self._trades = self._trades, []
         published = Published(now_ms, status, view)
         for observer in self.observers:

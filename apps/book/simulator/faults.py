@@ -52,7 +52,7 @@ class DepthStream:
 
     def _apply_faults(self, wire: WireDepth) -> list[WireDepth]:
         if self.gap_ids_left > 0:
-            self.gap_ids_left -= wire.final_id - wire.first_id + 1
+            self.gap_ids_left = max(0, self.gap_ids_left - (wire.final_id - wire.first_id + 1))
             self.dropped_events += 1
             log.info("sim %s: dropped event U=%d u=%d (gap fault)", self.name, wire.first_id, wire.final_id)
             return []
