@@ -97,8 +97,14 @@ def run(events_count: int, repeat: int) -> list[tuple[str, float, float, str]]:
         NaiveBook().load_snapshot(snap_bids, snap_asks)
 
     print("  snapshot load (5000 levels/side)...", file=sys.stderr)
-    rows.append(("snapshot load 5000/side (ms)", timed(ours_snapshot, repeat) * 1e3,
-                 timed(naive_snapshot, repeat) * 1e3, "lower is better"))
+    rows.append(
+        (
+            "snapshot load 5000/side (ms)",
+            timed(ours_snapshot, repeat) * 1e3,
+            timed(naive_snapshot, repeat) * 1e3,
+            "lower is better",
+        )
+    )
 
     def ours_apply(check: bool) -> Callable[[], None]:
         def go() -> None:
@@ -110,6 +116,7 @@ def run(events_count: int, repeat: int) -> list[tuple[str, float, float, str]]:
                 book.apply(uid, bids, asks)
                 if check:
                     book.is_crossed()
+
         return go
 
     def naive_apply(check: bool) -> Callable[[], None]:
@@ -120,6 +127,7 @@ def run(events_count: int, repeat: int) -> list[tuple[str, float, float, str]]:
                 book.apply(bids, asks)
                 if check:
                     book.is_crossed()
+
         return go
 
     snap_ours = timed(ours_snapshot, repeat)
@@ -131,14 +139,18 @@ def run(events_count: int, repeat: int) -> list[tuple[str, float, float, str]]:
     print("  apply + crossed check per event...", file=sys.stderr)
     ours = timed(ours_apply(True), repeat) - snap_ours
     naive = timed(naive_apply(True), repeat) - snap_naive
-    rows.append(("apply + crossed check (level updates/s)", updates / ours, updates / naive, "higher is better"))
+    rows.append(
+        ("apply + crossed check (level updates/s)", updates / ours, updates / naive, "higher is better")
+    )
 
     book = OrderBook()
     book.load_snapshot(1, snap_bids, snap_asks, 5000)
     naive_book = NaiveBook()
     naive_book.load_snapshot(snap_bids, snap_asks)
     print("  top-100 reads...", file=sys.stderr)
-    ours = timed(lambda: [book.top(Side.BID, 100) and book.top(Side.ASK, 100) for _ in range(200)], repeat) / 200
+    ours = (
+        timed(lambda: [book.top(Side.BID, 100) and book.top(Side.ASK, 100) for _ in range(200)], repeat) / 200
+    )
     naive = timed(lambda: [naive_book.top(100) for _ in range(200)], repeat) / 200
     rows.append(("top-100 both sides (us)", ours * 1e6, naive * 1e6, "lower is better"))
     return rows
@@ -152,7 +164,9 @@ def print_table(rows: list[tuple[str, float, float, str]]) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--events", type=int, default=20_000)
     parser.add_argument("--repeat", type=int, default=5)
     args = parser.parse_args(argv)
