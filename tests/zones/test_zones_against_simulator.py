@@ -1,0 +1,122 @@
+"""Zones end to end: the real streamer on the simulator's sockets, the zone listener, the DB and the
+push. A wall placed by the test appears as a candidate, is confirmed after 30 s (the default
+ZONE_CONFIRM_S, in real time), ends `pulled` when withdrawn; a wall swept by a fast move ends `broken`."""
+
+from __future__ import annotations
+
+import asyncio
+from decimal import ROUND_DOWN, Decimal
+from typing import Any
+
+import pytest
+from asgiref.sync import sync_to_async
+from django.conf import settings
+
+from apps.book.services.streamer import OrderBookStreamer
+from apps.book.simulator.server import BinanceSimulator
+from apps.overlays.broadcast import OverlayBroadcaster, group_name
+from apps.overlays.channel_layer import ThrottledInMemoryChannelLayer
+from apps.zones.models import ZoneCurrent
+from apps.zones.services.live import ZoneCycleListener
+from tests.book.streaming import StreamHarness, fast_settings
+
+pytestmark = [pytest.mark.asyncio, pytest.mark.django_db(transaction=True), pytest.mark.slow]
+
+
+class ZoneWatch:
+    """Every zone dict pushed to the symbol's group, by id, with the statuses it went through."""
+
+    def __init__(self, layer: ThrottledInMemoryChannelLayer) -> None:
+        self.layer = layer
+        self.zones: dict[str, dict[str, Any]] = {}
+        self.statuses: dict[str, list[tuple[str, int]]] = {}
+        self.changed = asyncio.Condition()
+
+    async def run(self) -> None:
+        channel = await self.layer.new_channel()
+        await self.layer.group_add(group_name("BTCEUR"), channel)
+        while True:
+            message = await self.layer.receive(channel)
+            if message["kind"] != "zones":
+                continue
+            for zone in [*message["data"]["added"], *message["data"]["changed"]]:
+                self.zones[zone["id"]] = zone
+                seen = self.statuses.setdefault(zone["id"], [])
+                if not seen or seen[-1][0] != zone["status"]:
+                    seen.append((zone["status"], zone["ts_ms"]))
+            async with self.changed:
+                self.changed.notify_all()
+
+    def find(self, side: str, price: Decimal, status: str | None = None) -> dict[str, Any] | None:
+        for zone in self.zones.values():
+            if zone["side"] == side and Decimal(zone["price_low"]) <= price <= Decimal(zone["price_high"]):
+                if status is None or zone["status"] == status:
+                    return zone
+        return None
+
+    async def until(self, side: str, price: Decimal, status: str, timeout: float) -> dict[str, Any]:
+        async def wait() -> dict[str, Any]:
+            async with self.changed:
+                while (zone := self.find(side, price, status)) is None:
+                    await self.changed.wait()
+                return zone
+        return await asyncio.wait_for(wait(), timeout)
+
+
+def wall_size(sim: BinanceSimulator, side: str, price: Decimal) -> Decimal:
+    """8x the average 50-EUR bin volume around `price` (the detector's threshold is 4x the median)."""
+    bids, asks = sim.market.truth_at(sim.update_id)
+    levels = bids if side == "bid" else asks
+    near = sum((q for p, q in levels if abs(p - price) <= 150), Decimal(0))
+    return max(Decimal("1"), (near / 6 * 8).quantize(Decimal("0.00001")))
+
+
+async def test_walls_become_candidate_confirmed_then_pulled_or_broken():
+    config = settings.CONFIG
+    assert config.zone_confirm_s == 30 and config.zone_confirm_cycles == 5  # the defaults under test
+    async with BinanceSimulator(depth_interval_s=0.1, seed=21, random_fast_moves=False,
+                                background_walls=False) as sim:
+        layer = ThrottledInMemoryChannelLayer(capacity=10_000)
+        broadcaster = OverlayBroadcaster("BTCEUR", layer)
+        listener = ZoneCycleListener(config, broadcaster)
+        streamer = OrderBookStreamer(fast_settings(sim, publish_interval_ms=1000), listeners=[listener],
+                                     broadcaster=broadcaster)
+        h = StreamHarness(sim=sim, streamer=streamer)
+        streamer.observers.append(h.observe)
+        watch = ZoneWatch(layer)
+        watcher = asyncio.create_task(watch.run())
+        h.task = asyncio.create_task(streamer.run())
+        try:
+            await h.live()
+            mid = sim.mid
+            cent = Decimal("0.01")
+            bid_price = (mid * Decimal("0.997")).quantize(cent, ROUND_DOWN)
+            ask_price = (mid * Decimal("1.003")).quantize(cent, ROUND_DOWN)
+            bid_wall = sim.place_wall("bid", bid_price, wall_size(sim, "bid", bid_price))
+            sim.place_wall("ask", ask_price, wall_size(sim, "ask", ask_price))
+
+            bid_zone = await watch.until("bid", bid_price, "candidate", timeout=10)
+            ask_zone = await watch.until("ask", ask_price, "candidate", timeout=10)
+            confirmed = await watch.until("bid", bid_price, "confirmed", timeout=45)
+            assert confirmed["id"] == bid_zone["id"]  # same identity all along
+            waited_s = (confirmed["ts_ms"] - confirmed["first_seen_ts_ms"]) / 1000
+            assert 30 <= waited_s <= 33, waited_s
+            await watch.until("ask", ask_price, "confirmed", timeout=10)
+
+            sim.pull_wall(bid_wall)  # liquidity withdrawn, nothing traded there: spoofing signal
+            pulled = await watch.until("bid", bid_price, "pulled", timeout=10)
+            assert pulled["id"] == bid_zone["id"]
+
+            sim.fast_move("up", (ask_price - mid) * 2)  # sweeps the ask wall with trades
+            broken = await watch.until("ask", ask_price, "broken", timeout=10)
+            assert broken["id"] == ask_zone["id"]
+
+            await h.live(after_update_id=sim.update_id)
+            rows = {z.id: z.status for z in await sync_to_async(list)(ZoneCurrent.objects.all())}
+            assert rows[bid_zone["id"]] == "pulled" and rows[ask_zone["id"]] == "broken"
+            assert [s for s, _ in watch.statuses[bid_zone["id"]]] == ["candidate", "confirmed", "pulled"]
+            assert [s for s, _ in watch.statuses[ask_zone["id"]]] == ["candidate", "confirmed", "broken"]
+        finally:
+            await h.stop()
+            watcher.cancel()
+        assert h.mismatches == []
