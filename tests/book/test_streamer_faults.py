@@ -269,3 +269,10 @@ async def test_a_stalled_stream_reads_stale_before_the_watchdog_reconnects(sim):
     finally:
         await h.stop()
     assert h.mismatches == []
+
+
+async def test_watchdog_trips_when_only_trades_keep_flowing(harness, sim):
+    sim.inject_gap(skip_ids=400)  # ~3 s without any depth event; aggTrades continue
+    await harness.until(lambda p: any(k.startswith("watchdog") for k in harness.streamer.reconnects), timeout=10)
+    assert harness.streamer.frames["trade"] > 0
+    await recovered(harness, sim, timeout=20)

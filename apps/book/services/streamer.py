@@ -356,11 +356,16 @@ class OrderBookStreamer:
             if self._resync_requested is not None:
                 reason, self._resync_requested = self._resync_requested, None
                 self._on_result(self.sync.force_resync(reason))
-            timeout = max(0.0, self._last_depth_at + self.settings.watchdog_s - time.monotonic())
-            try:
-                conn, frame = await asyncio.wait_for(self._queue.get(), timeout)
-            except TimeoutError:
+            timeout = self._last_depth_at + self.settings.watchdog_s - time.monotonic()
+            if timeout <= 0:  # checked here too: other frames (trades) may keep the queue busy
                 return f"watchdog: no depth event for {self.settings.watchdog_s:g}s"
+            try:
+                conn, frame = self._queue.get_nowait()  # frames often arrive in bursts: no timer needed
+            except asyncio.QueueEmpty:
+                try:
+                    conn, frame = await asyncio.wait_for(self._queue.get(), timeout)
+                except TimeoutError:
+                    return f"watchdog: no depth event for {self.settings.watchdog_s:g}s"
             if conn is None:
                 continue  # stop() or a control nudge: re-check the flags above
             if frame is None:
