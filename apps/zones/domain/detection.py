@@ -197,6 +197,18 @@ def bin_bounds(index: int, side: Side, params: ZoneParams) -> tuple[Decimal, Dec
     return (index - 1) * size, index * size
 
 
+def _median(window: list[float]) -> float:
+    """np.median of a short list, without numpy's per-call overhead (same float result)."""
+    ordered = sorted(window)
+    middle = len(ordered) // 2
+    if len(ordered) % 2:
+        return ordered[middle]
+    return (ordered[middle - 1] + ordered[middle]) / 2
+
+
+SMALL_SERIES = 64  # below this many bins a plain loop beats numpy's per-call overhead
+
+
 def clipped_rolling_median(values: np.ndarray, k: int) -> np.ndarray:
     """median(values[i-k..i+k]) for every i, the window clipped to the array (not padded)."""
     n = len(values)
@@ -207,13 +219,15 @@ def clipped_rolling_median(values: np.ndarray, k: int) -> np.ndarray:
         out[:] = values
         return out
     width = 2 * k + 1
-    if n >= width:
-        out[k : n - k] = np.median(sliding_window_view(values, width), axis=1)
-        edges: Iterable[int] = (*range(k), *range(n - k, n))
-    else:
-        edges = range(n)
-    for i in edges:
-        out[i] = np.median(values[max(0, i - k) : i + k + 1])
+    if n < SMALL_SERIES or n < width:
+        plain = values.tolist()
+        for i in range(n):
+            out[i] = _median(plain[max(0, i - k) : i + k + 1])
+        return out
+    out[k : n - k] = np.median(sliding_window_view(values, width), axis=1)
+    plain = values.tolist()
+    for i in (*range(k), *range(n - k, n)):
+        out[i] = _median(plain[max(0, i - k) : i + k + 1])
     return out
 
 
