@@ -12,6 +12,17 @@ from collections import deque
 from dataclasses import dataclass, field
 
 
+def depth_weight(limit: int) -> int:
+    """Binance's request weight of GET /api/v3/depth for a given `limit` (documented table)."""
+    if limit <= 100:
+        return 5
+    if limit <= 500:
+        return 25
+    if limit <= 1000:
+        return 50
+    return 250
+
+
 @dataclass
 class WeightBudget:
     limit_per_minute: int = 6000

@@ -19,7 +19,7 @@ import httpx
 
 from apps.book.domain.backoff import Backoff
 from apps.book.domain.events import DepthSnapshot
-from apps.book.domain.rate_limit import WeightBudget
+from apps.book.domain.rate_limit import WeightBudget, depth_weight
 from apps.book.domain.wire import WireError, parse_snapshot
 
 log = logging.getLogger("apps.book.rest")
@@ -27,16 +27,6 @@ log = logging.getLogger("apps.book.rest")
 
 class RestError(Exception):
     """A REST call that cannot succeed (bad request, or retries exhausted)."""
-
-
-def depth_weight(limit: int) -> int:
-    if limit <= 100:
-        return 5
-    if limit <= 500:
-        return 25
-    if limit <= 1000:
-        return 50
-    return 250
 
 
 class BinanceRestClient:

@@ -7,6 +7,8 @@ import math
 from dataclasses import dataclass
 from urllib.parse import parse_qs
 
+from apps.book.domain.rate_limit import depth_weight
+
 WEIGHT_LIMIT_1M = 6000
 DEPTH_DEFAULT_LIMIT = 100
 DEPTH_MAX_LIMIT = 5000
@@ -32,17 +34,6 @@ class RestError(Exception):
 
     def body(self) -> dict[str, object]:
         return {"code": self.code, "msg": self.msg}
-
-
-def depth_weight(limit: int) -> int:
-    """Binance GET /api/v3/depth weight by limit."""
-    if limit <= 100:
-        return 5
-    if limit <= 500:
-        return 25
-    if limit <= 1000:
-        return 50
-    return 250
 
 
 def endpoint_weight(path: str, query: dict[str, list[str]]) -> int:
