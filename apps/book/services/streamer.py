@@ -141,9 +141,9 @@ class OrderBookStreamer:
         self.backoff = Backoff(settings.backoff_base_s, settings.backoff_cap_s, rng)
         self.snapshot_backoff = Backoff(settings.backoff_base_s, settings.backoff_cap_s, rng)
         self.observers: list[Callable[[Published], None]] = []
-        self.extra_health: dict[str, Any] = {}
-        # named sections other components add to /api/health (e.g. "zones": why zones are paused)
-        self.health_sections: dict[str, Callable[[], dict[str, Any]]] = {}
+        # named entries other components add to /api/health, read at each publication
+        # (e.g. "zones": why zones are paused; "simulator_url" under `serve --simulator`)
+        self.health_sections: dict[str, Callable[[], Any]] = {}
         # runtime
         self._queue: asyncio.Queue[tuple[_Conn | None, str | bytes | None]] = asyncio.Queue(QUEUE_MAX)
         self._active: _Conn | None = None
@@ -253,7 +253,6 @@ class OrderBookStreamer:
                 "snapshots_last_10min": self.budget.snapshots_in_window(now),
             },
             "trusted_window": [decimal_text(window[0]), decimal_text(window[1])] if window else None,
-            **self.extra_health,
             **{name: section() for name, section in self.health_sections.items()},
         }
 

@@ -52,7 +52,8 @@ class Command(BaseCommand):
                 await self._seed_candles(sim.rest_url)
             streamer = build_streamer(config, **overrides)
             if "sim" in state:
-                streamer.extra_health["simulator_url"] = state["sim"].rest_url
+                sim_url: str = state["sim"].rest_url
+                streamer.health_sections["simulator_url"] = lambda: sim_url
             state["streamer"] = streamer
             try:
                 await run_streamer(streamer)
