@@ -18,9 +18,14 @@ Server -> client messages (JSON text frames):
 Client -> server: ``{"action": "ack", "received": N}`` (messages received on this socket so far)
 and ``{"action": "resync"}``. Frames above MAX_CLIENT_MESSAGE_BYTES close the socket with 1009.
 
-Slow clients: the streamer never waits for a client. The channel layer drops messages for a
-client whose queue is full (the consumer then sees a seq hole and sends a fresh snapshot), and
-the consumer stops forwarding deltas to a client that has more than MAX_IN_FLIGHT messages
+Fan-out: the process joins the streamer's group once (apps.overlays.local_fanout) and hands each
+group message to every connected consumer in one loop step; a consumer sends a delta inline when it
+is idle and queues the message for its own loop when it is busy (reading a snapshot, handling a
+client message), so each client still sees messages strictly in order.
+
+Slow clients: the streamer never waits for a client. A consumer queues at most MAX_BACKLOG group
+messages while busy (more are dropped: the consumer then sees a seq hole and sends a fresh
+snapshot), and stops forwarding deltas to a client that has more than MAX_IN_FLIGHT messages
 unacknowledged, so a stuck socket cannot grow the server's write buffer without bound. When the
 client acknowledges again it gets a fresh snapshot and the deltas resume.
 """
@@ -29,10 +34,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import json
 import logging
-import time
 from typing import Any
 
 from channels.consumer import get_handler_name
@@ -42,6 +45,7 @@ from channels.layers import get_channel_layer
 from django.conf import settings
 
 from apps.overlays.broadcast import group_name
+from apps.overlays.local_fanout import LocalFanout, local_fanout
 from apps.overlays.state_cache import state_cache
 
 log = logging.getLogger(__name__)
@@ -53,9 +57,7 @@ FRAGMENT_CHARS = 6_000  # JSON-escaping a chunk can double it: 2 x 6000 + envelo
 CLOSE_UNSUPPORTED_DATA = 1003
 CLOSE_MESSAGE_TOO_BIG = 1009
 CLOSE_INTERNAL_ERROR = 1011
-# Channel layers drop a group member `group_expiry` (default 24 h) after it joined; a chart kept
-# open for days re-joins well before that, which refreshes the membership.
-REJOIN_AFTER_S = 3600.0
+MAX_BACKLOG = 256  # group messages a busy consumer queues; beyond that it re-snapshots
 
 
 async def _read_state(symbol: str, newer_than: float) -> dict[str, Any]:
@@ -68,50 +70,75 @@ class OverlayConsumer(AsyncWebsocketConsumer):
     max_in_flight = MAX_IN_FLIGHT
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        """Channels' loop waits on both sources with asyncio.wait and a new task per message; with
-        1000 clients that overhead is paid 1000 times per broadcast. Here two long-lived pumps
-        feed one queue that is dispatched in arrival order, one message at a time."""
+        """Channels' loop waits on the socket and the consumer's layer channel with asyncio.wait and a
+        new task per message. Here one long-lived pump feeds the socket's messages into `inbox`,
+        which this loop dispatches one at a time; group messages arrive through `offer` (called by
+        the process's fan-out) and join the same inbox whenever the consumer is busy."""
         self.scope = scope
         self.channel_layer = get_channel_layer(self.channel_layer_alias)
-        self.channel_name = await self.channel_layer.new_channel()
+        self.channel_name = await self.channel_layer.new_channel()  # a unique name for logs
         self.base_send = send
-        inbox: asyncio.Queue[dict[str, Any] | BaseException] = asyncio.Queue()
+        self.fanout: LocalFanout | None = None
+        self.backlog_dropped = 0
+        self._busy = False
+        self._inbox: asyncio.Queue[dict[str, Any] | BaseException] = asyncio.Queue()
 
-        async def pump(source: Any) -> None:
+        async def pump() -> None:
             try:
                 while True:
-                    inbox.put_nowait(await source())
+                    self._inbox.put_nowait(await receive())
             except asyncio.CancelledError:
                 raise
             except BaseException as exc:  # surfaced by the dispatch loop below
-                inbox.put_nowait(exc)
+                self._inbox.put_nowait(exc)
 
-        channel_receive = functools.partial(self.channel_layer.receive, self.channel_name)
-        pumps = [asyncio.ensure_future(pump(receive)), asyncio.ensure_future(pump(channel_receive))]
+        pumping = asyncio.ensure_future(pump())
         try:
             while True:
-                message = await inbox.get()
+                message = await self._inbox.get()
                 if isinstance(message, BaseException):
                     raise message
-                await self.dispatch(message)
+                self._busy = True
+                try:
+                    await self.dispatch(message)
+                finally:
+                    self._busy = False
         except StopConsumer:
             pass
         finally:
-            for task in pumps:
-                task.cancel()
-            for task in pumps:
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await task
+            pumping.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await pumping
+            await self._unsubscribe()
 
     async def dispatch(self, message: dict[str, Any]) -> None:
         """Channels' dispatch hops to a thread to close stale DB connections before EVERY handler.
         This consumer never uses the DB itself (state reads go through the state cache, whose
-        worker threads close their own connections), and at 1000 clients that hop per delivered
-        message was a quarter of the serve process's CPU, so it is skipped here."""
+        worker threads close their own connections), so the hop is skipped."""
         handler = getattr(self, get_handler_name(message), None)
         if handler is None:
             raise ValueError(f"no handler for message type {message['type']}")
         await handler(message)
+
+    async def offer(self, event: dict[str, Any]) -> None:
+        """A group message from the fan-out. Idle: send the delta now (daphne's send never waits).
+        Busy, or the message needs a snapshot (an await on the state read): queue it, in order."""
+        if self._busy or not self._inbox.empty():
+            if self._inbox.qsize() >= MAX_BACKLOG:
+                self.backlog_dropped += 1  # the next message shows a hole -> fresh snapshot
+                return
+            self._inbox.put_nowait(event)
+            return
+        text, reason = self._take(event)
+        if reason is not None:
+            self._inbox.put_nowait({"type": "overlay.snapshot", "reason": reason})
+            return
+        if text is not None:
+            self._busy = True
+            try:
+                await self._send_text(text)
+            finally:
+                self._busy = False
 
     async def connect(self) -> None:
         self.symbol: str = settings.CONFIG.symbol
@@ -121,20 +148,23 @@ class OverlayConsumer(AsyncWebsocketConsumer):
         self.sent = 0
         self.acked = 0
         self.paused = False
-        self.joined = False
         self.fragmented = 0
-        # Join before reading the state: every change after the read is then delivered.
-        await self.channel_layer.group_add(self.group, self.channel_name)
-        self.joined = True
-        self.joined_at = time.monotonic()
+        # Subscribe before reading the state: every change after the read is then delivered.
+        self.fanout = local_fanout(self.channel_layer, self.group)
+        await self.fanout.subscribe(self.channel_name, self.offer)
         await self.accept()
         log.info("overlay client connected channel=%s", self.channel_name)
         await self.send_snapshot("connect")
 
     async def disconnect(self, code: int) -> None:
-        if getattr(self, "joined", False):
-            await self.channel_layer.group_discard(self.group, self.channel_name)
+        if self.fanout is not None:
+            await self._unsubscribe()
             log.info("overlay client disconnected channel=%s code=%s", self.channel_name, code)
+
+    async def _unsubscribe(self) -> None:
+        fanout, self.fanout = self.fanout, None
+        if fanout is not None:
+            await fanout.unsubscribe(self.channel_name)
 
     # client -> server
 
@@ -174,12 +204,21 @@ class OverlayConsumer(AsyncWebsocketConsumer):
     # group -> client
 
     async def overlay_message(self, event: dict[str, Any]) -> None:
-        if time.monotonic() - self.joined_at > REJOIN_AFTER_S:
-            await self.channel_layer.group_add(self.group, self.channel_name)
-            self.joined_at = time.monotonic()
+        """A group message that waited in the inbox."""
+        text, reason = self._take(event)
+        if reason is not None:
+            await self.send_snapshot(reason)
+        elif text is not None:
+            await self._send_text(text)
+
+    async def overlay_snapshot(self, event: dict[str, Any]) -> None:
+        await self.send_snapshot(event["reason"])
+
+    def _take(self, event: dict[str, Any]) -> tuple[str | None, str | None]:
+        """Note a group message's epoch/seq; return (delta text to send, or snapshot reason)."""
         epoch, seq = event["epoch"], event["seq"]
         if epoch == self.epoch and self.seq is not None and seq <= self.seq:
-            return  # duplicate or late: already reflected
+            return None, None  # duplicate or late: already reflected
         reason = None
         if self.epoch is not None and epoch != self.epoch:
             reason = "epoch"
@@ -187,16 +226,15 @@ class OverlayConsumer(AsyncWebsocketConsumer):
             reason = "hole"
         self.epoch, self.seq = epoch, seq
         if self.paused:
-            return
+            return None, None
         if self.sent - self.acked >= self.max_in_flight:
             self.paused = True
             log.warning("overlay client paused channel=%s reason=%s messages unacknowledged",
                         self.channel_name, self.sent - self.acked)
-            return
+            return None, None
         if reason is not None:
             log.info("overlay client resnapshot channel=%s reason=%s seq=%s", self.channel_name, reason, seq)
-            await self.send_snapshot(reason)
-            return
+            return None, reason
         text = event.get("text")  # pre-serialised by the broadcaster
         if text is None:
             text = json.dumps(
@@ -204,7 +242,7 @@ class OverlayConsumer(AsyncWebsocketConsumer):
                 separators=(",", ":"),
                 default=str,
             )
-        await self._send_text(text)
+        return text, None
 
     async def send_snapshot(self, reason: str) -> None:
         # Joined (connect) or found a hole/epoch just now: the state must be read after this point.

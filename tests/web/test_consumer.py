@@ -243,3 +243,65 @@ async def test_a_failing_state_read_closes_the_socket_so_the_client_reconnects(m
     assert connected
     closed = await comm.receive_output(timeout=TIMEOUT)
     assert closed["type"] == "websocket.close" and closed["code"] == 1011
+
+
+class GatedStateRead:
+    """Stands in for the state read: holds every read until `release()`; counts the reads."""
+
+    def __init__(self, real):
+        self.real = real
+        self.gate = asyncio.Event()
+        self.waiting = asyncio.Event()
+
+    async def __call__(self, symbol, newer_than):
+        self.waiting.set()
+        await self.gate.wait()
+        return await self.real(symbol, newer_than)
+
+
+async def test_a_client_busy_reading_a_snapshot_gets_the_deltas_after_it_in_order_and_stalls_no_one(
+    monkeypatch,
+):
+    from apps.overlays import consumers
+
+    busy, _ = await connect()
+    idle, _ = await connect()
+    await receive(busy)
+    await receive(idle)
+    gated = GatedStateRead(consumers._read_state)
+    monkeypatch.setattr(consumers, "_read_state", gated)
+    await busy.send_json_to({"action": "resync"})
+    await gated.waiting.wait()
+    for seq in (1, 2, 3):
+        await group_message("e1", seq)
+    # the idle client is not held up by the busy one
+    assert [(await receive(idle))["seq"] for _ in range(3)] == [1, 2, 3]
+    assert await busy.receive_nothing(timeout=0.1)
+    gated.gate.set()
+    snap = await receive(busy)
+    assert snap["type"] == "snapshot" and snap["reason"] == "request"
+    assert [(await receive(busy))["seq"] for _ in range(3)] == [1, 2, 3]
+    await busy.disconnect()
+    await idle.disconnect()
+
+
+async def test_a_busy_client_queues_a_bounded_backlog_then_resnapshots(monkeypatch):
+    from apps.overlays import consumers
+
+    monkeypatch.setattr(consumers, "MAX_BACKLOG", 3)
+    comm, _ = await connect()
+    await receive(comm)
+    gated = GatedStateRead(consumers._read_state)
+    monkeypatch.setattr(consumers, "_read_state", gated)
+    await comm.send_json_to({"action": "resync"})
+    await gated.waiting.wait()
+    for seq in range(1, 7):  # 4, 5 and 6 find the backlog full
+        await group_message("e1", seq)
+    gated.gate.set()
+    assert (await receive(comm))["reason"] == "request"
+    assert [(await receive(comm))["seq"] for _ in range(3)] == [1, 2, 3]
+    assert await comm.receive_nothing(timeout=0.1)
+    await group_message("e1", 7)  # 4..6 never reached this client: a hole
+    snap = await receive(comm)
+    assert snap["type"] == "snapshot" and snap["reason"] == "hole" and snap["seq"] == 7
+    await comm.disconnect()

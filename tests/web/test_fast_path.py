@@ -67,23 +67,25 @@ async def test_concurrent_readers_share_one_read_and_newer_than_forces_a_fresh_o
     assert cache.reads == 3 and all(b is burst[0] for b in burst)
 
 
-async def test_a_long_lived_client_refreshes_its_group_membership(monkeypatch):
-    """Channel layers expire group members 24 h after joining; the consumer re-joins hourly."""
+async def test_a_long_lived_client_refreshes_its_group_membership():
+    """Channel layers expire group members 24 h after joining; the process's fan-out re-joins hourly."""
     from channels.layers import get_channel_layer
     from channels.testing import WebsocketCommunicator
 
-    from apps.overlays import consumers
     from apps.overlays.broadcast import OverlayBroadcaster, group_name
+    from apps.overlays.local_fanout import local_fanout
 
     comm = WebsocketCommunicator(application, "/ws/overlays", headers=[(b"origin", b"http://127.0.0.1")])
     connected, _ = await comm.connect()
     assert connected
     await comm.receive_json_from(timeout=5)
     layer = get_channel_layer()
-    member = next(iter(layer.groups[group_name("BTCEUR")]))
-    layer.groups[group_name("BTCEUR")][member] = 1.0  # joined "long ago"
-    monkeypatch.setattr(consumers, "REJOIN_AFTER_S", 0.0)
+    group = group_name("BTCEUR")
+    fanout = local_fanout(layer, group)
+    assert list(layer.groups[group]) == [fanout.channel_name]  # one member for the whole process
+    layer.groups[group][fanout.channel_name] = 1.0  # joined "long ago"
+    fanout.rejoin_after_s = 0.0
     await OverlayBroadcaster("BTCEUR", layer).send("status", {"status": "live"})
     assert (await comm.receive_json_from(timeout=5))["kind"] == "status"
-    assert layer.groups[group_name("BTCEUR")][member] > 1.0
+    assert layer.groups[group][fanout.channel_name] > 1.0
     await comm.disconnect()
