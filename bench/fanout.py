@@ -13,9 +13,10 @@ each, fd limit raised, Origin header set) connect, then record for --seconds. Fi
   published update_id, from a depth-stream client on the simulator in this process), and the max
   /api/health last_event_age_s polled every second;
 - serve CPU: utime+stime of the serve process over the recording window, in % of one core;
-- layer: the channel layer alone, in this process with no sockets: median time for one group
-  message to reach N subscribed channels (the project's CHANNEL_LAYERS backend, in-memory by
-  default) - the floor under the delivery latency that no socket work can beat.
+- layer: the channel layer and the per-process fan-out alone, in this process with no sockets:
+  median time for one group message to reach N no-op subscribers (the project's CHANNEL_LAYERS
+  backend, in-memory by default) - the floor under the delivery latency that no socket work can
+  beat.
 The 1-client row is the baseline for the "x 1 cl" ratio. Goal: 1000 clients with p99 under
 250 ms and no stall of the book (/api/health last_event_age_s stays under 1 s while the
 simulator sends an event every 100 ms).
@@ -196,12 +197,15 @@ async def record(
 
 
 def layer_fanout_ms(count: int, repeat: int = 5) -> float:
-    """Median ms for one group_send to reach ``count`` channels of the project's channel layer."""
+    """Median ms for one group_send to reach ``count`` no-op subscribers through the project's
+    channel layer and the per-process fan-out (apps.overlays.local_fanout): the floor under the
+    delivery latency without any socket or consumer work."""
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "project.settings")
     os.environ["REDIS_URL"] = ""  # as the benchmarked serve process runs
     from channels.layers import channel_layers
 
     from apps.overlays.broadcast import GROUP_MESSAGE_TYPE
+    from apps.overlays.local_fanout import LocalFanout
 
     message = {
         "type": GROUP_MESSAGE_TYPE,
@@ -222,22 +226,18 @@ def layer_fanout_ms(count: int, repeat: int = 5) -> float:
 
     async def measure() -> float:
         layer = channel_layers.make_backend("default")
-        names = [await layer.new_channel() for _ in range(count)]
-        for name in names:
-            await layer.group_add("bench", name)
+        fanout = LocalFanout(layer, "bench")
         received = 0
         everyone = asyncio.Event()
 
-        async def consume(name: str) -> None:
+        async def subscriber(message: dict[str, Any]) -> None:
             nonlocal received
-            while True:
-                await layer.receive(name)
-                received += 1
-                if received == count:
-                    everyone.set()
+            received += 1
+            if received == count:
+                everyone.set()
 
-        consumers = [asyncio.create_task(consume(name)) for name in names]
-        await asyncio.sleep(0.05)
+        for index in range(count):
+            await fanout.subscribe(f"c{index}", subscriber)
         samples = []
         for _ in range(repeat):
             received = 0
@@ -246,9 +246,8 @@ def layer_fanout_ms(count: int, repeat: int = 5) -> float:
             await layer.group_send("bench", message)
             await asyncio.wait_for(everyone.wait(), 60)
             samples.append((time.perf_counter() - started) * 1000)
-        for task in consumers:
-            task.cancel()
-        await asyncio.gather(*consumers, return_exceptions=True)
+        for index in range(count):
+            await fanout.unsubscribe(f"c{index}")
         return statistics.median(samples)
 
     return asyncio.run(measure())
@@ -346,7 +345,8 @@ def print_levels(levels: list[LevelResult], seconds: float, load: str) -> None:
         "client;\n'late' = publish-cycle lateness; 'book age' = publish ts - sim event time of the published "
         "update id;\n'ev age max' = max /api/health last_event_age_s (s); resnap = snapshots after connect "
         "(holes, pauses);\nCPU in % of one core over the window (client CPU = all client processes, on the same "
-        "machine);\n'layer ms' = the channel layer alone in-process: one group message to N channels (median)"
+        "machine);\n'layer ms' = channel layer + per-process fan-out alone, in-process: one group message to N "
+        "no-op subscribers (median)"
     )
     for r in levels:
         if r.failed or r.closed:
@@ -387,7 +387,7 @@ def figures(levels: list[LevelResult]) -> list[Figure]:
                 )
             )
         out.append(
-            Figure("fanout", f"{r.clients} clients: channel layer alone (ms)", r.layer_ms, "in-process floor")
+            Figure("fanout", f"{r.clients} clients: layer + fan-out alone (ms)", r.layer_ms, "in-process floor")
         )
     return out
 
