@@ -1,5 +1,5 @@
 """OrderBlockListener with hand-built kline objects: closed candles stored and pushed, open-candle
-updates throttled, the incremental run after each close pushing new blocks, gaps backfilled from the
+updates pushed with the publication cycle, the incremental run after each close pushing new blocks, gaps backfilled from the
 simulator."""
 
 from __future__ import annotations
@@ -23,14 +23,6 @@ from tests.orderblocks.conftest import k_object, sim_bars
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
 async def subscribe():
     layer = InMemoryChannelLayer()
     broadcaster = OverlayBroadcaster(settings.CONFIG.symbol, layer=layer)
@@ -49,9 +41,9 @@ def pending(layer, channel):
     return 0 if queue is None else queue.qsize()
 
 
-def listener_for(broadcaster, clock=None, **config_changes):
+def listener_for(broadcaster, **config_changes):
     config = replace(settings.CONFIG, **{"ob_run_delay_s": 0, **config_changes})
-    return OrderBlockListener(config, broadcaster, clock=clock or Clock(), rest_provider=lambda: None)
+    return OrderBlockListener(config, broadcaster, rest_provider=lambda: None)
 
 
 async def test_closed_kline_is_stored_and_pushed_and_the_run_pushes_the_new_block():
@@ -102,24 +94,40 @@ async def test_the_next_close_pushes_changed_blocks_only():
     assert listener.last_run.mode == "incremental"
 
 
-async def test_open_candle_updates_are_pushed_at_most_once_a_second():
+async def test_open_candle_updates_go_out_with_the_next_cycle_latest_only():
     bar = sc.as_bars(sc.BASE)[20]
-    clock = Clock()
     broadcaster, layer, channel = await subscribe()
-    listener = listener_for(broadcaster, clock)
-    for step in range(5):  # five updates within 0.8 s
-        clock.now += 0.2 if step else 0
+    listener = listener_for(broadcaster)
+    for step in range(5):  # five updates between two publication cycles
         await listener.on_kline(k_object(replace(bar, close=bar.close - step), closed=False))
-    clock.now += 0.3  # 1.1 s after the first
+    assert pending(layer, channel) == 0  # nothing until the cycle
+    await listener.on_cycle(None)
+    await listener.on_cycle(None)  # no update since: nothing more
     await listener.on_kline(k_object(replace(bar, close=bar.close - 9), closed=False))
+    await listener.on_cycle(None)
     closes = []
     while pending(layer, channel):
         kind, data = await receive(layer, channel)
         assert kind == "candle" and data["closed"] is False
         closes.append(data["close"])
-    assert closes == [float(bar.close), float(bar.close - 9)]
+    assert closes == [float(bar.close - 4), float(bar.close - 9)]
     assert await sync_to_async(Candle.objects.count)() == 0  # open candles are never stored
     assert listener.runs == 0
+
+
+async def test_a_close_supersedes_the_held_open_update_of_that_candle():
+    bar = sc.as_bars(sc.BASE)[20]
+    broadcaster, layer, channel = await subscribe()
+    listener = listener_for(broadcaster)
+    await listener.on_kline(k_object(replace(bar, close=bar.close - 1), closed=False))
+    await listener.on_kline(k_object(bar, closed=True))
+    await listener.on_cycle(None)
+    await listener.wait_idle()
+    kinds = []
+    while pending(layer, channel):
+        kind, data = await receive(layer, channel)
+        kinds.append((kind, data.get("closed")))
+    assert ("candle", False) not in kinds and kinds[0] == ("candle", True)
 
 
 async def test_other_intervals_symbols_and_bad_klines_are_ignored():

@@ -2,7 +2,10 @@
 and "orderblocks" push messages and the hourly incremental run out.
 
 - every closed kline (x=true) is stored (idempotent) and broadcast as kind "candle", closed=True;
-- updates of the open candle are broadcast as kind "candle", closed=False, at most once a second;
+- updates of the open candle are held and broadcast as kind "candle", closed=False, with the next
+  publication cycle (at most once a cycle, right after its "metrics" message): Binance sends them
+  every ~2 s at any moment, and a push of its own in the middle of a cycle would make that cycle's
+  deltas wait behind a fan-out to every client;
 - OB_RUN_DELAY_S after each close the incremental order-block run starts (one at a time; closes that
   arrive meanwhile are covered by one more run), and its new/changed blocks are broadcast as kind
   "orderblocks" {"added": [...], "changed": [...]};
@@ -14,7 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -28,8 +30,6 @@ from apps.orderblocks.services.jobs import RunSummary, run_orderblocks
 from apps.overlays.broadcast import OverlayBroadcaster
 
 log = logging.getLogger("apps.orderblocks.live")
-
-OPEN_CANDLE_MIN_INTERVAL_S = 1.0
 
 
 def _streamer_rest_client() -> KlineSource | None:
@@ -50,7 +50,6 @@ class OrderBlockListener:
         *,
         rest_client: KlineSource | None = None,
         rest_provider: Callable[[], KlineSource | None] = _streamer_rest_client,
-        clock: Callable[[], float] = time.monotonic,
         run: Callable[..., RunSummary] = run_orderblocks,
     ) -> None:
         self.config = config
@@ -58,9 +57,8 @@ class OrderBlockListener:
         self.broadcaster = broadcaster
         self._rest_client = rest_client
         self._rest_provider = rest_provider
-        self._clock = clock
         self._run = run
-        self._last_open_sent = -float("inf")
+        self._open_bar: Bar | None = None  # the latest open-candle update not pushed yet
         self._last_closed_ms: int | None = None
         self._known_last = False
         self._run_task: asyncio.Task[None] | None = None
@@ -72,7 +70,9 @@ class OrderBlockListener:
         self.bad_klines = 0
 
     async def on_cycle(self, cycle: Any) -> None:
-        return None
+        bar, self._open_bar = self._open_bar, None
+        if bar is not None:
+            await self.broadcaster.send("candle", candle_overlay(bar, closed=False))
 
     async def on_kline(self, kline: Mapping[str, Any]) -> None:
         try:
@@ -84,11 +84,10 @@ class OrderBlockListener:
         if live.interval != "1h" or live.symbol != self.symbol:
             return
         if not live.closed:
-            now = self._clock()
-            if now - self._last_open_sent >= OPEN_CANDLE_MIN_INTERVAL_S:
-                self._last_open_sent = now
-                await self.broadcaster.send("candle", candle_overlay(live.bar, closed=False))
+            self._open_bar = live.bar
             return
+        if self._open_bar is not None and self._open_bar.open_time_ms <= live.bar.open_time_ms:
+            self._open_bar = None  # the close supersedes it
         await self._on_closed(live.bar)
 
     async def _on_closed(self, bar: Bar) -> None:
