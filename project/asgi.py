@@ -12,8 +12,10 @@ django_asgi_app = get_asgi_application()
 
 from channels.routing import ChannelNameRouter, ProtocolTypeRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
+from django.conf import settings  # noqa: E402
 
 from apps.overlays.fast_path import OverlaysFastPath  # noqa: E402
+from project.garbage_collection import settle_after_startup  # noqa: E402
 from project.routing import channel_routes, websocket_router  # noqa: E402
 
 application = ProtocolTypeRouter(
@@ -23,3 +25,6 @@ application = ProtocolTypeRouter(
         "channel": ChannelNameRouter(channel_routes),
     }
 )
+
+# Every server process (serve, daphne web processes, runworker) loads this module once it is set up.
+settle_after_startup(settings.CONFIG.gc_gen0_threshold)

@@ -202,6 +202,12 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("DJANGO_SECRET_KEY", "dev-insecure-change-me", str, "Django SECRET_KEY"),
     Setting("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]", _host_list, "Comma-separated Host names"),
     Setting("LOG_LEVEL", "INFO", _choice("DEBUG", "INFO", "WARNING", "ERROR"), "Log level"),
+    Setting(
+        "GC_GEN0_THRESHOLD",
+        "50000",
+        _non_negative_int,
+        "Python GC young-generation threshold for server processes (0: Python's default, 700)",
+    ),
 )
 
 
@@ -260,6 +266,7 @@ class Config:
     django_secret_key: str
     allowed_hosts: list[str]
     log_level: str
+    gc_gen0_threshold: int
 
 
 def load_config(environ: Mapping[str, str]) -> Config:

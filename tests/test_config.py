@@ -25,6 +25,7 @@ def test_defaults_match_the_spec():
         ("PUBLISH_INTERVAL_MS", "-5"),
         ("ZONE_BIN_SIZE", "abc"),
         ("DEPTH_SPEED", "250ms"),
+        ("GC_GEN0_THRESHOLD", "-1"),
     ],
 )
 def test_bad_values_name_the_variable(variable, value):
@@ -36,3 +37,14 @@ def test_bad_values_name_the_variable(variable, value):
 
 def test_symbol_is_upper_cased():
     assert load_config({"SYMBOL": "btceur"}).symbol == "BTCEUR"
+
+
+def test_server_processes_freeze_start_up_objects_and_use_the_configured_young_generation():
+    import gc
+
+    from django.conf import settings
+
+    import project.asgi  # noqa: F401  (what daphne, serve and runworker load)
+
+    assert gc.get_freeze_count() > 10_000  # Django and the apps
+    assert gc.get_threshold()[0] == settings.CONFIG.gc_gen0_threshold == 50_000
