@@ -38,6 +38,7 @@ import threading
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, TextIO
 
 import httpx
@@ -260,7 +261,12 @@ def split(count: int, per_process: int) -> list[int]:
 
 
 def run_level(
-    stack: ServiceStack, watcher: DepthWatcher, clients: int, seconds: float, per_process: int
+    stack: ServiceStack,
+    watcher: DepthWatcher,
+    clients: int,
+    seconds: float,
+    per_process: int,
+    samples_dir: Path | None = None,
 ) -> LevelResult:
     progress(f"fanout: connecting {clients} client(s)")
     procs = [ClientProcess(stack, n, i) for i, n in enumerate(split(clients, per_process))]
@@ -280,6 +286,10 @@ def run_level(
             proc.close()
 
     samples = [tuple(s) for r in results for s in r["samples"]]
+    if samples_dir is not None:
+        path = samples_dir / f"fanout-{clients}.json"
+        path.write_text(json.dumps(samples))
+        progress(f"fanout: {len(samples)} samples [ts_ms, latency_ms, update_id] written to {path}")
     latencies = [s[1] for s in samples]
     per_message: dict[int, float] = defaultdict(float)
     update_ids: dict[int, int] = {}
@@ -392,12 +402,14 @@ def figures(levels: list[LevelResult]) -> list[Figure]:
     return out
 
 
-def run(clients: list[int], seconds: float = 20.0, per_process: int = 500) -> list[Figure]:
+def run(
+    clients: list[int], seconds: float = 20.0, per_process: int = 500, samples_dir: Path | None = None
+) -> list[Figure]:
     levels: list[LevelResult] = []
     before = load_text()
     with ServiceStack() as stack, DepthWatcher(stack) as watcher:
         for count in clients:
-            levels.append(run_level(stack, watcher, count, seconds, per_process))
+            levels.append(run_level(stack, watcher, count, seconds, per_process, samples_dir))
             time.sleep(1.0)
     print_levels(levels, seconds, f"{before} before, {load_text()} after")
     return figures(levels)
@@ -420,10 +432,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--per-process", type=int, default=500, help="sockets per client process (default 500)"
     )
+    parser.add_argument(
+        "--samples-dir", type=Path, default=None,
+        help="also write every delivery as JSON [ts_ms, latency_ms, update_id] to DIR/fanout-N.json",
+    )
     args = parser.parse_args(argv)
     if args.seconds <= 0 or args.per_process <= 0:
         parser.error("--seconds and --per-process must be positive")
-    print_figures(run(args.clients, args.seconds, args.per_process))
+    if args.samples_dir is not None:
+        args.samples_dir.mkdir(parents=True, exist_ok=True)
+    print_figures(run(args.clients, args.seconds, args.per_process, args.samples_dir))
     return 0
 
 
