@@ -11,7 +11,8 @@ BINANCE_WS_URL / BINANCE_REST_URL with a temp SQLite database (migrated first), 
   rotating gap, disconnect, stall, 429, malformed, fast move (POST /sim/control), and times each
   recovery: from the fault to the first live book with a newer update id, once /api/health shows the
   service saw the fault (its counters moved, or the book moved for a fast move);
-- samples the serve process's RSS (/proc/PID/status VmRSS) after a warm-up and at the end.
+- samples the serve process's RSS (/proc/PID/status VmRSS) after a warm-up, at 25/50/75 % of the
+  run and at the end, and reports the growth in each half (a leak grows in both halves).
 Progress goes to stderr every 10 s; the report is a table on stdout. Exit status 1 if any book
 differed, any fault did not recover, RSS grew more than --max-rss-growth, or no book was checked.
 Options and environment: every service setting (WATCHDOG_S, PUBLISH_INTERVAL_MS, ...) is taken from
@@ -361,6 +362,7 @@ class SoakResult:
     rss_start_kb: int | None = None
     rss_end_kb: int | None = None
     rss_max_kb: int | None = None
+    rss_marks: list[int] = field(default_factory=list)  # at 25, 50 and 75 % of the run
     snapshots: int = 0
     rest_requests: int = 0
     weight_used_1m_max: int = 0
@@ -378,6 +380,13 @@ class SoakResult:
         if not self.rss_start_kb or self.rss_end_kb is None:
             return None
         return (self.rss_end_kb - self.rss_start_kb) / self.rss_start_kb
+
+    def half_growth_text(self) -> str:
+        """Growth in each half of the run: a leak grows in both, a warm-up only in the first."""
+        if len(self.rss_marks) < 2 or not self.rss_start_kb or self.rss_end_kb is None:
+            return "n/a"
+        middle = self.rss_marks[1]
+        return f"{middle - self.rss_start_kb:+d} kB / {self.rss_end_kb - middle:+d} kB"
 
     def failures(self, max_rss_growth: float) -> list[str]:
         """Why the soak failed; empty when it passed."""
@@ -428,6 +437,11 @@ def render_report(result: SoakResult, max_rss_growth: float, command: str) -> st
             else f"{result.rss_end_kb - result.rss_start_kb:+d} kB ({growth:+.1%}, limit +{max_rss_growth:.0%})",
         ),
         ("serve RSS max seen (kB)", str(result.rss_max_kb)),
+        (
+            "serve RSS at 25 / 50 / 75 / 100 % (kB)",
+            " / ".join(str(kb) for kb in [*result.rss_marks, result.rss_end_kb]),
+        ),
+        ("serve RSS growth, 1st half / 2nd half", result.half_growth_text()),
         ("snapshots fetched", str(result.snapshots)),
         ("REST requests", str(result.rest_requests)),
         ("weight used per 1m (max seen / limit)", f"{result.weight_used_1m_max} / {result.weight_limit_1m}"),
@@ -673,6 +687,8 @@ class Soak:
             if r.rss_start_kb is None and now >= self.o.warmup_s:
                 r.rss_start_kb = self.serve.rss_kb()
                 progress(f"serve RSS after {self.o.warmup_s:g}s warm-up: {r.rss_start_kb} kB")
+            if len(r.rss_marks) < 3 and now >= self.o.duration_s * (len(r.rss_marks) + 1) / 4:
+                r.rss_marks.append(self.serve.rss_kb() or 0)
             if not self.serve.alive or not self.sim.alive:
                 r.aborted = "serve exited" if not self.serve.alive else "binance_sim exited"
                 break
