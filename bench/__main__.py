@@ -27,7 +27,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from bench.figures import Figure, print_figures
-from bench.stack import PYTHON, ROOT, load_text, progress
+from bench.processes import PYTHON, REPO
+from bench.stack import load_text, progress
 
 ORDER = ("book", "zones", "orderblocks", "e2e", "fanout", "rest", "cpu")
 
@@ -76,7 +77,7 @@ def run_zones(args: argparse.Namespace) -> list[Figure]:
     """bench.zones sets up Django with its own temp DB, so it runs as a child process."""
     done = subprocess.run(
         [PYTHON, "-m", "bench.zones", "--cycles", str(args.zones_cycles)],
-        cwd=ROOT,
+        cwd=REPO,
         stdout=subprocess.PIPE,
         text=True,
     )

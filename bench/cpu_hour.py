@@ -25,17 +25,8 @@ from pathlib import Path
 
 from bench.figures import Figure, print_figures
 from bench.percentiles import number
-from bench.stack import (
-    MANAGE,
-    PYTHON,
-    ServiceStack,
-    cpu_seconds,
-    free_port,
-    load_text,
-    progress,
-    start_process,
-    wait_until,
-)
+from bench.processes import MANAGE, PYTHON, ServiceProcess, cpu_seconds, free_port
+from bench.stack import ServiceStack, load_text, progress
 
 GOAL_CPU_S_PER_HOUR = 72.0
 SAMPLE_EVERY_S = 10.0
@@ -103,21 +94,15 @@ def measure(minutes: float, warmup: float, profile: bool) -> CpuResult:
     with ServiceStack() as stack:
         assert stack.serve is not None and stack.sim is not None and stack.workdir is not None
         idle_port = free_port()
-        idle = start_process(
+        idle = ServiceProcess(
             "serve --no-stream",
             [PYTHON, MANAGE, "serve", "--host", "127.0.0.1", "--port", str(idle_port), "--no-stream"],
             stack.env(),
-            stack.workdir / "idle.log",
-        )
+            stack.workdir,
+            log_name="idle.log",
+        ).start()
         try:
-            import httpx
-
-            wait_until(
-                "the idle web process",
-                lambda: httpx.get(f"http://127.0.0.1:{idle_port}/api/health", timeout=2).status_code < 500,
-                60,
-                [idle],
-            )
+            idle.wait_http(f"http://127.0.0.1:{idle_port}/api/health", 60, ok=lambda status: status < 500)
             progress(f"cpu: warming up {warmup:g}s")
             time.sleep(warmup)
             seconds = minutes * 60

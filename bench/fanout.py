@@ -46,7 +46,8 @@ from websockets.asyncio.client import connect
 
 from bench.figures import Figure, print_figures
 from bench.percentiles import Distribution, number
-from bench.stack import PYTHON, ROOT, ServiceStack, StackError, cpu_seconds, load_text, progress
+from bench.processes import PYTHON, REPO, cpu_seconds
+from bench.stack import ServiceStack, StackError, load_text, progress
 
 P99_GOAL_MS = 250.0
 STALL_S = 1.0
@@ -93,7 +94,7 @@ class ClientProcess:
                     "--count",
                     str(count),
                 ],
-                cwd=ROOT,
+                cwd=REPO,
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 stderr=log_file,

@@ -35,7 +35,8 @@ from urllib.parse import urlparse
 
 from bench.figures import Figure, print_figures
 from bench.percentiles import Distribution, number
-from bench.stack import PYTHON, ROOT, ServiceStack, StackError, load_text, progress
+from bench.processes import PYTHON, REPO
+from bench.stack import ServiceStack, StackError, load_text, progress
 
 P99_GOAL_MS = 20.0
 PATH = "/api/overlays"
@@ -196,7 +197,7 @@ def run_step(
     ]
     if etag:
         args.append("--etag")
-    done = subprocess.run(args, cwd=ROOT, capture_output=True, text=True, timeout=seconds + 120)
+    done = subprocess.run(args, cwd=REPO, capture_output=True, text=True, timeout=seconds + 120)
     if done.returncode != 0:
         raise StackError(f"load generator failed: {done.stderr[-2000:]}")
     data = json.loads(done.stdout)

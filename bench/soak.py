@@ -24,14 +24,12 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
-import signal
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -39,157 +37,12 @@ from typing import Any
 
 import httpx
 
-REPO = Path(__file__).resolve().parent.parent
+from bench.processes import REPO, ServiceProcess, free_port, manage_argv, tail_of
+
 PROGRESS_EVERY_S = 10.0
 HEALTH_EVERY_S = 1.0
 TRUTH_LIMIT = 100
 FAULT_ROTATION = ("gap", "disconnect", "stall", "429", "malformed", "fast_move")
-
-
-# ---------------------------------------------------------------------------------------------
-# child processes
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def manage_argv(*args: str) -> list[str]:
-    """argv for `python manage.py <args>` with this interpreter."""
-    return [sys.executable, str(REPO / "manage.py"), *args]
-
-
-def tail_of(path: Path, lines: int = 40) -> str:
-    try:
-        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
-    except OSError:
-        return "(no log)"
-
-
-def wait_until(check: Callable[[], bool], timeout: float, what: str, log: Path | None = None) -> None:
-    """Poll a cross-process readiness check until it is true, else TimeoutError with the log tail."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return
-        time.sleep(0.05)
-    tail = f"\n--- {log} ---\n{tail_of(log)}" if log is not None else ""
-    raise TimeoutError(f"{what} not ready after {timeout:g}s{tail}")
-
-
-class ServiceProcess:
-    """One child process with stdout+stderr in a log file; stop() is SIGTERM, then SIGKILL."""
-
-    def __init__(self, name: str, argv: Sequence[str], env: Mapping[str, str], log_dir: Path) -> None:
-        self.name = name
-        self.argv = list(argv)
-        self.env = dict(env)
-        self.log = log_dir / f"{name}.log"
-        self.proc: subprocess.Popen[bytes] | None = None
-        self.starts = 0
-
-    def start(self) -> ServiceProcess:
-        self.starts += 1
-        with open(self.log, "ab") as out:
-            out.write(f"--- start #{self.starts}: {' '.join(self.argv)}\n".encode())
-            out.flush()
-            self.proc = subprocess.Popen(
-                self.argv,
-                env=self.env,
-                cwd=str(REPO),
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-            )
-        return self
-
-    @property
-    def pid(self) -> int:
-        if self.proc is None:
-            raise RuntimeError(f"{self.name} was never started")
-        return self.proc.pid
-
-    @property
-    def alive(self) -> bool:
-        return self.proc is not None and self.proc.poll() is None
-
-    def check_alive(self) -> bool:
-        """For readiness checks: raise with the log if the process already exited."""
-        if self.proc is not None and self.proc.poll() is not None:
-            raise RuntimeError(f"{self.name} exited with {self.proc.returncode}:\n{tail_of(self.log)}")
-        return True
-
-    def wait_http(self, url: str, timeout: float = 60.0) -> None:
-        """Wait until GET url answers 200 (the process is serving)."""
-
-        def ready() -> bool:
-            self.check_alive()
-            try:
-                return httpx.get(url, timeout=1.0).status_code == 200
-            except httpx.HTTPError:
-                return False
-
-        wait_until(ready, timeout, f"{self.name} ({url})", self.log)
-
-    def wait_log(self, text: str, timeout: float = 60.0) -> None:
-        """Wait until the process wrote `text` to its log (since its latest start)."""
-
-        def seen() -> bool:
-            self.check_alive()
-            try:
-                content = self.log.read_text(errors="replace")
-            except OSError:
-                return False
-            return text in content.rsplit(f"--- start #{self.starts}:", 1)[-1]
-
-        wait_until(seen, timeout, f"{self.name} log line {text!r}", self.log)
-
-    def rss_kb(self) -> int | None:
-        """Resident set size from /proc/PID/status (None if gone or not Linux)."""
-        return proc_status_kb(self.pid, "VmRSS") if self.alive else None
-
-    def kill(self) -> None:
-        """SIGKILL, no clean-up: what a crash looks like to everything else."""
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait(10)
-
-    def terminate(self) -> None:
-        """SIGTERM without waiting (stop several processes in parallel, then stop() each)."""
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-
-    def stop(self, timeout: float = 15.0) -> int | None:
-        if self.proc is None:
-            return None
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(10)
-        return self.proc.returncode
-
-
-def proc_status_kb(pid: int, key: str) -> int | None:
-    try:
-        text = Path(f"/proc/{pid}/status").read_text()
-    except OSError:
-        return None
-    return parse_status_kb(text, key)
-
-
-def parse_status_kb(status_text: str, key: str) -> int | None:
-    """The kB value of `key` (e.g. VmRSS) in a /proc/PID/status text."""
-    for line in status_text.splitlines():
-        name, _, rest = line.partition(":")
-        if name == key:
-            parts = rest.split()
-            return int(parts[0]) if parts and parts[0].isdigit() else None
-    return None
 
 
 # ---------------------------------------------------------------------------------------------

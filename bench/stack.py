@@ -11,27 +11,18 @@ log is part of the error. Progress goes to stderr.
 
 from __future__ import annotations
 
-import contextlib
 import os
-import resource
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
-import time
-from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
 import httpx
 
-ROOT = Path(__file__).resolve().parent.parent
-PYTHON = sys.executable
-MANAGE = str(ROOT / "manage.py")
+from bench.processes import MANAGE, PYTHON, REPO, ServiceProcess, free_port, wait_until
 
 
 class StackError(RuntimeError):
@@ -41,108 +32,6 @@ class StackError(RuntimeError):
 def progress(message: str) -> None:
     sys.stderr.write(f"[bench] {message}\n")
     sys.stderr.flush()
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def raise_fd_limit() -> int:
-    """Raise this process's open-file limit to its hard limit; returns the new soft limit."""
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if hard == resource.RLIM_INFINITY or soft < hard:
-        target = hard if hard != resource.RLIM_INFINITY else max(soft, 65536)
-        with contextlib.suppress(ValueError, OSError):
-            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
-    return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
-
-
-def cpu_seconds(pid: int) -> float:
-    """utime + stime of a process (all its threads), from /proc/PID/stat."""
-    text = Path(f"/proc/{pid}/stat").read_text()
-    fields = text[text.rindex(")") + 2 :].split()
-    # fields[0] is field 3 (state); utime and stime are fields 14 and 15.
-    ticks = int(fields[11]) + int(fields[12])
-    return ticks / os.sysconf("SC_CLK_TCK")
-
-
-@dataclass
-class ManagedProcess:
-    """One child process with its log file."""
-
-    name: str
-    popen: subprocess.Popen[bytes]
-    log_path: Path
-
-    @property
-    def pid(self) -> int:
-        return self.popen.pid
-
-    def alive(self) -> bool:
-        return self.popen.poll() is None
-
-    def log_tail(self, lines: int = 25) -> str:
-        try:
-            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
-        except OSError:
-            return "(no log)"
-
-    def stop(self, timeout: float = 10.0) -> None:
-        if not self.alive():
-            return
-        self.popen.send_signal(signal.SIGTERM)
-        try:
-            self.popen.wait(timeout)
-        except subprocess.TimeoutExpired:
-            progress(f"{self.name} (pid {self.pid}) ignored SIGTERM for {timeout:g}s; killing it")
-            self.popen.kill()
-            self.popen.wait(5)
-
-
-def start_process(name: str, args: list[str], env: dict[str, str], log_path: Path) -> ManagedProcess:
-    log_file = log_path.open("wb")
-    try:
-        popen = subprocess.Popen(
-            args,
-            cwd=ROOT,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=log_file,
-            stderr=subprocess.STDOUT,
-            preexec_fn=raise_fd_limit,
-        )
-    finally:
-        log_file.close()
-    return ManagedProcess(name, popen, log_path)
-
-
-def wait_until(
-    what: str,
-    check: Callable[[], bool],
-    timeout: float,
-    processes: list[ManagedProcess],
-    interval: float = 0.1,
-) -> None:
-    """Poll ``check`` until true; StackError with the logs if a process dies or time runs out."""
-    deadline = time.monotonic() + timeout
-    while True:
-        for proc in processes:
-            if not proc.alive():
-                raise StackError(
-                    f"{proc.name} exited (code {proc.popen.returncode}) while waiting for {what}:\n"
-                    f"{proc.log_tail()}"
-                )
-        try:
-            if check():
-                return
-        except (httpx.HTTPError, ValueError, KeyError, TypeError):
-            pass
-        if time.monotonic() > deadline:
-            tails = "\n".join(f"--- {p.name} log ---\n{p.log_tail()}" for p in processes)
-            raise StackError(f"timed out after {timeout:g}s waiting for {what}\n{tails}")
-        time.sleep(interval)
 
 
 class ServiceStack:
@@ -165,8 +54,8 @@ class ServiceStack:
         self.log_level = log_level
         self.ready_timeout_s = ready_timeout_s
         self.workdir: Path | None = None
-        self.sim: ManagedProcess | None = None
-        self.serve: ManagedProcess | None = None
+        self.sim: ServiceProcess | None = None
+        self.serve: ServiceProcess | None = None
         self.sim_port = 0
         self.port = 0
         self.notes: list[str] = []
@@ -230,7 +119,7 @@ class ServiceStack:
         progress(f"migrating a temp SQLite DB in {self.workdir}")
         done = subprocess.run(
             [PYTHON, MANAGE, "migrate", "--noinput", "-v", "0"],
-            cwd=ROOT,
+            cwd=REPO,
             env=env,
             capture_output=True,
             text=True,
@@ -239,7 +128,7 @@ class ServiceStack:
             raise StackError(f"migrate failed:\n{done.stdout}\n{done.stderr}")
 
         progress(f"starting binance_sim on :{self.sim_port}")
-        self.sim = start_process(
+        self.sim = ServiceProcess(
             "binance_sim",
             [
                 PYTHON,
@@ -254,38 +143,29 @@ class ServiceStack:
                 *self.sim_args,
             ],
             env,
-            self.workdir / "sim.log",
-        )
-        wait_until(
-            "the simulator",
-            lambda: httpx.get(f"{self.sim_url}/sim/state", timeout=2).status_code == 200,
-            self.ready_timeout_s,
-            [self.sim],
-        )
+            self.workdir,
+            log_name="sim.log",
+        ).start()
+        self.sim.wait_http(f"{self.sim_url}/sim/state", self.ready_timeout_s)
 
         if self.seed_candles:
             self._seed_candles(env)
 
         progress(f"starting serve on :{self.port}")
-        self.serve = start_process(
+        self.serve = ServiceProcess(
             "serve",
             [PYTHON, MANAGE, "serve", "--host", "127.0.0.1", "--port", str(self.port), *self.serve_args],
             env,
-            self.workdir / "serve.log",
-        )
+            self.workdir,
+        ).start()
         if "--no-stream" in self.serve_args:
-            wait_until(
-                "serve",
-                lambda: httpx.get(f"{self.base_url}/api/health", timeout=2).status_code < 500,
-                self.ready_timeout_s,
-                [self.sim, self.serve],
-            )
+            self.serve.wait_http(f"{self.base_url}/api/health", self.ready_timeout_s, ok=lambda status: status < 500)
         else:
             wait_until(
-                "a live, published book",
                 self._is_live,
                 self.ready_timeout_s,
-                [self.sim, self.serve],
+                "a live, published book",
+                processes=[self.sim, self.serve],
                 interval=0.2,
             )
         progress(f"stack ready: serve pid {self.serve.pid}, binance_sim pid {self.sim.pid}")
@@ -299,7 +179,7 @@ class ServiceStack:
         progress("seeding candles and order blocks from the simulator")
         for command in (["backfill_candles"], ["compute_orderblocks"]):
             done = subprocess.run(
-                [PYTHON, MANAGE, *command], cwd=ROOT, env=env, capture_output=True, text=True
+                [PYTHON, MANAGE, *command], cwd=REPO, env=env, capture_output=True, text=True
             )
             if done.returncode != 0:
                 note = (

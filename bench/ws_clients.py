@@ -24,7 +24,7 @@ from typing import Any
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
-from bench.stack import raise_fd_limit
+from bench.processes import raise_fd_limit
 
 ACK_EVERY = 16
 

@@ -25,7 +25,7 @@ from typing import Any
 import httpx
 import pytest
 
-from bench.soak import ServiceProcess, free_port, manage_argv, tail_of, wait_until
+from bench.processes import ServiceProcess, free_port, manage_argv, tail_of, wait_until
 from tests.scaleout.servers import PostgresServer, RedisServer
 
 # Fast cycles so a few seconds hold many messages; quick reconnects after the crash test.

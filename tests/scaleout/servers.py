@@ -22,7 +22,7 @@ from typing import Any
 
 import pytest
 
-from bench.soak import free_port, tail_of, wait_until
+from bench.processes import free_port, tail_of, wait_until
 
 START_TIMEOUT_S = 30.0
 

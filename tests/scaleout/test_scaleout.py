@@ -20,7 +20,8 @@ import httpx
 import pytest
 from websockets.asyncio.client import ClientConnection, connect
 
-from bench.soak import book_differences, wait_until
+from bench.processes import wait_until
+from bench.soak import book_differences
 from tests.scaleout.conftest import ScaleOutStack
 
 pytestmark = pytest.mark.scaleout

@@ -10,6 +10,7 @@ from decimal import Decimal
 
 import pytest
 
+from bench.processes import parse_status_kb
 from bench.soak import (
     FAULT_ROTATION,
     FaultContext,
@@ -21,7 +22,6 @@ from bench.soak import (
     fault_schedule,
     fault_seen,
     parse_args,
-    parse_status_kb,
     render_report,
 )
 
