@@ -13,7 +13,7 @@ import logging
 import time
 from collections import Counter
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
 
@@ -29,7 +29,26 @@ class RestError(Exception):
     """A REST call that cannot succeed (bad request, or retries exhausted)."""
 
 
+class RestLimits(Protocol):
+    """The settings a REST client and its weight budget are built from (Config, StreamerSettings)."""
+
+    rest_timeout_s: float
+    rest_weight_limit_1m: int
+    rest_weight_reserve: int
+    snapshots_per_10min: int
+
+
 class BinanceRestClient:
+    @classmethod
+    def with_budget_from(cls, base_url: str, limits: RestLimits) -> BinanceRestClient:
+        """A client with its own weight budget, both sized from the service's settings."""
+        budget = WeightBudget(
+            limit_per_minute=limits.rest_weight_limit_1m,
+            reserve=limits.rest_weight_reserve,
+            snapshots_per_10min=limits.snapshots_per_10min,
+        )
+        return cls(base_url, budget=budget, timeout_s=limits.rest_timeout_s)
+
     def __init__(
         self,
         base_url: str,

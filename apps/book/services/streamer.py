@@ -33,7 +33,6 @@ from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
 from apps.book.domain.backoff import Backoff
 from apps.book.domain.events import DepthEvent, Trade
 from apps.book.domain.metrics import BookView, capture_view
-from apps.book.domain.rate_limit import WeightBudget
 from apps.book.domain.sync import PUBLIC_STATUS, DepthSynchronizer, Handover, Outcome, SyncResult
 from apps.book.domain.wire import WireError, parse_agg_trade, parse_depth_event
 from apps.book.presentation import metrics_dict
@@ -132,12 +131,8 @@ class OrderBookStreamer:
         self.broadcaster = broadcaster
         self.clock = clock
         self.sync = DepthSynchronizer(max_buffer=settings.buffer_max_events, snapshot_limit=settings.snapshot_limit)
-        self.budget = WeightBudget(
-            limit_per_minute=settings.rest_weight_limit_1m,
-            reserve=settings.rest_weight_reserve,
-            snapshots_per_10min=settings.snapshots_per_10min,
-        )
-        self.rest = BinanceRestClient(settings.rest_url, budget=self.budget, timeout_s=settings.rest_timeout_s)
+        self.rest = BinanceRestClient.with_budget_from(settings.rest_url, settings)
+        self.budget = self.rest.budget
         self.backoff = Backoff(settings.backoff_base_s, settings.backoff_cap_s, rng)
         self.snapshot_backoff = Backoff(settings.backoff_base_s, settings.backoff_cap_s, rng)
         self.observers: list[Callable[[Published], None]] = []

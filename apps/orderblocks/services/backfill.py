@@ -122,16 +122,10 @@ async def backfill_from(
 ) -> BackfillSummary:
     """Backfill with a REST client of its own (its own weight budget, seeded from the exchange's
     X-MBX-USED-WEIGHT-1M header). Used by `serve --simulator` and the backfill_candles command."""
-    from apps.book.domain.rate_limit import WeightBudget
     from apps.book.services.rest_client import BinanceRestClient
 
     config = settings.CONFIG
-    budget = WeightBudget(
-        limit_per_minute=config.rest_weight_limit_1m,
-        reserve=config.rest_weight_reserve,
-        snapshots_per_10min=config.snapshots_per_10min,
-    )
-    client = BinanceRestClient(rest_url, budget=budget, timeout_s=config.rest_timeout_s)
+    client = BinanceRestClient.with_budget_from(rest_url, config)
     try:
         return await backfill_candles(client, config.symbol, since_ms=since_ms, progress=progress)
     finally:
