@@ -16,7 +16,7 @@ from apps.book.services.streamer import OrderBookStreamer
 from apps.book.simulator.server import BinanceSimulator
 from tests.book.streaming import StreamHarness, fast_settings
 
-pytestmark = [pytest.mark.asyncio, pytest.mark.django_db(transaction=True)]
+pytestmark = pytest.mark.django_db(transaction=True)  # async tests run under asyncio_mode = "auto"
 
 
 def get_json(path: str) -> tuple[int, dict]:
