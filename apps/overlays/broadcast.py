@@ -33,6 +33,15 @@ def group_name(symbol: str) -> str:
     return f"overlays_{symbol.lower()}"
 
 
+def delta_text(epoch: str, seq: int, kind: str, data: Any) -> str:
+    """The client frame of one group message (JSON text, ASCII)."""
+    return json.dumps(
+        {"type": "delta", "epoch": epoch, "seq": seq, "kind": kind, "data": data},
+        separators=(",", ":"),
+        default=str,
+    )
+
+
 class OverlayBroadcaster:
     """Numbers and sends overlay messages to the symbol's group. Never raises on a full layer."""
 
@@ -63,11 +72,7 @@ class OverlayBroadcaster:
         seq = next(self._seq)
         self.last_seq = seq
         # `text` is the client frame, serialised once here instead of once per connected client.
-        text = json.dumps(
-            {"type": "delta", "epoch": self.epoch, "seq": seq, "kind": kind, "data": data},
-            separators=(",", ":"),
-            default=str,
-        )
+        text = delta_text(self.epoch, seq, kind, data)
         message = {"type": GROUP_MESSAGE_TYPE, "epoch": self.epoch, "seq": seq, "kind": kind, "data": data,
                    "text": text}
         try:

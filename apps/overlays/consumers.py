@@ -44,7 +44,7 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from channels.layers import get_channel_layer
 from django.conf import settings
 
-from apps.overlays.broadcast import group_name
+from apps.overlays.broadcast import delta_text, group_name
 from apps.overlays.local_fanout import LocalFanout, local_fanout
 from apps.overlays.state_cache import state_cache
 
@@ -237,11 +237,7 @@ class OverlayConsumer(AsyncWebsocketConsumer):
             return None, reason
         text = event.get("text")  # pre-serialised by the broadcaster
         if text is None:
-            text = json.dumps(
-                {"type": "delta", "epoch": epoch, "seq": seq, "kind": event["kind"], "data": event["data"]},
-                separators=(",", ":"),
-                default=str,
-            )
+            text = delta_text(epoch, seq, event["kind"], event["data"])
         return text, None
 
     async def send_snapshot(self, reason: str) -> None:
