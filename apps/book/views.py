@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from django.conf import settings
@@ -9,6 +10,7 @@ from django.http import HttpRequest
 
 from apps.book.selectors import published_book, stream_health
 from apps.overlays.json_api import json_endpoint
+from apps.overlays.local_fanout import fanout_stats
 from apps.overlays.query_params import QueryParams
 
 BOOK_LIMIT_CAP = 100
@@ -30,4 +32,6 @@ def health(request: HttpRequest, params: QueryParams) -> dict[str, Any]:
     simulator_url = data["stream"].get("simulator_url")
     if simulator_url:  # only when `serve --simulator` feeds the stream
         data["simulator_url"] = simulator_url
+    # The web process that answered (with several, each answers for itself): its overlay fan-out.
+    data["web"] = {"pid": os.getpid(), "overlay_fanout": fanout_stats()}
     return data

@@ -67,6 +67,18 @@ class LocalFanout:
         self._task: asyncio.Task[None] | None = None
         self._lock = asyncio.Lock()
 
+    def stats(self) -> dict[str, Any]:
+        """Counters for /api/health (read from any thread: plain ints, no locking needed)."""
+        return {
+            "group": self.group,
+            "subscribers": len(self.subscribers),
+            "received": self.received,
+            "delivered": self.delivered,
+            "subscriber_errors": self.subscriber_errors,
+            "receive_errors": self.receive_errors,
+            "joins": self.joins,
+        }
+
     @property
     def running(self) -> bool:
         return self._task is not None and not self._task.done()
@@ -155,3 +167,15 @@ def local_fanout(layer: BaseChannelLayer, group: str) -> LocalFanout:
     if fanout is None or fanout.layer is not layer:
         fanout = per_loop[key] = LocalFanout(layer, group)
     return fanout
+
+
+def fanout_stats() -> list[dict[str, Any]]:
+    """Every fan-out of this process (one per event loop, layer and group), for /api/health.
+    Called from a request thread while the loop may add or drop an entry: copy, retry once."""
+    for _ in range(2):
+        try:
+            fanouts = [f for per_loop in list(_fanouts.values()) for f in list(per_loop.values())]
+        except RuntimeError:  # changed size during the copy
+            continue
+        return [fanout.stats() for fanout in fanouts]
+    return []

@@ -258,7 +258,11 @@ def openapi_document(symbol: str, api_max_limit: int) -> dict[str, Any]:
                    "properties": {
                        "symbol": {"type": "string"},
                        "status": {"type": "string", "enum": list(STREAM_STATUSES)},
-                       "stream": {"type": "object", "additionalProperties": True}}}, "Health."),
+                       "stream": {"type": "object", "additionalProperties": True},
+                       "web": {"type": "object", "additionalProperties": True,
+                               "description": "The web process that answered: pid and its overlay "
+                                              "fan-out counters (subscribers, received, delivered, "
+                                              "subscriber_errors, receive_errors, joins)."}}}, "Health."),
         ),
         "/api/schema": {
             "get": {

@@ -305,3 +305,25 @@ async def test_a_busy_client_queues_a_bounded_backlog_then_resnapshots(monkeypat
     snap = await receive(comm)
     assert snap["type"] == "snapshot" and snap["reason"] == "hole" and snap["seq"] == 7
     await comm.disconnect()
+
+
+async def test_health_reports_this_web_process_fanout_counters():
+    """An operator with several web processes sees, per answering process, how many clients its
+    fan-out serves and whether deliveries fail."""
+    from django.test import AsyncClient
+
+    await database_sync_to_async(make_published)()
+    comms = [(await connect())[0] for _ in range(2)]
+    for comm in comms:
+        await receive(comm)
+    await group_message("e1", 1)
+    await group_message("e1", 2)
+    for comm in comms:
+        assert [(await receive(comm))["seq"] for _ in range(2)] == [1, 2]
+    body = (await AsyncClient().get("/api/health")).json()
+    [fanout] = [f for f in body["web"]["overlay_fanout"] if f["group"] == group_name(SYMBOL)]
+    assert body["web"]["pid"] > 0
+    assert (fanout["subscribers"], fanout["received"], fanout["delivered"]) == (2, 2, 4)
+    assert fanout["subscriber_errors"] == fanout["receive_errors"] == 0 and fanout["joins"] == 1
+    for comm in comms:
+        await comm.disconnect()
