@@ -1,11 +1,14 @@
-"""The in-memory channel layer for the one-process `serve`, fixed for many WebSocket clients.
+"""The in-memory channel layer for the one-process `serve`.
 
 Channels' InMemoryChannelLayer, per broadcast to N members, (1) runs its expiry sweep over every
-channel and group member on every `receive` (O(N^2) per broadcast: about 1 s at 1000 clients) and
-(2) creates N tasks, each deep-copying the message. This layer sweeps at most once per
-`clean_interval_s` and puts ONE copy of a group message straight into every member's queue.
-Members must treat received messages as read-only (the overlay consumer does). A full member
-queue drops that member's copy, as before: the consumer sees a seq hole and re-snapshots.
+channel and group member on every `receive` and (2) creates N tasks, each deep-copying the message.
+Before apps.overlays.local_fanout existed every WebSocket client was a member, and at 1000 clients
+that cost about 1 s per broadcast. Now a web process is ONE member of the overlay group, so both
+costs are small either way; this layer still sweeps at most once per `clean_interval_s` and puts
+one copy of a group message straight into each member's queue, which keeps other groups and extra
+members (tests, a second loop) cheap. Members must treat received messages as read-only (the
+fan-out and the overlay consumer do). A full member queue drops that member's copy, as before: the
+clients see a seq hole and re-snapshot.
 """
 
 from __future__ import annotations
