@@ -77,6 +77,24 @@ def parse_status_kb(status_text: str, key: str) -> int | None:
     return None
 
 
+class MigrateFailed(RuntimeError):
+    """`manage.py migrate` exited non-zero; the message carries its output."""
+
+
+def migrate(env: Mapping[str, str], timeout: float = 300.0) -> None:
+    """Run `manage.py migrate` for the database `env` points at (DATABASE_URL or DATABASE_PATH)."""
+    done = subprocess.run(
+        manage_argv("migrate", "--noinput", "-v", "0"),
+        env=dict(env),
+        cwd=str(REPO),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+    if done.returncode != 0:
+        raise MigrateFailed(f"migrate failed (exit {done.returncode}):\n{done.stdout}{done.stderr}")
+
+
 def tail_of(path: Path, lines: int = 40) -> str:
     try:
         return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])

@@ -25,7 +25,6 @@ import argparse
 import os
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -37,7 +36,7 @@ from typing import Any
 
 import httpx
 
-from bench.processes import REPO, ServiceProcess, free_port, manage_argv, tail_of
+from bench.processes import ServiceProcess, free_port, manage_argv, migrate, tail_of
 
 PROGRESS_EVERY_S = 10.0
 HEALTH_EVERY_S = 1.0
@@ -391,15 +390,7 @@ class Soak:
     def start(self) -> None:
         progress(f"work dir {self.workdir}")
         progress("migrating a fresh SQLite database")
-        done = subprocess.run(
-            manage_argv("migrate", "--noinput", "-v", "0"),
-            env=self.env,
-            cwd=str(REPO),
-            capture_output=True,
-            text=True,
-        )
-        if done.returncode != 0:
-            raise RuntimeError(f"migrate failed:\n{done.stdout}{done.stderr}")
+        migrate(self.env)
         progress(f"starting binance_sim on {self.sim_url}")
         self.sim.start()
         self.sim.wait_http(f"{self.sim_url}/sim/state")

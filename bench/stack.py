@@ -22,7 +22,15 @@ from typing import Any
 
 import httpx
 
-from bench.processes import MANAGE, PYTHON, REPO, ServiceProcess, free_port, wait_until
+from bench.processes import (
+    REPO,
+    MigrateFailed,
+    ServiceProcess,
+    free_port,
+    manage_argv,
+    migrate,
+    wait_until,
+)
 
 
 class StackError(RuntimeError):
@@ -117,31 +125,18 @@ class ServiceStack:
         self.port = free_port()
         env = self.env()
         progress(f"migrating a temp SQLite DB in {self.workdir}")
-        done = subprocess.run(
-            [PYTHON, MANAGE, "migrate", "--noinput", "-v", "0"],
-            cwd=REPO,
-            env=env,
-            capture_output=True,
-            text=True,
-        )
-        if done.returncode != 0:
-            raise StackError(f"migrate failed:\n{done.stdout}\n{done.stderr}")
+        try:
+            migrate(env)
+        except MigrateFailed as exc:
+            raise StackError(str(exc)) from exc
 
         progress(f"starting binance_sim on :{self.sim_port}")
         self.sim = ServiceProcess(
             "binance_sim",
-            [
-                PYTHON,
-                MANAGE,
-                "binance_sim",
-                "--port",
-                str(self.sim_port),
-                "--symbol",
-                self.symbol,
-                "--status-every",
-                "3600",
+            manage_argv(
+                "binance_sim", "--port", str(self.sim_port), "--symbol", self.symbol, "--status-every", "3600",
                 *self.sim_args,
-            ],
+            ),
             env,
             self.workdir,
             log_name="sim.log",
@@ -154,7 +149,7 @@ class ServiceStack:
         progress(f"starting serve on :{self.port}")
         self.serve = ServiceProcess(
             "serve",
-            [PYTHON, MANAGE, "serve", "--host", "127.0.0.1", "--port", str(self.port), *self.serve_args],
+            manage_argv("serve", "--host", "127.0.0.1", "--port", str(self.port), *self.serve_args),
             env,
             self.workdir,
         ).start()
@@ -179,7 +174,7 @@ class ServiceStack:
         progress("seeding candles and order blocks from the simulator")
         for command in (["backfill_candles"], ["compute_orderblocks"]):
             done = subprocess.run(
-                [PYTHON, MANAGE, *command], cwd=REPO, env=env, capture_output=True, text=True
+                manage_argv(*command), cwd=REPO, env=env, capture_output=True, text=True
             )
             if done.returncode != 0:
                 note = (

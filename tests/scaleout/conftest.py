@@ -25,7 +25,7 @@ from typing import Any
 import httpx
 import pytest
 
-from bench.processes import ServiceProcess, free_port, manage_argv, tail_of, wait_until
+from bench.processes import ServiceProcess, free_port, manage_argv, migrate, tail_of, wait_until
 from tests.scaleout.servers import PostgresServer, RedisServer
 
 # Fast cycles so a few seconds hold many messages; quick reconnects after the crash test.
@@ -124,10 +124,7 @@ def stack(
         "BINANCE_WS_URL": f"ws://127.0.0.1:{sim_port}",
         "BINANCE_REST_URL": sim_url,
     }
-    migrate = subprocess.run(
-        manage_argv("migrate", "--noinput", "-v", "0"), env=env, capture_output=True, text=True, timeout=120
-    )
-    assert migrate.returncode == 0, f"migrate against Postgres failed:\n{migrate.stdout}{migrate.stderr}"
+    migrate(env, timeout=120)  # against Postgres
 
     sim = ServiceProcess(
         "binance_sim",
