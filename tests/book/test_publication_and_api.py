@@ -46,6 +46,9 @@ async def test_api_book_serves_the_published_book_equal_to_the_exchange():
             stream = health["stream"]
             assert stream["snapshots"] == 1 and stream["rest"]["weight_used_1m"] >= 250
             assert stream["trusted_window"] == ["0", "Infinity"]
+            # the book's size at the published update id: a book that only grows would show here
+            all_bids, all_asks = sim.market.truth_top(stream["update_id"], 100_000)
+            assert stream["levels"] == {"bids": len(all_bids), "asks": len(all_asks)}
             assert await sync_to_async(OrderbookMetric.objects.count)() >= 1
             metric = await sync_to_async(OrderbookMetric.objects.order_by("-ts_ms").first)()
             assert metric.best_ask > metric.best_bid and metric.spread == metric.best_ask - metric.best_bid

@@ -31,7 +31,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
 
 from apps.book.domain.backoff import Backoff
-from apps.book.domain.events import DepthEvent, Trade
+from apps.book.domain.events import DepthEvent, Side, Trade
 from apps.book.domain.metrics import BookView, capture_view
 from apps.book.domain.sync import PUBLIC_STATUS, DepthSynchronizer, Handover, Outcome, SyncResult
 from apps.book.domain.wire import WireError, parse_agg_trade, parse_depth_event
@@ -219,6 +219,7 @@ class OrderBookStreamer:
             "state": self.sync.state.value,
             "status": self.status,
             "update_id": self.sync.book.update_id if self.sync.ready else None,
+            "levels": {"bids": self.sync.book.depth(Side.BID), "asks": self.sync.book.depth(Side.ASK)},
             "last_event_age_s": round(now - self._last_depth_at, 3),
             "last_event_ms": self._last_event_ms,
             "connected_since_ms": self.connected_since_ms,
