@@ -161,10 +161,30 @@ def test_rss_is_read_from_proc_status():
 
 def test_command_line_lengths_and_bad_values():
     options, _ = parse_args(["--minutes", "2"])
-    assert options.duration_s == 120 and options.fault_every_s == 60 and options.max_rss_growth == 0.20
+    assert options.duration_s == 120 and options.fault_every_s == 60 and options.max_rss_growth == 0.10
     assert parse_args(["--seconds", "45"])[0].duration_s == 45
     assert parse_args([])[0].duration_s == 600
     for bad in (["--minutes", "0"], ["--minutes", "1", "--seconds", "5"], ["--fault-every", "-1"]):
         with pytest.raises(SystemExit) as exc:
             parse_args(bad)
         assert exc.value.code == 2
+
+
+def test_the_rss_baseline_waits_for_a_warm_service_a_quarter_of_the_run_at_most_ten_minutes():
+    assert parse_args(["--minutes", "2"])[0].warmup_s == 30
+    assert parse_args(["--minutes", "10"])[0].warmup_s == 150
+    assert parse_args(["--minutes", "60"])[0].warmup_s == 600
+    assert parse_args(["--seconds", "20"])[0].warmup_s == 10
+    assert parse_args(["--minutes", "60", "--warmup", "5"])[0].warmup_s == 5
+
+
+def test_the_trend_is_the_last_half_slope_so_a_steady_leak_shows_and_a_warm_up_does_not():
+    minutes = range(0, 61)
+    leak = SoakResult(rss_samples=[(m * 60.0, 100_000 + 256 * m) for m in minutes])  # 0.25 MB a minute
+    assert leak.rss_trend_mb_per_hour() == pytest.approx(15.0)
+    # fast growth in the first ten minutes, then flat: the last half shows no trend
+    warm_up = SoakResult(rss_samples=[(m * 60.0, 100_000 + 2_000 * min(m, 10)) for m in minutes])
+    assert warm_up.rss_trend_mb_per_hour() == pytest.approx(0.0)
+    assert SoakResult(rss_samples=[(0.0, 1), (60.0, 2)]).rss_trend_mb_per_hour() is None
+    report = render_report(leak, 0.10, "cmd")
+    assert "serve RSS trend, last half (MB/h, least squares)" in report and "+15.0" in report
