@@ -294,21 +294,23 @@ def test_the_encoder_converts_each_value_once_and_sees_changed_quantities():
     bids = with_level(flat_bids("1000", 12), "700", "20")
     asks = flat_asks("1010", 3)
     first = detect_zones(bids, asks, None, WIDE, encoder=encoder)
-    size = len(encoder)
+    converted = encoder.conversions
+    assert converted > 0
     assert detect_zones(bids, asks, None, WIDE, encoder=encoder) == first
-    assert len(encoder) == size  # nothing new to convert
+    assert encoder.conversions == converted  # nothing new to convert
     moved = with_level(with_level(bids, "700", "1"), "800", "20")  # the wall moved
     [zone] = zones_on(detect_zones(moved, asks, None, WIDE, encoder=encoder), Side.BID)
     assert zone.price_low == D("800")
+    assert encoder.conversions - converted <= 2  # only the two changed quantities
 
 
-def test_the_encoder_keeps_a_bounded_memo_however_many_quantities_it_has_seen():
-    """A live book brings new quantities every cycle; the memo must not keep them all."""
-    encoder = LevelEncoder(generation_size=500)
+def test_the_encoder_holds_only_the_current_books_values_however_many_it_has_seen():
+    """A live book brings new quantities every cycle; the memo must not keep the old ones."""
+    encoder = LevelEncoder()
     asks = flat_asks("1010", 3)
     for cycle in range(300):  # 300 cycles x 12 fresh quantities = 3600 values seen
         bids = [(price, qty + D(cycle * 12 + i) / 10**6) for i, (price, qty) in enumerate(flat_bids("1000", 12))]
         detection = detect_zones(bids, asks, None, WIDE, encoder=encoder)
         assert detection == detect_zones(bids, asks, None, WIDE, exact_decimal=True)
-        assert encoder.retained <= 2 * 500 + 2 * 15
-    assert encoder.generations >= 2
+        assert len(encoder) <= encoder.slack * 2 * (len(bids) + len(asks))
+    assert encoder.rebuilds >= 2

@@ -256,8 +256,8 @@ def detect_zones(
     bid_units = ask_units = None
     if not exact_decimal and params.bin_units is not None:
         encoder = encoder if encoder is not None else LevelEncoder()
-        bid_units = encoder.encode(bid_list)
-        ask_units = encoder.encode(ask_list) if bid_units is not None else None
+        bid_units = encoder.encode(bid_list, "bid")
+        ask_units = encoder.encode(ask_list, "ask") if bid_units is not None else None
     if bid_units is None or ask_units is None:
         return _detect_decimal(bid_list, ask_list, trusted_window, params, touch)
     return _detect_units(bid_list, ask_list, bid_units, ask_units, trusted_window, params, touch)
@@ -299,53 +299,49 @@ class LevelEncoder:
     """Memo of exact Decimal -> 1e-8 unit conversions, reused from cycle to cycle.
 
     A live book keeps the same Decimal objects for unchanged levels, so after the first cycle
-    only changed levels are converted. Every changed quantity is a new value, so the memo is
-    generational: when the current generation reaches ``generation_size`` entries (or 8x the
-    levels of one call, whichever is larger) it becomes the previous one, values still in use
-    move back on their next lookup, and older ones are dropped. It holds at most two
-    generations, so its size follows the analysed book rather than how long the process has
-    run (one ever-growing memo made a serve process grow ~0.3 MB a minute).
+    only changed levels are converted. Each side has its own memo; new values are added, and
+    once a side's memo holds more than ``slack`` x the values of the book slice it was just asked
+    for, it is rebuilt from that slice alone. So its size follows the analysed book, never how long
+    the process has run or how many quantities it has seen, and the rebuild costs one dict per
+    book-sized amount of churn rather than one per cycle.
     Not thread-safe: one detection at a time per encoder.
     """
 
-    def __init__(self, generation_size: int = 20_000) -> None:
-        self.generation_size = generation_size
-        self._units: dict[Decimal, int] = {}
-        self._previous: dict[Decimal, int] = {}
-        self.generations = 0
+    def __init__(self, slack: int = 2) -> None:
+        self.slack = max(1, slack)
+        self._memos: dict[str, dict[Decimal, int]] = {}
+        self.conversions = 0  # values converted (memo misses), for tests and benchmarks
+        self.rebuilds = 0
 
     def __len__(self) -> int:
-        """Values in the current generation."""
-        return len(self._units)
+        """Values held, all sides (what the memo costs in memory)."""
+        return sum(len(memo) for memo in self._memos.values())
 
-    @property
-    def retained(self) -> int:
-        """Values held in both generations (what the memo costs in memory)."""
-        return len(self._units) + len(self._previous)
-
-    def encode(self, levels: Sequence[Level]) -> tuple[np.ndarray, np.ndarray] | None:
-        """(price units, quantity units) as int64 arrays, or None if a value is not exact in units."""
-        get = self._units.get
+    def encode(self, levels: Sequence[Level], side: str) -> tuple[np.ndarray, np.ndarray] | None:
+        """(price units, quantity units) as int64 arrays, or None if a value is not exact in units.
+        ``side`` names the memo: the same side of the book from cycle to cycle."""
+        get = self._memos.get(side, {}).get
         prices = [get(price) for price, _ in levels]
         quantities = [get(qty) for _, qty in levels]
-        try:  # the common case: every value seen in this generation
+        try:  # every value known: the memo stays as it is
             return np.array(prices, dtype=np.int64), np.array(quantities, dtype=np.int64)
-        except TypeError:  # some None: values not converted in this generation yet
+        except TypeError:  # some None: values this side has not seen yet
             pass
-        if len(self._units) >= max(self.generation_size, 8 * len(levels)):
-            self._previous, self._units = self._units, {}
-            self.generations += 1
-        current, previous_get = self._units, self._previous.get
+        memo = self._memos.setdefault(side, {})
         for column, position in ((prices, 0), (quantities, 1)):
             for i, units in enumerate(column):
                 if units is None:
                     value = levels[i][position]
-                    units = previous_get(value)
-                    if units is None:
-                        units = to_units(value)
-                        if units is None:  # not a whole number of units: not cached, caller falls back
-                            return None
-                    current[value] = column[i] = units
+                    units = to_units(value)
+                    self.conversions += 1
+                    if units is None:  # not a whole number of units: the caller falls back
+                        return None
+                    memo[value] = column[i] = units
+        if len(memo) > self.slack * 2 * len(levels):  # mostly values that left the book: start over
+            memo = dict(zip([price for price, _ in levels], prices, strict=True))
+            memo.update(zip([qty for _, qty in levels], quantities, strict=True))
+            self._memos[side] = memo
+            self.rebuilds += 1
         return np.array(prices, dtype=np.int64), np.array(quantities, dtype=np.int64)
 
 
