@@ -604,8 +604,9 @@ class Soak:
 def default_warmup(duration_s: float) -> float:
     """The RSS baseline waits until the service is warm: its first snapshots, the worker threads and
     their SQLite page caches, the zone tracker and the simulator's walls (each rests up to 10 min)
-    all fill up first. Measured (docs/soak.md): Python-level memory under tracemalloc stops
-    growing after about 12 minutes; RSS growth slows from ~1 MB/min to ~0.1 MB/min."""
+    all fill up first. Measured (docs/soak.md): Python-level memory under tracemalloc stopped
+    growing after about 12 minutes (before the zones memo was bounded by the book); RSS grows
+    ~1 MB/min in the first minutes and ~0.1 MB/min after 10 minutes."""
     return min(600.0, max(10.0, duration_s / 4))
 
 
