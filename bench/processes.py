@@ -77,22 +77,29 @@ def parse_status_kb(status_text: str, key: str) -> int | None:
     return None
 
 
-class MigrateFailed(RuntimeError):
-    """`manage.py migrate` exited non-zero; the message carries its output."""
+class ManageCommandFailed(RuntimeError):
+    """A `manage.py` command exited non-zero; the message carries its output."""
+
+    def __init__(self, command: str, returncode: int, stdout: str, stderr: str) -> None:
+        super().__init__(f"{command} failed (exit {returncode}):\n{stdout}{stderr}")
+        self.command = command
+        self.returncode = returncode
+        self.stdout = stdout
+        self.stderr = stderr
+
+
+def run_manage(env: Mapping[str, str], *args: str, timeout: float = 300.0) -> None:
+    """Run `manage.py <args>` to completion in `env`; ManageCommandFailed if it exits non-zero."""
+    done = subprocess.run(
+        manage_argv(*args), env=dict(env), cwd=str(REPO), capture_output=True, text=True, timeout=timeout
+    )
+    if done.returncode != 0:
+        raise ManageCommandFailed(args[0], done.returncode, done.stdout, done.stderr)
 
 
 def migrate(env: Mapping[str, str], timeout: float = 300.0) -> None:
     """Run `manage.py migrate` for the database `env` points at (DATABASE_URL or DATABASE_PATH)."""
-    done = subprocess.run(
-        manage_argv("migrate", "--noinput", "-v", "0"),
-        env=dict(env),
-        cwd=str(REPO),
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
-    if done.returncode != 0:
-        raise MigrateFailed(f"migrate failed (exit {done.returncode}):\n{done.stdout}{done.stderr}")
+    run_manage(env, "migrate", "--noinput", "-v", "0", timeout=timeout)
 
 
 def tail_of(path: Path, lines: int = 40) -> str:

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -23,12 +22,12 @@ from typing import Any
 import httpx
 
 from bench.processes import (
-    REPO,
-    MigrateFailed,
+    ManageCommandFailed,
     ServiceProcess,
     free_port,
     manage_argv,
     migrate,
+    run_manage,
     wait_until,
 )
 
@@ -127,7 +126,7 @@ class ServiceStack:
         progress(f"migrating a temp SQLite DB in {self.workdir}")
         try:
             migrate(env)
-        except MigrateFailed as exc:
+        except ManageCommandFailed as exc:
             raise StackError(str(exc)) from exc
 
         progress(f"starting binance_sim on :{self.sim_port}")
@@ -172,14 +171,13 @@ class ServiceStack:
     def _seed_candles(self, env: dict[str, str]) -> None:
         """Candles from the simulator's klines + order blocks, so /api/overlays carries real boxes."""
         progress("seeding candles and order blocks from the simulator")
-        for command in (["backfill_candles"], ["compute_orderblocks"]):
-            done = subprocess.run(
-                manage_argv(*command), cwd=REPO, env=env, capture_output=True, text=True
-            )
-            if done.returncode != 0:
+        for command in ("backfill_candles", "compute_orderblocks"):
+            try:
+                run_manage(env, command)
+            except ManageCommandFailed as exc:
                 note = (
-                    f"{command[0]} failed (rc {done.returncode}); running without order blocks: "
-                    f"{(done.stderr or done.stdout).strip().splitlines()[-1:]}"
+                    f"{command} failed (rc {exc.returncode}); running without order blocks: "
+                    f"{(exc.stderr or exc.stdout).strip().splitlines()[-1:]}"
                 )
                 progress(note)
                 self.notes.append(note)

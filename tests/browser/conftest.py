@@ -25,6 +25,8 @@ from typing import Any
 import httpx
 import pytest
 
+from bench.processes import migrate
+
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts"
 CHROMIUM = "/usr/bin/chromium"
@@ -73,7 +75,7 @@ def migrated_db(tmp_path_factory) -> Path:
     """An empty, migrated SQLite file; every site starts from a copy (one migrate per session)."""
     path = tmp_path_factory.mktemp("template") / "site.sqlite3"
     env = _base_env(path.parent)
-    subprocess.run([_python(), "manage.py", "migrate", "--noinput", "-v", "0"], cwd=ROOT, env=env, check=True)
+    migrate(env)
     return path
 
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 from collections.abc import Iterator
@@ -25,7 +24,7 @@ from typing import Any
 import httpx
 import pytest
 
-from bench.processes import ServiceProcess, free_port, manage_argv, migrate, tail_of, wait_until
+from bench.processes import ServiceProcess, free_port, manage_argv, migrate, run_manage, tail_of, wait_until
 from tests.scaleout.servers import PostgresServer, RedisServer
 
 # Fast cycles so a few seconds hold many messages; quick reconnects after the crash test.
@@ -161,8 +160,7 @@ def stack(
         sim.wait_http(f"{sim_url}/sim/state")
         # candle history and its order blocks in Postgres, as an operator would seed them
         for command in (("backfill_candles",), ("compute_orderblocks", "--full")):
-            done = subprocess.run(manage_argv(*command), env=env, capture_output=True, text=True, timeout=120)
-            assert done.returncode == 0, f"{command[0]} failed:\n{done.stdout}{done.stderr}"
+            run_manage(env, *command, timeout=120)
         worker.start()
         web_a.wait_http(f"{s.web_a_url}/api/health")
         web_b.wait_http(f"{s.web_b_url}/api/health")
