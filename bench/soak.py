@@ -252,13 +252,11 @@ class SoakResult:
         points = [(t, kb) for t, kb in self.rss_samples if t >= half]
         if len(points) < 3:
             return None
-        mean_t = statistics.fmean(t for t, _ in points)
-        mean_kb = statistics.fmean(kb for _, kb in points)
-        spread = sum((t - mean_t) ** 2 for t, _ in points)
-        if spread == 0:
+        try:
+            fit = statistics.linear_regression([t for t, _ in points], [kb for _, kb in points])
+        except statistics.StatisticsError:  # every sample at the same time
             return None
-        slope_kb_per_s = sum((t - mean_t) * (kb - mean_kb) for t, kb in points) / spread
-        return slope_kb_per_s * 3600 / 1024
+        return fit.slope * 3600 / 1024
 
     def failures(self, max_rss_growth: float) -> list[str]:
         """Why the soak failed; empty when it passed."""
