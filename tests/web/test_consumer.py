@@ -9,6 +9,7 @@ import pytest
 from channels.db import database_sync_to_async
 from channels.layers import channel_layers, get_channel_layer
 from channels.testing import WebsocketCommunicator
+from django.test import AsyncClient
 
 from apps.overlays.broadcast import GROUP_MESSAGE_TYPE, OverlayBroadcaster, group_name
 from apps.overlays.consumers import MAX_CLIENT_MESSAGE_BYTES, OverlayConsumer
@@ -310,8 +311,6 @@ async def test_a_busy_client_queues_a_bounded_backlog_then_resnapshots(monkeypat
 async def test_health_reports_this_web_process_fanout_counters():
     """An operator with several web processes sees, per answering process, how many clients its
     fan-out serves and whether deliveries fail."""
-    from django.test import AsyncClient
-
     await database_sync_to_async(make_published)()
     comms = [(await connect())[0] for _ in range(2)]
     for comm in comms:

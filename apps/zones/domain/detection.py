@@ -320,14 +320,14 @@ class LevelEncoder:
     def encode(self, levels: Sequence[Level], side: str) -> tuple[np.ndarray, np.ndarray] | None:
         """(price units, quantity units) as int64 arrays, or None if a value is not exact in units.
         ``side`` names the memo: the same side of the book from cycle to cycle."""
-        get = self._memos.get(side, {}).get
+        memo = self._memos.setdefault(side, {})
+        get = memo.get
         prices = [get(price) for price, _ in levels]
         quantities = [get(qty) for _, qty in levels]
         try:  # every value known: the memo stays as it is
             return np.array(prices, dtype=np.int64), np.array(quantities, dtype=np.int64)
         except TypeError:  # some None: values this side has not seen yet
             pass
-        memo = self._memos.setdefault(side, {})
         for column, position in ((prices, 0), (quantities, 1)):
             for i, units in enumerate(column):
                 if units is None:
