@@ -14,13 +14,13 @@ from channels.routing import ChannelNameRouter, ProtocolTypeRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 from django.conf import settings  # noqa: E402
 
-from apps.overlays.fast_path import OverlaysFastPath  # noqa: E402
+from apps.overlays.fast_path import HotReadsFastPath  # noqa: E402
 from project.garbage_collection import settle_after_startup  # noqa: E402
 from project.routing import channel_routes, websocket_router  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
-        "http": OverlaysFastPath(django_asgi_app),
+        "http": HotReadsFastPath(django_asgi_app),
         "websocket": AllowedHostsOriginValidator(websocket_router),
         "channel": ChannelNameRouter(channel_routes),
     }

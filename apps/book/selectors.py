@@ -9,6 +9,8 @@ from django.conf import settings
 
 from apps.book.models import PublishedBook
 
+BOOK_LIMIT_CAP = 100
+
 
 def _effective_status(row: PublishedBook, now_ms: int) -> str:
     if row.status == "live" and now_ms - row.ts_ms > settings.CONFIG.stale_after_s * 1000:
@@ -30,6 +32,14 @@ def published_book(symbol: str, limit: int = 100, now_ms: int | None = None) -> 
         "bids": row.bids[:limit],
         "asks": row.asks[:limit],
     }
+
+
+def book_document(symbol: str, limit: int) -> dict[str, Any]:
+    """GET /api/book: the published book, or an empty "connecting" book before the first one."""
+    data = published_book(symbol, limit)
+    if data is None:
+        return {"symbol": symbol, "update_id": None, "ts_ms": None, "status": "connecting", "bids": [], "asks": []}
+    return data
 
 
 def stream_status(symbol: str, now_ms: int | None = None) -> dict[str, Any]:
@@ -60,3 +70,12 @@ def stream_health(symbol: str, now_ms: int | None = None) -> dict[str, Any]:
         "published_age_s": status["age_s"],
         "stream": row.health if row is not None else {},
     }
+
+
+def health_document(symbol: str) -> dict[str, Any]:
+    """GET /api/health without its `web` part (the answering process adds its own)."""
+    data = stream_health(symbol)
+    simulator_url = data["stream"].get("simulator_url")
+    if simulator_url:  # only when `serve --simulator` feeds the stream
+        data["simulator_url"] = simulator_url
+    return data

@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import time
 import weakref
 from collections.abc import Awaitable, Callable
@@ -179,3 +180,9 @@ def fanout_stats() -> list[dict[str, Any]]:
             continue
         return [fanout.stats() for fanout in fanouts]
     return []
+
+
+def web_health() -> dict[str, Any]:
+    """/api/health's `web` part: the answering process and its overlay fan-out (with several web
+    processes, each answers for itself)."""
+    return {"pid": os.getpid(), "overlay_fanout": fanout_stats()}

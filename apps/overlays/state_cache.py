@@ -1,9 +1,12 @@
-"""One read of the overlay state shared by every client of this process.
+"""Shared reads of the hot documents, one per process: overlays, the published book, health.
 
-GET /api/overlays pollers and WebSocket clients joining all want the same answer, which changes
-at most once per publication cycle (1 s). The cache keeps the state, its JSON bytes and an ETag
-for `ttl_s`; concurrent callers wait for the same single DB read (single flight). The read runs
-off the thread that serves sync Django views, so pollers never queue behind page requests.
+Every GET /api/overlays poller and every WebSocket client joining wants the same overlay state,
+which changes at most once per publication cycle (1 s); /api/book and /api/health pollers likewise
+want the one row the streamer publishes. A `SharedRead` keeps the last read document, its JSON
+bytes and an ETag; concurrent callers wait for the same single DB read (single flight), and with a
+`ttl_s` callers may be answered from a read up to that old. The read runs on the event loop's
+executor threads, which live as long as the process: no new thread and no new database wrapper
+per request (Django's request handling makes both for every request; see fast_path.py).
 """
 
 from __future__ import annotations
@@ -21,7 +24,10 @@ from asgiref.sync import sync_to_async
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import close_old_connections
 
+from apps.book.selectors import BOOK_LIMIT_CAP, book_document, health_document
 from apps.overlays.selectors import overlay_state
+
+Reader = Callable[[str], dict[str, Any]]
 
 
 @dataclass(frozen=True)
@@ -32,14 +38,9 @@ class CachedState:
     read_at: float
 
 
-def _read(symbol: str) -> dict[str, Any]:
-    try:
-        return overlay_state(symbol, now_ms=int(time.time() * 1000))
-    finally:
-        close_old_connections()
-
-
 def encode_state(state: dict[str, Any], read_at: float) -> CachedState:
+    """The document as the Django JSON views send it: the same bytes and the same content ETag
+    (ConditionalGetMiddleware's quoted MD5)."""
     body = json.dumps(state, cls=DjangoJSONEncoder, separators=(",", ":")).encode()
     etag = '"' + hashlib.md5(body, usedforsecurity=False).hexdigest() + '"'
     return CachedState(state=state, body=body, etag=etag, read_at=read_at)
@@ -51,14 +52,15 @@ class _Read:
     future: asyncio.Future[CachedState]
 
 
-class OverlayStateCache:
-    """`get(symbol)` may answer from a read up to `ttl_s` old (pollers). `get(symbol, newer_than=t)`
-    only answers from a read that started at or after `t` (a WebSocket client that joined the group
-    at `t`, or saw a hole at `t`, must not get a state older than that), but still shares one
-    in-flight read with every other caller it satisfies: 1000 clients joining in a burst cost a
-    handful of reads, not 1000."""
+class SharedRead:
+    """`get(symbol)` may answer from a read up to `ttl_s` old (0: only from a read in flight).
+    `get(symbol, newer_than=t)` only answers from a read that started at or after `t` (a WebSocket
+    client that joined the group at `t`, or saw a hole at `t`, must not get a state older than
+    that), but still shares one in-flight read with every other caller it satisfies: 1000 clients
+    joining in a burst cost a handful of reads, not 1000."""
 
-    def __init__(self, ttl_s: float = 0.5, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, reader: Reader, ttl_s: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self.reader = reader
         self.ttl_s = ttl_s
         self.clock = clock
         self._entries: dict[str, CachedState] = {}
@@ -87,12 +89,18 @@ class OverlayStateCache:
             with contextlib.suppress(Exception):
                 await asyncio.shield(pending.future)
 
+    def _read_closing(self, symbol: str) -> dict[str, Any]:
+        try:
+            return self.reader(symbol)
+        finally:
+            close_old_connections()
+
     async def _read(self, symbol: str) -> CachedState:
         started = self.clock()
         future: asyncio.Future[CachedState] = asyncio.get_running_loop().create_future()
         self._inflight[symbol] = _Read(started, future)
         try:
-            state = await sync_to_async(_read, thread_sensitive=False)(symbol)
+            state = await sync_to_async(self._read_closing, thread_sensitive=False)(symbol)
             self.reads += 1
             entry = encode_state(state, started)
             self._entries[symbol] = entry
@@ -106,4 +114,14 @@ class OverlayStateCache:
             del self._inflight[symbol]
 
 
-state_cache = OverlayStateCache()
+def _overlays(symbol: str) -> dict[str, Any]:
+    return overlay_state(symbol, now_ms=int(time.time() * 1000))
+
+
+def _book(symbol: str) -> dict[str, Any]:
+    return book_document(symbol, BOOK_LIMIT_CAP)
+
+
+state_cache = SharedRead(_overlays, ttl_s=0.5)  # pollers every 3 s; joins pass newer_than
+book_cache = SharedRead(_book, ttl_s=0.0)  # the freshest published book: shared only while in flight
+health_cache = SharedRead(health_document, ttl_s=0.0)
