@@ -212,6 +212,10 @@ class ServiceProcess:
         """Resident set size from /proc/PID/status (None if gone or not Linux)."""
         return proc_status_kb(self.pid, "VmRSS") if self.alive else None
 
+    def thread_count(self) -> int | None:
+        """OS threads of the process (the `Threads:` line of /proc/PID/status; None if gone)."""
+        return proc_status_kb(self.pid, "Threads") if self.alive else None
+
     def kill(self) -> None:
         """SIGKILL, no clean-up: what a crash looks like to everything else."""
         if self.proc is not None and self.proc.poll() is None:

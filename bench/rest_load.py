@@ -1,6 +1,8 @@
 """REST load: GET /api/overlays from 50 concurrent pollers; requests/s at p99 under 20 ms.
 
     python -m bench.rest_load [--pollers 50] [--rates 10,25,50,100,200,400,800] [--step-seconds 5]
+    python -m bench.rest_load --path /api/book        (another endpoint; "/api/book?limit=100" is the
+                                                      same document through Django, for comparison)
 
 Starts `binance_sim` + `serve` (live book, candles and order blocks seeded from the simulator so
 the answer carries real boxes, ~25 KB) and runs the load generator as its own process
@@ -39,7 +41,7 @@ from bench.processes import PYTHON, REPO
 from bench.stack import ServiceStack, StackError, load_text, progress
 
 P99_GOAL_MS = 20.0
-PATH = "/api/overlays"
+DEFAULT_PATH = "/api/overlays"
 
 
 # -- the worker (its own process) -------------------------------------------------------------
@@ -93,6 +95,8 @@ class HttpConnection:
 async def poll(url: str, pollers: int, rate: float, seconds: float, etag: bool) -> dict[str, Any]:
     parsed = urlparse(url)
     host, port, path = parsed.hostname or "127.0.0.1", parsed.port or 80, parsed.path or "/"
+    if parsed.query:
+        path = f"{path}?{parsed.query}"
     latencies: list[float] = []
     statuses: Counter[str] = Counter()
     errors: list[str] = []
@@ -178,7 +182,7 @@ class Step:
 
 
 def run_step(
-    stack: ServiceStack, name: str, pollers: int, rate: float, seconds: float, etag: bool = False
+    stack: ServiceStack, path: str, name: str, pollers: int, rate: float, seconds: float, etag: bool = False
 ) -> Step:
     progress(f"rest: {name} ({pollers} pollers, {seconds:g}s)")
     args = [
@@ -187,7 +191,7 @@ def run_step(
         "bench.rest_load",
         "--worker",
         "--url",
-        f"{stack.base_url}{PATH}",
+        f"{stack.base_url}{path}",
         "--pollers",
         str(pollers),
         "--rate",
@@ -215,10 +219,10 @@ def run_step(
     )
 
 
-def measure(stack: ServiceStack, pollers: int, rates: list[float], seconds: float) -> list[Step]:
-    steps = [run_step(stack, "baseline: 1 poller, 5 req/s", 1, 5.0, seconds)]
+def measure(stack: ServiceStack, path: str, pollers: int, rates: list[float], seconds: float) -> list[Step]:
+    steps = [run_step(stack, path, "baseline: 1 poller, 5 req/s", 1, 5.0, seconds)]
     for rate in rates:
-        step = run_step(stack, f"open loop {rate:g} req/s", pollers, rate, seconds)
+        step = run_step(stack, path, f"open loop {rate:g} req/s", pollers, rate, seconds)
         steps.append(step)
         if not step.kept_up or step.latency.p99 > 1000:
             progress(
@@ -226,13 +230,13 @@ def measure(stack: ServiceStack, pollers: int, rates: list[float], seconds: floa
                 f"{step.latency.p99:.0f} ms)"
             )
             break
-    steps.append(run_step(stack, "closed loop (max throughput)", pollers, 0, seconds))
-    steps.append(run_step(stack, "closed loop, If-None-Match", pollers, 0, seconds, etag=True))
+    steps.append(run_step(stack, path, "closed loop (max throughput)", pollers, 0, seconds))
+    steps.append(run_step(stack, path, "closed loop, If-None-Match", pollers, 0, seconds, etag=True))
     return steps
 
 
-def print_steps(steps: list[Step], load_before: str, load_after: str) -> None:
-    print(f"\nREST GET {PATH}: latency in ms (load average before {load_before}, after {load_after})")
+def print_steps(steps: list[Step], path: str, load_before: str, load_after: str) -> None:
+    print(f"\nREST GET {path}: latency in ms (load average before {load_before}, after {load_after})")
     header = (
         f"{'step':<32} {'pollers':>7} {'offered/s':>9} {'achieved/s':>10} {'p50':>7} {'p90':>7} {'p99':>7} "
         f"{'max':>8} {'statuses':<18} {'errors':>6} {'p99<20ms':>8}"
@@ -254,15 +258,16 @@ def print_steps(steps: list[Step], load_before: str, load_after: str) -> None:
         print(f"answer size (median body bytes of 200s): {max(sizes):,}")
 
 
-def figures(steps: list[Step], pollers: int) -> list[Figure]:
+def figures(steps: list[Step], pollers: int, path: str = DEFAULT_PATH) -> list[Figure]:
     open_steps = [s for s in steps if s.offered and s.pollers == pollers]
     best = max((s.offered for s in open_steps if s.within_goal), default=0.0)
     closed = next((s for s in steps if s.name.startswith("closed loop (")), None)
     baseline = steps[0]
+    group = "rest" if path == DEFAULT_PATH else f"rest {path}"
     out = [
-        Figure("rest", "1 poller baseline p50 (ms)", baseline.latency.p50, "unloaded"),
+        Figure(group, "1 poller baseline p50 (ms)", baseline.latency.p50, "unloaded"),
         Figure(
-            "rest",
+            group,
             f"req/s with p99 < {P99_GOAL_MS:g} ms, {pollers} pollers",
             best,
             f"highest open-loop step within p99 {P99_GOAL_MS:g} ms",
@@ -273,7 +278,7 @@ def figures(steps: list[Step], pollers: int) -> list[Figure]:
     if closed is not None:
         out.append(
             Figure(
-                "rest",
+                group,
                 f"closed loop req/s, {pollers} pollers",
                 closed.achieved,
                 f"p50 {number(closed.latency.p50)} / p99 {number(closed.latency.p99)} ms",
@@ -294,14 +299,16 @@ def parse_rates(text: str) -> list[float]:
     return sorted(rates)
 
 
-def run(pollers: int = 50, rates: list[float] | None = None, seconds: float = 5.0) -> list[Figure]:
+def run(
+    pollers: int = 50, rates: list[float] | None = None, seconds: float = 5.0, path: str = DEFAULT_PATH
+) -> list[Figure]:
     rates = rates or [10, 25, 50, 100, 200, 400, 800]
     with ServiceStack(seed_candles=True) as stack:
         before = load_text()
-        steps = measure(stack, pollers, rates, seconds)
+        steps = measure(stack, path, pollers, rates, seconds)
         after = load_text()
-    print_steps(steps, before, after)
-    return figures(steps, pollers)
+    print_steps(steps, path, before, after)
+    return figures(steps, pollers, path)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -314,6 +321,7 @@ def main(argv: list[str] | None = None) -> int:
         help="open-loop req/s steps, default 10,25,50,100,200,400,800",
     )
     parser.add_argument("--step-seconds", type=float, default=5.0, help="seconds per step (default 5)")
+    parser.add_argument("--path", default=DEFAULT_PATH, help=f"path and query to GET (default {DEFAULT_PATH})")
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--url", help=argparse.SUPPRESS)
     parser.add_argument("--rate", type=float, default=0.0, help=argparse.SUPPRESS)
@@ -322,11 +330,13 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.pollers <= 0 or args.step_seconds <= 0:
         parser.error("--pollers and --step-seconds must be positive")
+    if not args.path.startswith("/"):
+        parser.error(f"--path must start with /, got {args.path!r}")
     if args.worker:
         if not args.url:
             parser.error("--worker needs --url")
         return worker_main(args)
-    print_figures(run(args.pollers, args.rates, args.step_seconds))
+    print_figures(run(args.pollers, args.rates, args.step_seconds, args.path))
     return 0
 
 

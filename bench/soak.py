@@ -215,6 +215,8 @@ class SoakResult:
     rss_start_kb: int | None = None
     rss_end_kb: int | None = None
     rss_max_kb: int | None = None
+    threads_end: int | None = None
+    threads_max: int | None = None
     rss_marks: list[int] = field(default_factory=list)  # at 25, 50 and 75 % of the run
     rss_samples: list[tuple[float, int]] = field(default_factory=list)  # (s from live, kB) every 10 s
     warmup_s: float = 0.0
@@ -311,6 +313,7 @@ def render_report(result: SoakResult, max_rss_growth: float, command: str) -> st
             else f"{result.rss_end_kb - result.rss_start_kb:+d} kB ({growth:+.1%}, limit +{max_rss_growth:.0%})",
         ),
         ("serve RSS max seen (kB)", str(result.rss_max_kb)),
+        ("serve OS threads (end / max seen)", f"{result.threads_end} / {result.threads_max}"),
         (
             "serve RSS at 25 / 50 / 75 / 100 % (kB)",
             " / ".join(str(kb) for kb in [*result.rss_marks, result.rss_end_kb]),
@@ -485,6 +488,9 @@ class Soak:
         rss = self.serve.rss_kb()
         if rss is not None:
             r.rss_max_kb = max(r.rss_max_kb or 0, rss)
+        threads = self.serve.thread_count()
+        if threads is not None:
+            r.threads_max = max(r.threads_max or 0, threads)
 
     # -- faults ------------------------------------------------------------------------------
     def fire(self, index: int, at_s: float) -> FaultRun:
@@ -592,6 +598,7 @@ class Soak:
             time.sleep(max(0.0, self.o.poll_s - ((time.monotonic() - t0) - now)))
         r.duration_s = time.monotonic() - t0
         r.rss_end_kb = self.serve.rss_kb()
+        r.threads_end = self.serve.thread_count()
         if r.rss_end_kb is not None:
             r.rss_samples.append((r.duration_s, r.rss_end_kb))
         if r.rss_start_kb is None:  # a run shorter than the warm-up: start = end sample window
