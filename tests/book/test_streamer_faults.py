@@ -3,13 +3,17 @@ then every fault in one run. Every publication is compared with the simulator's 
 
 from __future__ import annotations
 
+import asyncio
+import gc
 import math
+import weakref
 from decimal import Decimal
 
 import pytest
 
+from apps.book.services.streamer import OrderBookStreamer
 from apps.book.simulator.server import BinanceSimulator
-from tests.book.streaming import StreamHarness, start_harness
+from tests.book.streaming import StreamHarness, fast_settings, start_harness
 
 pytestmark = pytest.mark.asyncio
 
@@ -141,6 +145,38 @@ async def test_disconnect_reconnects_with_backoff(harness, sim, mode):
     await harness.until(lambda p: sum(harness.streamer.reconnects.values()) >= 1)
     await recovered(harness, sim)
     assert harness.streamer.last_backoff_s <= 0.05  # first attempt: full jitter under base
+
+
+async def test_each_recovery_calls_on_recovered_once_the_dead_connection_is_garbage(sim):
+    """The server processes collect garbage whenever the book is live again (project/garbage_collection.py):
+    by then the interrupted connection must be unreachable, or that collection would free nothing."""
+    connections: list[weakref.ref] = []
+    alive_at_recovery: list[list[bool]] = []
+
+    def on_recovered() -> None:
+        gc.collect()
+        alive_at_recovery.append([ref() is not None for ref in connections])
+        assert streamer._active is not None
+        if not connections or connections[-1]() is not streamer._active.ws:
+            connections.append(weakref.ref(streamer._active.ws))
+
+    streamer = OrderBookStreamer(fast_settings(sim), on_recovered=on_recovered)
+    h = StreamHarness(sim=sim, streamer=streamer)
+    streamer.observers.append(h.observe)
+    h.task = asyncio.create_task(streamer.run())
+    try:
+        await h.live()
+        assert alive_at_recovery == [[]]  # the first sync counts: live after connecting
+        sim.inject_gap(5)
+        await recovered(h, sim)
+        assert alive_at_recovery[1:] == [[True]]  # a resync keeps the socket
+        await sim.disconnect("abrupt")
+        await h.until(lambda p: sum(streamer.reconnects.values()) >= 1)
+        await recovered(h, sim)
+        assert alive_at_recovery[2:] == [[False]]  # the dead connection is already garbage
+    finally:
+        await h.stop()
+    assert h.mismatches == []
 
 
 async def test_reconnect_splices_when_no_event_was_missed():

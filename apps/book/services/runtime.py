@@ -17,6 +17,7 @@ from apps.book.services.cycle import StreamListener
 from apps.book.services.publication import prune_metrics, write_publication
 from apps.book.services.streamer import OrderBookStreamer, StreamerSettings
 from apps.overlays.broadcast import OverlayBroadcaster
+from project.garbage_collection import collect_after_recovery
 
 log = logging.getLogger("apps.book.runtime")
 
@@ -55,6 +56,7 @@ def build_streamer(config: Any, *, with_listeners: bool = True, **overrides: Any
         publisher=publish_to_db,
         pruner=prune_metrics_async,
         broadcaster=broadcaster,
+        on_recovered=collect_after_recovery,
     )
     if zones is not None:
         zone_listener = zones

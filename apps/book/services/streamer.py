@@ -120,10 +120,14 @@ class OrderBookStreamer:
         publisher: Publisher | None = None,
         pruner: Callable[[str, int], Awaitable[Any]] | None = None,
         broadcaster: Any = None,
+        on_recovered: Callable[[], None] | None = None,
         clock: Callable[[], float] = time.time,
         rng: random.Random | None = None,
     ) -> None:
         self.settings = settings
+        # called each time the book is live again after an interruption (snapshot or splice), once
+        # what the interruption left behind (dead sockets, HTTP connections, tracebacks) is garbage
+        self.on_recovered = on_recovered
         self.symbol = settings.symbol.upper()
         self.listeners = list(listeners)
         self.publisher = publisher
@@ -523,6 +527,8 @@ class OrderBookStreamer:
             log.info("live: %s", result.reason)
             self.backoff.reset()
         self._set_state_log(self.status)
+        if outcome in (Outcome.SPLICED, Outcome.LIVE) and self.on_recovered is not None:
+            self.on_recovered()
 
     def _set_state_log(self, status: str) -> None:
         if status != self._last_status:
