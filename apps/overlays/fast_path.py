@@ -29,22 +29,14 @@ Receive = Any
 Send = Any
 
 
-async def _overlays(symbol: str) -> CachedState:
-    return await state_cache.get(symbol)
-
-
-async def _book(symbol: str) -> CachedState:
-    return await book_cache.get(symbol)
-
-
 async def _health(symbol: str) -> CachedState:
     entry = await health_cache.get(symbol)
     return encode_state({**entry.state, "web": web_health()}, entry.read_at)
 
 
 ROUTES: dict[str, Callable[[str], Awaitable[CachedState]]] = {
-    "/api/overlays": _overlays,
-    "/api/book": _book,
+    "/api/overlays": state_cache.get,
+    "/api/book": book_cache.get,
     "/api/health": _health,
 }
 
