@@ -18,9 +18,13 @@ def _effective_status(row: PublishedBook, now_ms: int) -> str:
     return row.status
 
 
+def _latest_row(symbol: str) -> PublishedBook | None:
+    return PublishedBook.objects.filter(symbol=symbol).first()
+
+
 def published_book(symbol: str, limit: int = 100, now_ms: int | None = None) -> dict[str, Any] | None:
     """The latest published book, top `limit` per side, or None before the first publication."""
-    row = PublishedBook.objects.filter(symbol=symbol).first()
+    row = _latest_row(symbol)
     if row is None:
         return None
     now_ms = int(time.time() * 1000) if now_ms is None else now_ms
@@ -42,9 +46,7 @@ def book_document(symbol: str, limit: int) -> dict[str, Any]:
     return data
 
 
-def stream_status(symbol: str, now_ms: int | None = None) -> dict[str, Any]:
-    """{"status", "update_id", "ts_ms", "age_s", "best_bid", "best_ask"}; "connecting" before any data."""
-    row = PublishedBook.objects.filter(symbol=symbol).first()
+def _status_of(symbol: str, row: PublishedBook | None, now_ms: int | None) -> dict[str, Any]:
     if row is None:
         return {"symbol": symbol, "status": "connecting", "update_id": None, "ts_ms": None, "age_s": None,
                 "best_bid": None, "best_ask": None}
@@ -60,9 +62,15 @@ def stream_status(symbol: str, now_ms: int | None = None) -> dict[str, Any]:
     }
 
 
+def stream_status(symbol: str, now_ms: int | None = None) -> dict[str, Any]:
+    """{"status", "update_id", "ts_ms", "age_s", "best_bid", "best_ask"}; "connecting" before any data."""
+    return _status_of(symbol, _latest_row(symbol), now_ms)
+
+
 def stream_health(symbol: str, now_ms: int | None = None) -> dict[str, Any]:
-    row = PublishedBook.objects.filter(symbol=symbol).first()
-    status = stream_status(symbol, now_ms)
+    """Status and the streamer's health counters, both from one read of the published row."""
+    row = _latest_row(symbol)
+    status = _status_of(symbol, row, now_ms)
     return {
         "symbol": symbol,
         "status": status["status"],
