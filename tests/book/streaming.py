@@ -84,8 +84,10 @@ def fast_settings(sim: BinanceSimulator, **overrides: Any) -> StreamerSettings:
     return StreamerSettings(**values)
 
 
-async def start_harness(sim: BinanceSimulator, **overrides: Any) -> StreamHarness:
-    streamer = OrderBookStreamer(fast_settings(sim, **overrides))
+async def start_harness(
+    sim: BinanceSimulator, *, on_recovered: Callable[[], None] | None = None, **overrides: Any
+) -> StreamHarness:
+    streamer = OrderBookStreamer(fast_settings(sim, **overrides), on_recovered=on_recovered)
     harness = StreamHarness(sim=sim, streamer=streamer)
     streamer.observers.append(harness.observe)
     harness.task = asyncio.create_task(streamer.run())

@@ -3,7 +3,6 @@ then every fault in one run. Every publication is compared with the simulator's 
 
 from __future__ import annotations
 
-import asyncio
 import gc
 import math
 import weakref
@@ -11,9 +10,8 @@ from decimal import Decimal
 
 import pytest
 
-from apps.book.services.streamer import OrderBookStreamer
 from apps.book.simulator.server import BinanceSimulator
-from tests.book.streaming import StreamHarness, fast_settings, start_harness
+from tests.book.streaming import StreamHarness, start_harness
 
 pytestmark = pytest.mark.asyncio
 
@@ -160,10 +158,8 @@ async def test_each_recovery_calls_on_recovered_once_the_dead_connection_is_garb
         if not connections or connections[-1]() is not streamer._active.ws:
             connections.append(weakref.ref(streamer._active.ws))
 
-    streamer = OrderBookStreamer(fast_settings(sim), on_recovered=on_recovered)
-    h = StreamHarness(sim=sim, streamer=streamer)
-    streamer.observers.append(h.observe)
-    h.task = asyncio.create_task(streamer.run())
+    h = await start_harness(sim, on_recovered=on_recovered)
+    streamer = h.streamer
     try:
         await h.live()
         assert alive_at_recovery == [[]]  # the first sync counts: live after connecting
