@@ -205,7 +205,9 @@ def match_events(rec: Recording) -> tuple[list[float], list[float], list[float]]
     message whose update_id covers the event. Events after the last metrics message are dropped."""
     metrics = sorted(rec.metrics)
     ids = [m[0] for m in metrics]
-    total, to_publish, to_client = [], [], []
+    total: list[float] = []
+    to_publish: list[float] = []
+    to_client: list[float] = []
     for u, event_ms, _ in rec.depth:
         i = bisect_left(ids, u)
         if i == len(ids):

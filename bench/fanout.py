@@ -39,7 +39,7 @@ import time
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TextIO
+from typing import IO, Any
 
 import httpx
 from websockets.asyncio.client import connect
@@ -103,7 +103,7 @@ class ClientProcess:
 
     def read_json(self, timeout: float) -> dict[str, Any]:
         result: list[str] = []
-        stdout: TextIO | None = self.popen.stdout
+        stdout: IO[str] | None = self.popen.stdout
         assert stdout is not None
         reader = threading.Thread(target=lambda: result.append(stdout.readline()), daemon=True)
         reader.start()

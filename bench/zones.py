@@ -31,6 +31,7 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -251,7 +252,7 @@ async def idle_lag(seconds: float = 1.0) -> tuple[float, float]:
     return statistics.median(lags), max(lags)
 
 
-def med(values: list[float]) -> float:
+def med(values: Sequence[float]) -> float:
     return statistics.median(values) if values else 0.0
 
 

@@ -94,7 +94,7 @@ def test_zones_match_a_naive_reading_of_the_rules(book, params, data):
     window = windows(bids, asks, data)
     detection = detect_zones(bids, asks, window, params, exact_decimal=data.draw(st.booleans()))
     found = [
-        (z.side.value, z.price_low, z.price_high, z.notional, [b.index for b in z.bins])
+        (z.side.value, z.price_low, z.price_high, z.notional, [b.bin_index for b in z.bins])
         for z in detection.zones
     ]
     assert found == reference_zones(bids, asks, window, params)

@@ -32,10 +32,14 @@ class RestError(Exception):
 class RestLimits(Protocol):
     """The settings a REST client and its weight budget are built from (Config, StreamerSettings)."""
 
-    rest_timeout_s: float
-    rest_weight_limit_1m: int
-    rest_weight_reserve: int
-    snapshots_per_10min: int
+    @property
+    def rest_timeout_s(self) -> float: ...
+    @property
+    def rest_weight_limit_1m(self) -> int: ...
+    @property
+    def rest_weight_reserve(self) -> int: ...
+    @property
+    def snapshots_per_10min(self) -> int: ...
 
 
 class BinanceRestClient:

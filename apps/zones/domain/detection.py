@@ -97,7 +97,7 @@ class AnalysisBounds:
 class WallBin(NamedTuple):  # immutable; a tuple because there can be thousands per cycle
     """One bin whose volume stands out from its neighbourhood."""
 
-    index: int
+    bin_index: int
     price_low: Decimal
     price_high: Decimal
     qty: Decimal
@@ -524,7 +524,7 @@ def _side_zones_decimal(
             low, high = bin_bounds(index, side, params)
             members.append(
                 WallBin(
-                    index=index,
+                    bin_index=index,
                     price_low=low,
                     price_high=high,
                     qty=qty_by_bin[index],

@@ -38,12 +38,19 @@ T = TypeVar("T")
 class CycleLike(Protocol):
     """apps.book.services.cycle.PublishCycle, duck-typed."""
 
-    now_ms: int
-    symbol: str
-    status: str
-    book: BookView | None
-    update_id: int | None
-    trades: Sequence[Trade]
+    # read-only members, so a frozen dataclass or a subtype (OrderBook for BookView) conforms
+    @property
+    def now_ms(self) -> int: ...
+    @property
+    def symbol(self) -> str: ...
+    @property
+    def status(self) -> str: ...
+    @property
+    def book(self) -> BookView | None: ...
+    @property
+    def update_id(self) -> int | None: ...
+    @property
+    def trades(self) -> Sequence[Trade]: ...
 
 
 @dataclass
