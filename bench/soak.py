@@ -38,6 +38,7 @@ from typing import Any
 import httpx
 
 from bench.processes import ServiceProcess, free_port, manage_argv, migrate, tail_of
+from bench.trend import last_half_slope_per_hour
 
 PROGRESS_EVERY_S = 10.0
 HEALTH_EVERY_S = 1.0
@@ -246,19 +247,9 @@ class SoakResult:
         return f"{middle - self.rss_start_kb:+d} kB / {self.rss_end_kb - middle:+d} kB"
 
     def rss_trend_mb_per_hour(self) -> float | None:
-        """Least-squares slope of RSS over the last half of the run, in MB per hour: a leak keeps a
-        steady slope; caches filling up and allocator fragmentation flatten out."""
-        if not self.rss_samples:
-            return None
-        half = self.rss_samples[-1][0] / 2
-        points = [(t, kb) for t, kb in self.rss_samples if t >= half]
-        if len(points) < 3:
-            return None
-        try:
-            fit = statistics.linear_regression([t for t, _ in points], [kb for _, kb in points])
-        except statistics.StatisticsError:  # every sample at the same time
-            return None
-        return fit.slope * 3600 / 1024
+        """Least-squares slope of RSS over the last half of the run, in MB per hour (bench.trend)."""
+        slope_kb = last_half_slope_per_hour(self.rss_samples)
+        return None if slope_kb is None else slope_kb / 1024
 
     def failures(self, max_rss_growth: float) -> list[str]:
         """Why the soak failed; empty when it passed."""

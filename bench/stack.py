@@ -192,11 +192,15 @@ class ServiceStack:
             self.workdir = None
 
     # -- reads -------------------------------------------------------------------------------
-    def health(self) -> dict[str, Any]:
-        response = httpx.get(f"{self.base_url}/api/health", timeout=5)
+    def get_json(self, path: str) -> dict[str, Any]:
+        """GET a path of serve's API; raises on a non-2xx answer."""
+        response = httpx.get(f"{self.base_url}{path}", timeout=5)
         response.raise_for_status()
         data: dict[str, Any] = response.json()
         return data
+
+    def health(self) -> dict[str, Any]:
+        return self.get_json("/api/health")
 
     def sim_state(self) -> dict[str, Any]:
         response = httpx.get(f"{self.sim_url}/sim/state", timeout=5)
