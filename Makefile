@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test demo lint bench soak install system-packages migrate clean
+.PHONY: run test demo lint bench soak page-soak install system-packages migrate clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -43,6 +43,9 @@ bench: install
 
 soak: migrate
 	$(BIN)/python -m bench.soak --minutes $${MINUTES:-10}
+
+page-soak: install system-packages
+	$(BIN)/python -m bench.page_soak --minutes $${MINUTES:-10}
 
 clean:
 	rm -rf $(VENV) node_modules var
