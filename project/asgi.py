@@ -17,6 +17,7 @@ from django.conf import settings  # noqa: E402
 from apps.overlays.fast_path import HotReadsFastPath  # noqa: E402
 from project.garbage_collection import settle_after_startup  # noqa: E402
 from project.routing import channel_routes, websocket_router  # noqa: E402
+from project.sync_threads import start_sync_threads  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
@@ -27,4 +28,5 @@ application = ProtocolTypeRouter(
 )
 
 # Every server process (serve, daphne web processes, runworker) loads this module once it is set up.
+start_sync_threads()
 settle_after_startup(settings.CONFIG.gc_gen0_threshold)

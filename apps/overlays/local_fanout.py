@@ -171,11 +171,14 @@ def local_fanout(layer: BaseChannelLayer, group: str) -> LocalFanout:
 
 
 def fanout_stats() -> list[dict[str, Any]]:
-    """Every fan-out of this process (one per event loop, layer and group), for /api/health.
+    """Every fan-out of this process's open event loops (one per loop, layer and group), for
+    /api/health; a closed loop's fan-outs are dead even while something still references the loop.
     Called from a request thread while the loop may add or drop an entry: copy, retry once."""
     for _ in range(2):
         try:
-            fanouts = [f for per_loop in list(_fanouts.values()) for f in list(per_loop.values())]
+            fanouts = [
+                f for loop, per_loop in list(_fanouts.items()) if not loop.is_closed() for f in list(per_loop.values())
+            ]
         except RuntimeError:  # changed size during the copy
             continue
         return [fanout.stats() for fanout in fanouts]

@@ -20,12 +20,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from asgiref.sync import sync_to_async
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import close_old_connections
 
 from apps.book.selectors import BOOK_LIMIT_CAP, book_document, health_document
 from apps.overlays.selectors import overlay_state
+from project.sync_threads import in_sync_thread
 
 Reader = Callable[[str], dict[str, Any]]
 
@@ -100,7 +100,7 @@ class SharedRead:
         future: asyncio.Future[CachedState] = asyncio.get_running_loop().create_future()
         self._inflight[symbol] = _Read(started, future)
         try:
-            state = await sync_to_async(self._read_closing, thread_sensitive=False)(symbol)
+            state = await in_sync_thread(self._read_closing)(symbol)
             self.reads += 1
             entry = encode_state(state, started)
             self._entries[symbol] = entry

@@ -10,14 +10,13 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from asgiref.sync import sync_to_async
-
 from apps.book.domain.metrics import BookView
 from apps.book.services.cycle import StreamListener
 from apps.book.services.publication import prune_metrics, write_publication
 from apps.book.services.streamer import OrderBookStreamer, StreamerSettings
 from apps.overlays.broadcast import OverlayBroadcaster
 from project.garbage_collection import collect_after_recovery
+from project.sync_threads import in_sync_thread
 
 log = logging.getLogger("apps.book.runtime")
 
@@ -29,14 +28,14 @@ def current_streamer() -> OrderBookStreamer | None:
     return _current
 
 
-# thread_sensitive=False: the streamer's writes run on the executor, not on the one thread that
+# The streamer's writes run on the sync pool (project/sync_threads.py), not on the one thread that
 # serves every sync Django view in this process, so page/API requests never queue behind them.
 async def publish_to_db(symbol: str, ts_ms: int, status: str, view: BookView | None, health: dict[str, Any]) -> None:
-    await sync_to_async(write_publication, thread_sensitive=False)(symbol, ts_ms, status, view, health)
+    await in_sync_thread(write_publication)(symbol, ts_ms, status, view, health)
 
 
 async def prune_metrics_async(symbol: str, older_than_ms: int) -> int:
-    return await sync_to_async(prune_metrics, thread_sensitive=False)(symbol, older_than_ms)
+    return await in_sync_thread(prune_metrics)(symbol, older_than_ms)
 
 
 def build_streamer(config: Any, *, with_listeners: bool = True, **overrides: Any) -> OrderBookStreamer:

@@ -12,14 +12,11 @@ While the book is not live nothing is computed or changed; the pushed ``state`` 
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Protocol, TypeVar
-
-from asgiref.sync import sync_to_async
 
 from apps.book.domain.events import Trade
 from apps.overlays.broadcast import OverlayBroadcaster
@@ -28,6 +25,7 @@ from apps.zones.domain.detection import LevelEncoder, ZoneDetection, ZoneParams
 from apps.zones.domain.tracking import TrackerParams, TrackerUpdate, ZoneTracker
 from apps.zones.services import store
 from apps.zones.services.deltas import NOT_STARTED, ZoneComputeState, zones_delta
+from project.sync_threads import in_sync_thread
 
 log = logging.getLogger("apps.zones.live")
 
@@ -135,7 +133,7 @@ class ZoneCycleListener:
         if levels.level_count >= self.offload_min_levels:
             # the tracker is only touched by this non-reentrant cycle, so a worker thread is safe
             timings.detect_offloaded = True
-            computed = asyncio.to_thread(self._compute, levels, cycle.now_ms, trades, timings)
+            computed = in_sync_thread(self._compute)(levels, cycle.now_ms, trades, timings)
             detection, update = await self._off_loop(computed)
         else:
             detection, update = self._compute(levels, cycle.now_ms, trades, timings)
@@ -195,7 +193,7 @@ class ZoneCycleListener:
 
     async def _restore(self) -> None:
         try:
-            records = await sync_to_async(store.load_current, thread_sensitive=False)(self.symbol)
+            records = await in_sync_thread(store.load_current)(self.symbol)
         except Exception as exc:
             log.warning("zone restore failed reason=%r; starting with an empty set", exc)
             records = []
@@ -222,7 +220,7 @@ class ZoneCycleListener:
             return
         try:
             await self._off_loop(
-                sync_to_async(store.write_cycle, thread_sensitive=False)(
+                in_sync_thread(store.write_cycle)(
                     self.symbol,
                     upserts,
                     update.removed,
@@ -261,7 +259,7 @@ class ZoneCycleListener:
         if self._next_prune_ms is not None and now_ms < self._next_prune_ms:
             return
         try:
-            result = await sync_to_async(store.prune_history, thread_sensitive=False)(
+            result = await in_sync_thread(store.prune_history)(
                 now_ms - self.history_retention_ms, self.prune_batch_size, self.prune_max_batches
             )
         except Exception as exc:
