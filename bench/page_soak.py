@@ -25,16 +25,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from bench.chromium import CHROMIUM, CHROMIUM_ARGS, VIEWPORT
 from bench.processes import proc_status_kb
+from bench.soak import add_run_length, run_length_s
 from bench.stack import ServiceStack, load_text, progress
 from bench.trend import last_half_slope_per_hour
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", "--no-first-run",
-]
-VIEWPORT = {"width": 1400, "height": 800}
 DROP_BLOCK_MS = 3000
 CONVERGE_TRIES = 30
 
@@ -303,9 +299,7 @@ def default_warmup(duration_s: float) -> float:
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench.page_soak", description=__doc__.split("\n\n")[0])
-    length = parser.add_mutually_exclusive_group()
-    length.add_argument("--minutes", type=float, help="run length in minutes (default 10)")
-    length.add_argument("--seconds", type=float, help="run length in seconds (short runs)")
+    add_run_length(parser)
     parser.add_argument("--publish-ms", type=int, default=1000, help="serve's PUBLISH_INTERVAL_MS (default 1000)")
     parser.add_argument("--sample-every", type=float, default=30.0, help="seconds between samples (default 30)")
     parser.add_argument(
@@ -316,10 +310,14 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "--max-heap-growth", type=float, default=20.0, help="percent JS heap growth that fails (default 20)"
     )
     args = parser.parse_args(argv)
-    args.duration_s = args.seconds if args.seconds is not None else (args.minutes or 10.0) * 60
-    for name in ("duration_s", "publish_ms", "sample_every"):
-        if getattr(args, name) <= 0:
-            parser.error(f"--{name.removesuffix('_s').replace('_', '-')} must be positive")
+    args.duration_s = run_length_s(args)
+    for name, value in (
+        ("--minutes/--seconds", args.duration_s),
+        ("--publish-ms", args.publish_ms),
+        ("--sample-every", args.sample_every),
+    ):
+        if not value > 0:
+            parser.error(f"{name} must be positive, got {value}")
     if args.drop_every < 0:
         parser.error("--drop-every must be 0 or positive")
     if args.warmup is None:

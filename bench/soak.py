@@ -606,11 +606,23 @@ def default_warmup(duration_s: float) -> float:
     return min(600.0, max(10.0, duration_s / 4))
 
 
-def parse_args(argv: Sequence[str] | None) -> tuple[SoakOptions, str]:
-    parser = argparse.ArgumentParser(prog="python -m bench.soak", description=__doc__.split("\n\n")[0])
+def add_run_length(parser: argparse.ArgumentParser) -> None:
+    """--minutes or --seconds (one of them; 10 minutes without either), for the soaks."""
     length = parser.add_mutually_exclusive_group()
     length.add_argument("--minutes", type=float, help="run length in minutes (default 10)")
     length.add_argument("--seconds", type=float, help="run length in seconds (short runs)")
+
+
+def run_length_s(args: argparse.Namespace) -> float:
+    """The run length `add_run_length` asked for, in seconds (the caller checks it is positive)."""
+    if args.seconds is not None:
+        return float(args.seconds)
+    return (args.minutes if args.minutes is not None else 10.0) * 60
+
+
+def parse_args(argv: Sequence[str] | None) -> tuple[SoakOptions, str]:
+    parser = argparse.ArgumentParser(prog="python -m bench.soak", description=__doc__.split("\n\n")[0])
+    add_run_length(parser)
     parser.add_argument("--fault-every", type=float, default=60.0, help="seconds between faults (default 60)")
     parser.add_argument("--poll-ms", type=int, default=200, help="GET /api/book interval (default 200)")
     parser.add_argument(
@@ -632,9 +644,7 @@ def parse_args(argv: Sequence[str] | None) -> tuple[SoakOptions, str]:
     parser.add_argument("--seed", type=int, default=1, help="simulator seed")
     parser.add_argument("--keep", action="store_true", help="keep the work dir (logs, database)")
     args = parser.parse_args(argv)
-    duration = (
-        args.seconds if args.seconds is not None else (args.minutes if args.minutes is not None else 10) * 60
-    )
+    duration = run_length_s(args)
     for name, value in (
         ("--minutes/--seconds", duration),
         ("--fault-every", args.fault_every),

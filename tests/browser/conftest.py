@@ -25,14 +25,11 @@ from typing import Any
 import httpx
 import pytest
 
+from bench.chromium import CHROMIUM, CHROMIUM_ARGS, VIEWPORT
 from bench.processes import migrate
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts"
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
-VIEWPORT = {"width": 1400, "height": 800}
 
 
 def free_port() -> int:
