@@ -14,10 +14,10 @@ from channels.routing import ChannelNameRouter, ProtocolTypeRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 from django.conf import settings  # noqa: E402
 
+from apps.core.garbage_collection import settle_after_startup  # noqa: E402
+from apps.core.sync_threads import start_sync_threads  # noqa: E402
 from apps.overlays.fast_path import HotReadsFastPath  # noqa: E402
-from project.garbage_collection import settle_after_startup  # noqa: E402
 from project.routing import channel_routes, websocket_router  # noqa: E402
-from project.sync_threads import start_sync_threads  # noqa: E402
 
 application = ProtocolTypeRouter(
     {

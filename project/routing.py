@@ -7,7 +7,7 @@ from typing import Any
 from channels.routing import URLRouter
 from django.urls import path
 
-from apps.book.consumers import OrderBookWorkerConsumer
+from apps.live.consumers import OrderBookWorkerConsumer
 from apps.overlays.consumers import OverlayConsumer
 
 websocket_router = URLRouter([path("ws/overlays", OverlayConsumer.as_asgi())])

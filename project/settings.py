@@ -22,7 +22,8 @@ ALLOWED_HOSTS = CONFIG.allowed_hosts
 INSTALLED_APPS = [
     "daphne",
     "django.contrib.staticfiles",
-    "apps.book",  # before channels: its `runworker` (starts streaming on boot) wins
+    "apps.live",  # before channels: its `runworker` (starts streaming on boot) wins
+    "apps.book",
     "channels",
     "apps.zones",
     "apps.orderblocks",

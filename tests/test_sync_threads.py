@@ -7,7 +7,7 @@ import threading
 
 import pytest
 
-from project.sync_threads import SYNC_THREADS, in_sync_thread, start_sync_threads
+from apps.core.sync_threads import SYNC_THREADS, in_sync_thread, start_sync_threads
 
 
 async def test_overlapping_calls_share_the_fixed_pool_and_start_no_more_threads():

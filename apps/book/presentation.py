@@ -6,7 +6,7 @@ from typing import Any
 
 from apps.book.domain.events import Level
 from apps.book.domain.metrics import BookMetrics
-from apps.zones.presentation import decimal_text
+from apps.json_http.decimal_text import decimal_text
 
 
 def levels_json(levels: tuple[Level, ...] | list[Level]) -> list[list[str]]:

@@ -6,5 +6,4 @@ from apps.book import views
 
 urlpatterns = [
     path("book", views.book, name="api-book"),
-    path("health", views.health, name="api-health"),
 ]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from apps.zones.presentation import decimal_text
+from apps.json_http.decimal_text import decimal_text
 
 
 def orderblock_id(symbol: str, direction: str, created_ts_ms: int) -> str:

@@ -7,10 +7,10 @@ from typing import Any
 from django.conf import settings
 from django.http import HttpRequest
 
+from apps.json_http.endpoint import json_endpoint
+from apps.json_http.query_params import QueryParams
 from apps.orderblocks import selectors
 from apps.orderblocks.models import OB_STATUSES
-from apps.overlays.json_api import json_endpoint
-from apps.overlays.query_params import QueryParams
 
 DEFAULT_CANDLE_LIMIT = 1000
 DEFAULT_ORDERBLOCK_LIMIT = 1000

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from apps.json_http.query_params import MAX_TIME_S
 from apps.orderblocks.models import OB_STATUSES
-from apps.overlays.query_params import MAX_TIME_S
 from apps.zones.models import ZONE_STATUSES
 
 STREAM_STATUSES = ("live", "connecting", "syncing", "resyncing", "backoff", "stale")

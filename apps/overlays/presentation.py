@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from apps.zones.presentation import decimal_text
+from apps.json_http.decimal_text import decimal_text
 
 
 def metric_overlay(row: Any) -> dict[str, Any]:

@@ -24,8 +24,8 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db import close_old_connections
 
 from apps.book.selectors import BOOK_LIMIT_CAP, book_document, health_document
+from apps.core.sync_threads import in_sync_thread
 from apps.overlays.selectors import overlay_state
-from project.sync_threads import in_sync_thread
 
 Reader = Callable[[str], dict[str, Any]]
 

@@ -1,4 +1,4 @@
-"""The chart page (/), GET /api/overlays, GET /api/metrics and GET /api/schema."""
+"""The chart page (/), GET /api/overlays, GET /api/metrics, GET /api/health and GET /api/schema."""
 
 from __future__ import annotations
 
@@ -11,10 +11,12 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_safe
 
+from apps.book.selectors import health_document
+from apps.json_http.endpoint import json_endpoint
+from apps.json_http.query_params import QueryParams
 from apps.overlays import selectors
-from apps.overlays.json_api import json_endpoint
+from apps.overlays.local_fanout import web_health
 from apps.overlays.openapi import openapi_document
-from apps.overlays.query_params import QueryParams
 
 DEFAULT_METRICS_LIMIT = 3600
 POLL_INTERVAL_MS = 3000
@@ -64,3 +66,9 @@ def metrics(request: HttpRequest, params: QueryParams) -> dict[str, Any]:
 @json_endpoint(allowed_params=())
 def schema(request: HttpRequest, params: QueryParams) -> dict[str, Any]:
     return openapi_document(settings.CONFIG.symbol, settings.CONFIG.api_max_limit)
+
+
+@json_endpoint([])
+def health(request: HttpRequest, params: QueryParams) -> dict[str, Any]:
+    """The stream's health as the streamer last wrote it, and this web process's fan-out counters."""
+    return {**health_document(settings.CONFIG.symbol), "web": web_health()}

@@ -4,15 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from apps.json_http.decimal_text import decimal_text
+
 LIVE_ZONE_STATUSES = ("candidate", "confirmed")
-
-
-def decimal_text(value: Any) -> str:
-    """A Decimal as plain positional text (no exponent), e.g. 87000.5 -> '87000.5'."""
-    text = format(value, "f")
-    if "." in text:
-        text = text.rstrip("0").rstrip(".")
-    return text
 
 
 def zone_overlay(zone: Any) -> dict[str, Any]:

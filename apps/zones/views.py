@@ -7,8 +7,8 @@ from typing import Any
 from django.conf import settings
 from django.http import HttpRequest
 
-from apps.overlays.json_api import json_endpoint
-from apps.overlays.query_params import QueryParams
+from apps.json_http.endpoint import json_endpoint
+from apps.json_http.query_params import QueryParams
 from apps.zones.models import ZONE_STATUSES
 from apps.zones.selectors import current_zones
 

@@ -16,10 +16,10 @@ import httpx
 import pytest
 from channels.testing import ApplicationCommunicator
 
-from apps.book.consumers import OrderBookWorkerConsumer
-from apps.book.services.runtime import run_streamer
 from apps.book.services.streamer import OrderBookStreamer
 from apps.book.simulator.server import BinanceSimulator
+from apps.live.consumers import OrderBookWorkerConsumer
+from apps.live.runtime import run_streamer
 from tests.book.streaming import StreamHarness, fast_settings
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -131,7 +131,8 @@ async def test_orderbook_channel_forces_a_resync():
         h.task = asyncio.create_task(run_streamer(streamer))
         try:
             await h.live()
-            consumer = ApplicationCommunicator(OrderBookWorkerConsumer.as_asgi(), {"type": "channel", "channel": "orderbook"})
+            consumer = ApplicationCommunicator(
+                OrderBookWorkerConsumer.as_asgi(), {"type": "channel", "channel": "orderbook", "streamer": streamer})
             await consumer.send_input({"type": "orderbook.resync", "reason": "operator"})
             await h.until(lambda p: streamer.sync.resyncs["operator"] == 1)
             await h.live(after_update_id=sim.update_id)

@@ -146,7 +146,7 @@ async def test_disconnect_reconnects_with_backoff(harness, sim, mode):
 
 
 async def test_each_recovery_calls_on_recovered_once_the_dead_connection_is_garbage(sim):
-    """The server processes collect garbage whenever the book is live again (project/garbage_collection.py):
+    """The server processes collect garbage whenever the book is live again (apps/core/garbage_collection.py):
     by then the interrupted connection must be unreachable, or that collection would free nothing."""
     connections: list[weakref.ref] = []
     alive_at_recovery: list[list[bool]] = []

@@ -43,7 +43,7 @@ def pending(layer, channel):
 
 def listener_for(broadcaster, **config_changes):
     config = replace(settings.CONFIG, **{"ob_run_delay_s": 0, **config_changes})
-    return OrderBlockListener(config, broadcaster, rest_provider=lambda: None)
+    return OrderBlockListener(config, broadcaster)
 
 
 async def test_closed_kline_is_stored_and_pushed_and_the_run_pushes_the_new_block():

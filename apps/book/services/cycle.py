@@ -21,6 +21,13 @@ class PublishCycle:
     trades: list[Trade] = field(default_factory=list)  # aggTrades since the previous cycle
 
 
+class DeltaSink(Protocol):
+    """Where overlay changes go (the channel-layer broadcaster, apps/overlays/broadcast.py, in the
+    running service): `kind` is the delta kind ("zones", "candle", "metrics", ...), `data` its JSON."""
+
+    async def send(self, kind: str, data: Any) -> None: ...
+
+
 class StreamListener(Protocol):
     async def on_cycle(self, cycle: PublishCycle) -> None: ...
 

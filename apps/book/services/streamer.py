@@ -36,9 +36,9 @@ from apps.book.domain.metrics import BookView, capture_view
 from apps.book.domain.sync import PUBLIC_STATUS, DepthSynchronizer, Handover, Outcome, SyncResult
 from apps.book.domain.wire import WireError, parse_agg_trade, parse_depth_event
 from apps.book.presentation import metrics_dict
-from apps.book.services.cycle import PublishCycle, StreamListener
+from apps.book.services.cycle import DeltaSink, PublishCycle, StreamListener
 from apps.book.services.rest_client import BinanceRestClient, RestError
-from apps.zones.presentation import decimal_text
+from apps.json_http.decimal_text import decimal_text
 
 log = logging.getLogger("apps.book.streamer")
 
@@ -119,7 +119,8 @@ class OrderBookStreamer:
         listeners: Sequence[StreamListener] = (),
         publisher: Publisher | None = None,
         pruner: Callable[[str, int], Awaitable[Any]] | None = None,
-        broadcaster: Any = None,
+        broadcaster: DeltaSink | None = None,
+        rest: BinanceRestClient | None = None,
         on_recovered: Callable[[], None] | None = None,
         clock: Callable[[], float] = time.time,
         rng: random.Random | None = None,
@@ -135,7 +136,9 @@ class OrderBookStreamer:
         self.broadcaster = broadcaster
         self.clock = clock
         self.sync = DepthSynchronizer(max_buffer=settings.buffer_max_events, snapshot_limit=settings.snapshot_limit)
-        self.rest = BinanceRestClient.with_budget_from(settings.rest_url, settings)
+        # the one REST client: snapshots here and, through the composition, the order blocks' candle
+        # backfill share its weight budget
+        self.rest = rest or BinanceRestClient.with_budget_from(settings.rest_url, settings)
         self.budget = self.rest.budget
         self.backoff = Backoff(settings.backoff_base_s, settings.backoff_cap_s, rng)
         self.snapshot_backoff = Backoff(settings.backoff_base_s, settings.backoff_cap_s, rng)

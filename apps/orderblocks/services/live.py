@@ -10,7 +10,8 @@ and "orderblocks" push messages and the hourly incremental run out.
   arrive meanwhile are covered by one more run), and its new/changed blocks are broadcast as kind
   "orderblocks" {"added": [...], "changed": [...]};
 - a closed candle that does not follow the last stored one reveals a gap: it is logged and, when a
-  REST client is available, backfilled before the run.
+  REST client was passed in (the streamer's, which carries the shared weight budget), backfilled
+  before the run.
 """
 
 from __future__ import annotations
@@ -22,41 +23,29 @@ from typing import Any
 
 from asgiref.sync import sync_to_async
 
+from apps.book.services.cycle import DeltaSink
 from apps.orderblocks.domain.candles import HOUR_MS, Bar, KlineError, parse_ws_kline
 from apps.orderblocks.presentation import candle_overlay
 from apps.orderblocks.services.backfill import KlineSource, backfill_candles
 from apps.orderblocks.services.candles import latest_open_time_ms, store_bars
 from apps.orderblocks.services.jobs import RunSummary, run_orderblocks
-from apps.overlays.broadcast import OverlayBroadcaster
 
 log = logging.getLogger("apps.orderblocks.live")
-
-
-def _streamer_rest_client() -> KlineSource | None:
-    """The running streamer's REST client (it carries the shared weight budget), if any."""
-    try:
-        from apps.book.services.runtime import current_streamer
-    except ImportError:
-        return None
-    streamer = current_streamer()
-    return getattr(streamer, "rest", None) if streamer is not None else None
 
 
 class OrderBlockListener:
     def __init__(
         self,
         config: Any,
-        broadcaster: OverlayBroadcaster,
+        broadcaster: DeltaSink,
         *,
         rest_client: KlineSource | None = None,
-        rest_provider: Callable[[], KlineSource | None] = _streamer_rest_client,
         run: Callable[..., RunSummary] = run_orderblocks,
     ) -> None:
         self.config = config
         self.symbol = config.symbol
         self.broadcaster = broadcaster
         self._rest_client = rest_client
-        self._rest_provider = rest_provider
         self._run = run
         self._open_bar: Bar | None = None  # the latest open-candle update not pushed yet
         self._last_closed_ms: int | None = None
@@ -112,7 +101,7 @@ class OrderBlockListener:
     def _on_gap(self, after_ms: int, before_ms: int) -> None:
         self.gaps_seen += 1
         missing = (before_ms - after_ms) // HOUR_MS - 1
-        client = self._rest_client or self._rest_provider()
+        client = self._rest_client
         if client is None:
             log.warning(
                 "candle gap: %d missing hour(s) after %d, no REST client to backfill it", missing, after_ms

@@ -19,13 +19,13 @@ from dataclasses import dataclass, replace
 from typing import Any, Protocol, TypeVar
 
 from apps.book.domain.events import Trade
-from apps.overlays.broadcast import OverlayBroadcaster
+from apps.book.services.cycle import DeltaSink
+from apps.core.sync_threads import in_sync_thread
 from apps.zones.domain.book_view import BookLevels, BookView, detect_from_levels, levels_in_range
 from apps.zones.domain.detection import LevelEncoder, ZoneDetection, ZoneParams
 from apps.zones.domain.tracking import TrackerParams, TrackerUpdate, ZoneTracker
 from apps.zones.services import store
 from apps.zones.services.deltas import NOT_STARTED, ZoneComputeState, zones_delta
-from project.sync_threads import in_sync_thread
 
 log = logging.getLogger("apps.zones.live")
 
@@ -71,7 +71,7 @@ class ZoneCycleListener:
     def __init__(
         self,
         config: Any,
-        broadcaster: OverlayBroadcaster | None,
+        broadcaster: DeltaSink | None,
         *,
         offload_min_levels: int = 2000,
         prune_every_s: float = 60.0,

@@ -16,11 +16,11 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
+from apps.json_http.decimal_text import decimal_text
 from apps.orderblocks.domain.blocks import FIELDS
 from apps.orderblocks.services.blocks import all_blocks
 from apps.orderblocks.services.candles import CandleTableError
 from apps.orderblocks.services.jobs import run_orderblocks
-from apps.zones.presentation import decimal_text
 
 
 def _json_value(value: Any) -> Any:

@@ -17,10 +17,10 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from apps.book.domain.order_book import OrderBook
+from apps.json_http.decimal_text import decimal_text
 from apps.zones.domain.book_view import detect_from_levels, levels_in_range
 from apps.zones.domain.detection import DetectedZone, ZoneDetection, ZoneParams
 from apps.zones.domain.snapshot_file import SnapshotFormatError, parse_depth_snapshot
-from apps.zones.presentation import decimal_text
 
 
 class Command(BaseCommand):

@@ -15,7 +15,7 @@ from typing import Any
 from django.core.serializers.json import DjangoJSONEncoder
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
-from apps.overlays.query_params import QueryParamError, QueryParams
+from apps.json_http.query_params import QueryParamError, QueryParams
 
 log = logging.getLogger(__name__)
 

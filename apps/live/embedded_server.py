@@ -15,7 +15,7 @@ from typing import Any
 import daphne.server  # installs the asyncio Twisted reactor before twisted.internet is imported
 from twisted.internet import defer, reactor
 
-log = logging.getLogger("apps.book.serve")
+log = logging.getLogger("apps.live.serve")
 
 
 class StreamingServer(daphne.server.Server):

@@ -3,7 +3,7 @@
 Channels' worker only reacts to messages, and the scale-out layout needs exactly one streamer
 running without waiting for a first message; this subclass starts it next to the listener and
 stops it cleanly on SIGTERM/SIGINT. Control messages arrive on the `orderbook` channel
-(apps.book.consumers.OrderBookWorkerConsumer).
+(apps.live.consumers.OrderBookWorkerConsumer), which finds the streamer in its scope.
 """
 
 from __future__ import annotations
@@ -17,18 +17,28 @@ from channels.management.commands.runworker import Command as ChannelsRunworker
 from channels.worker import Worker
 from django.conf import settings
 
-from apps.book.services.runtime import build_streamer, run_streamer
+from apps.book.services.streamer import OrderBookStreamer
+from apps.live.consumers import STREAMER_SCOPE_KEY
+from apps.live.runtime import build_streamer, run_streamer
 
-log = logging.getLogger("apps.book.worker")
+log = logging.getLogger("apps.live.worker")
 STREAM_CHANNEL = "orderbook"
 
 
 class StreamingWorker(Worker):
+    streamer: OrderBookStreamer | None = None
+
+    def get_or_create_application_instance(self, scope_id: str, scope: dict[str, Any]) -> Any:
+        """Every consumer this worker runs sees the streamer in its scope."""
+        if self.streamer is not None:
+            scope = {**scope, STREAMER_SCOPE_KEY: self.streamer}
+        return super().get_or_create_application_instance(scope_id, scope)
+
     async def handle(self) -> None:
         if STREAM_CHANNEL not in self.channels:
             await super().handle()
             return
-        streamer = build_streamer(settings.CONFIG)
+        streamer = self.streamer = build_streamer(settings.CONFIG)
         stream_task = asyncio.create_task(run_streamer(streamer), name="streamer")
         listen_task = asyncio.create_task(super().handle(), name="channel-listener")
         stopping = asyncio.Event()

@@ -9,7 +9,7 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
-from apps.book.services.runtime import build_streamer, run_streamer
+from apps.live.runtime import build_streamer, run_streamer
 
 
 class Command(BaseCommand):

@@ -10,10 +10,10 @@ from daphne.endpoints import build_endpoint_description_strings
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from apps.book.services.embedded_server import StreamingServer
-from apps.book.services.runtime import build_streamer, run_streamer
+from apps.live.embedded_server import StreamingServer
+from apps.live.runtime import build_streamer, run_streamer
 
-log = logging.getLogger("apps.book.serve")
+log = logging.getLogger("apps.live.serve")
 
 
 class Command(BaseCommand):
