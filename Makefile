@@ -33,9 +33,11 @@ demo: migrate
 
 lint: install
 	$(BIN)/ruff check .
+	$(BIN)/mypy
 
 test: install system-packages
 	$(BIN)/ruff check .
+	$(BIN)/mypy
 	$(BIN)/python -m pytest -q
 
 bench: install

@@ -16,12 +16,12 @@ from django.conf import settings  # noqa: E402
 
 from apps.core.garbage_collection import settle_after_startup  # noqa: E402
 from apps.core.sync_threads import start_sync_threads  # noqa: E402
-from apps.overlays.fast_path import HotReadsFastPath  # noqa: E402
+from apps.overlays.fast_path import hot_reads_fast_path  # noqa: E402
 from project.routing import channel_routes, websocket_router  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
-        "http": HotReadsFastPath(django_asgi_app),
+        "http": hot_reads_fast_path(django_asgi_app),
         "websocket": AllowedHostsOriginValidator(websocket_router),
         "channel": ChannelNameRouter(channel_routes),
     }

@@ -88,7 +88,7 @@ if CONFIG.redis_url:
 else:
     CHANNEL_LAYERS = {
         "default": {
-            "BACKEND": "apps.overlays.channel_layer.ThrottledInMemoryChannelLayer",
+            "BACKEND": "apps.core.framework_bypasses.ThrottledInMemoryChannelLayer",
             "CONFIG": {"capacity": 1000, "expiry": 30},
         }
     }

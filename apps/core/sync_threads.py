@@ -17,12 +17,13 @@ and the single-flight hot reads); more would only wait a few milliseconds.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, ParamSpec, TypeVar
 
 from asgiref.sync import sync_to_async
+
+from apps.core.framework_bypasses import start_all_threads
 
 SYNC_THREADS = 4
 START_TIMEOUT_S = 10.0
@@ -39,14 +40,5 @@ def in_sync_thread(func: Callable[P, R]) -> Callable[P, Coroutine[Any, Any, R]]:
 
 
 def start_sync_threads() -> int:
-    """Start every thread of the pool now (idempotent); returns how many threads it has.
-
-    The pool only adds a thread when none is idle, so SYNC_THREADS calls that wait for each other
-    make it start them all."""
-    if len(sync_executor._threads) < SYNC_THREADS:
-        barrier = threading.Barrier(SYNC_THREADS + 1)
-        waits = [sync_executor.submit(barrier.wait, START_TIMEOUT_S) for _ in range(SYNC_THREADS)]
-        barrier.wait(START_TIMEOUT_S)
-        for wait in waits:
-            wait.result()
-    return len(sync_executor._threads)
+    """Start every thread of the pool now (idempotent); returns how many threads it has."""
+    return start_all_threads(sync_executor, SYNC_THREADS, START_TIMEOUT_S)

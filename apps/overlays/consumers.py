@@ -32,18 +32,13 @@ client acknowledges again it gets a fresh snapshot and the deltas resume.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import json
 import logging
 from typing import Any
 
-from channels.consumer import get_handler_name
-from channels.exceptions import StopConsumer
-from channels.generic.websocket import AsyncWebsocketConsumer
-from channels.layers import get_channel_layer
 from django.conf import settings
 
+from apps.core.framework_bypasses import PumpedWebsocketConsumer
 from apps.overlays.broadcast import delta_text, group_name
 from apps.overlays.local_fanout import LocalFanout, local_fanout
 from apps.overlays.state_cache import state_cache
@@ -65,60 +60,18 @@ async def _read_state(symbol: str, newer_than: float) -> dict[str, Any]:
     return (await state_cache.get(symbol, newer_than=newer_than)).state
 
 
-class OverlayConsumer(AsyncWebsocketConsumer):
+class OverlayConsumer(PumpedWebsocketConsumer):
+    """One pump task and one inbox per socket (apps/core/framework_bypasses.py says why); group
+    messages arrive through `offer`, called by the process's fan-out, and join the same inbox
+    whenever the consumer is busy."""
+
     max_client_message_bytes = MAX_CLIENT_MESSAGE_BYTES
     max_in_flight = MAX_IN_FLIGHT
+    fanout: LocalFanout | None = None
+    backlog_dropped = 0
 
-    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        """Channels' loop waits on the socket and the consumer's layer channel with asyncio.wait and a
-        new task per message. Here one long-lived pump feeds the socket's messages into `inbox`,
-        which this loop dispatches one at a time; group messages arrive through `offer` (called by
-        the process's fan-out) and join the same inbox whenever the consumer is busy."""
-        self.scope = scope
-        self.channel_layer = get_channel_layer(self.channel_layer_alias)
-        self.channel_name = await self.channel_layer.new_channel()  # a unique name for logs
-        self.base_send = send
-        self.fanout: LocalFanout | None = None
-        self.backlog_dropped = 0
-        self._busy = False
-        self._inbox: asyncio.Queue[dict[str, Any] | BaseException] = asyncio.Queue()
-
-        async def pump() -> None:
-            try:
-                while True:
-                    self._inbox.put_nowait(await receive())
-            except asyncio.CancelledError:
-                raise
-            except BaseException as exc:  # surfaced by the dispatch loop below
-                self._inbox.put_nowait(exc)
-
-        pumping = asyncio.ensure_future(pump())
-        try:
-            while True:
-                message = await self._inbox.get()
-                if isinstance(message, BaseException):
-                    raise message
-                self._busy = True
-                try:
-                    await self.dispatch(message)
-                finally:
-                    self._busy = False
-        except StopConsumer:
-            pass
-        finally:
-            pumping.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await pumping
-            await self._unsubscribe()
-
-    async def dispatch(self, message: dict[str, Any]) -> None:
-        """Channels' dispatch hops to a thread to close stale DB connections before EVERY handler.
-        This consumer never uses the DB itself (state reads go through the state cache, whose
-        worker threads close their own connections), so the hop is skipped."""
-        handler = getattr(self, get_handler_name(message), None)
-        if handler is None:
-            raise ValueError(f"no handler for message type {message['type']}")
-        await handler(message)
+    async def on_consumer_end(self) -> None:
+        await self._unsubscribe()
 
     async def offer(self, event: dict[str, Any]) -> None:
         """A group message from the fan-out. Idle: send the delta now (daphne's send never waits).

@@ -8,6 +8,7 @@ from typing import Any
 from django.conf import settings
 from django.contrib.staticfiles import views as staticfiles_views
 from django.http import HttpRequest, HttpResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import render
 from django.views.decorators.http import require_safe
 
@@ -39,7 +40,7 @@ def chart_page(request: HttpRequest) -> HttpResponse:
 
 
 @require_safe
-def static_file(request: HttpRequest, path: str) -> HttpResponse:
+def static_file(request: HttpRequest, path: str) -> HttpResponseBase:
     """The page's JS/CSS and the pinned Lightweight Charts build, found by the staticfiles finders.
 
     daphne serves no static files itself; this keeps `serve` a single process. Browsers

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from apps.overlays.channel_layer import ThrottledInMemoryChannelLayer
+from apps.core.framework_bypasses import ThrottledInMemoryChannelLayer
 
 pytestmark = pytest.mark.asyncio
 

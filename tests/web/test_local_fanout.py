@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from apps.overlays.channel_layer import ThrottledInMemoryChannelLayer
+from apps.core.framework_bypasses import ThrottledInMemoryChannelLayer
 from apps.overlays.local_fanout import LocalFanout, local_fanout
 
 pytestmark = pytest.mark.asyncio

@@ -10,7 +10,7 @@ from daphne.endpoints import build_endpoint_description_strings
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from apps.live.embedded_server import StreamingServer
+from apps.core.framework_bypasses import StreamingServer
 from apps.live.runtime import build_streamer, run_streamer
 
 log = logging.getLogger("apps.live.serve")

@@ -9,7 +9,6 @@ client's weight budget (429/418 Retry-After honoured). Re-running never duplicat
 from __future__ import annotations
 
 import asyncio
-import sys
 from argparse import ArgumentParser
 from typing import Any
 
@@ -46,8 +45,8 @@ class Command(BaseCommand):
         rest_url = (options["rest_url"] or settings.CONFIG.binance_rest_url).rstrip("/")
 
         def progress(message: str) -> None:
-            sys.stderr.write(f"backfill_candles: {message}\n")
-            sys.stderr.flush()
+            self.stderr.write(f"backfill_candles: {message}\n")
+            self.stderr.flush()
 
         progress(f"fetching {settings.CONFIG.symbol} 1h klines from {rest_url}")
         try:

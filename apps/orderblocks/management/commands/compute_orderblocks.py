@@ -8,7 +8,6 @@ stored blocks with the table's field names (prices as exact decimal strings); pr
 from __future__ import annotations
 
 import json
-import sys
 from argparse import ArgumentParser
 from decimal import Decimal
 from typing import Any
@@ -38,8 +37,8 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         def progress(message: str) -> None:
-            sys.stderr.write(f"compute_orderblocks: {message}\n")
-            sys.stderr.flush()
+            self.stderr.write(f"compute_orderblocks: {message}\n")
+            self.stderr.flush()
 
         try:
             summary = run_orderblocks(full=options["full"], progress=progress)

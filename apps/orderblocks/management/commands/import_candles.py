@@ -9,7 +9,6 @@ never duplicates candles (rows are keyed by open time; changed values are update
 
 from __future__ import annotations
 
-import sys
 from argparse import ArgumentParser
 from pathlib import Path
 from typing import Any
@@ -40,7 +39,7 @@ class Command(BaseCommand):
             raise CommandError(f"{path}: cannot read: {exc}") from None
 
         lines = text.splitlines()
-        sys.stderr.write(f"import_candles: {path}: {len(lines)} lines, checking every row\n")
+        self.stderr.write(f"import_candles: {path}: {len(lines)} lines, checking every row\n")
         parsed = parse_candle_csv(lines)
         if parsed.errors:
             shown = "\n".join(f"  {path}:{e}" for e in parsed.errors[:SHOWN_ERRORS])
@@ -49,7 +48,7 @@ class Command(BaseCommand):
             raise CommandError(f"{path}: {len(parsed.errors)} bad row(s), nothing imported:\n{shown}{tail}")
         if not parsed.bars:
             raise CommandError(f"{path}: no candle rows, nothing imported")
-        sys.stderr.write(
+        self.stderr.write(
             f"import_candles: {len(parsed.bars)} rows ok ({parsed.format} format), storing in one transaction\n"
         )
         try:
@@ -63,9 +62,9 @@ class Command(BaseCommand):
         )
         gaps = candle_gaps()
         for gap in gaps[:SHOWN_ERRORS]:
-            sys.stderr.write(f"import_candles: gap in the stored history: {gap_text(gap)}\n")
+            self.stderr.write(f"import_candles: gap in the stored history: {gap_text(gap)}\n")
         if gaps:
-            sys.stderr.write(
+            self.stderr.write(
                 f"import_candles: {len(gaps)} gap(s) in the stored history; "
                 "`manage.py backfill_candles` fills them where the exchange has data\n"
             )

@@ -8,7 +8,6 @@ with ``levels_in_range`` and detected with ``detect_from_levels``.
 from __future__ import annotations
 
 import json
-import sys
 from argparse import ArgumentParser
 from pathlib import Path
 from typing import Any
@@ -53,7 +52,7 @@ class Command(BaseCommand):
             snapshot = parse_depth_snapshot(text)
         except SnapshotFormatError as exc:
             raise CommandError(f"{path}: {exc}") from None
-        sys.stderr.write(f"{path}: {len(snapshot.bids)} bids, {len(snapshot.asks)} asks\n")
+        self.stderr.write(f"{path}: {len(snapshot.bids)} bids, {len(snapshot.asks)} asks\n")
 
         params = ZoneParams.from_config(settings.CONFIG)
         book = OrderBook()

@@ -1,0 +1,268 @@
+"""Every place the service deliberately goes around Channels, daphne or asyncio internals: here only.
+
+Each bypass removes a cost that was measured (docs/benchmarks.md, docs/soak.md) and leans on
+something the library does not promise. `tests/test_framework_bypasses.py` checks each of those
+assumptions directly, so an upgrade that breaks one fails there, loudly and by name, not as a
+slow leak or a lost message somewhere else.
+
+1. `ThrottledInMemoryChannelLayer` (the one-process `serve`'s layer). Channels'
+   InMemoryChannelLayer sweeps every channel and group member for expiry on every `receive` and
+   deep-copies a group message once per member in a task per member. This layer sweeps at most
+   once per `clean_interval_s` and puts ONE copy straight into each member's queue.
+   Relies on: `InMemoryChannelLayer._clean_expired()`, its `channels` (name -> asyncio.Queue) and
+   `groups` (group -> {channel: joined_at}) dicts, `expiry`, `get_capacity`, and that a queue item
+   is the tuple `(expires_at, message)`.
+2. `HotReadsFastPath` (ASGI, ahead of Django). Django's ASGI handler gives every request a fresh
+   `ThreadSensitiveContext`: a new OS thread and database wrapper per request, ~110 objects left in
+   reference cycles each. Pollers of the hot reads hit it several times a second. The fast path
+   answers plain GET/HEAD of the listed paths from shared reads and hands anything else to Django.
+   Relies on: `django.http.request.split_domain_port` / `validate_host` (the Host check Django
+   would do) and the ASGI HTTP message shapes.
+3. `PumpedWebsocketConsumer`. Channels' consumer loop waits on the socket and its layer channel
+   with `asyncio.wait` and a new task per message, and its `dispatch` hops to a thread to close
+   stale DB connections before EVERY handler. Here one long-lived pump task feeds the socket into
+   an inbox dispatched one message at a time; group messages arrive from the process's fan-out
+   (apps/overlays/local_fanout.py) instead of a layer channel per client; no DB hop.
+   Relies on: `AsyncConsumer.__call__(scope, receive, send)` being the whole consumer loop,
+   `base_send`, `channel_layer_alias`, `channels.consumer.get_handler_name` and `StopConsumer`.
+4. `start_all_threads`. A `ThreadPoolExecutor` starts threads on demand; the sync pool
+   (apps/core/sync_threads.py) starts every thread at start-up so a process's threads, malloc
+   arenas and DB connections are fixed. Relies on: `ThreadPoolExecutor._threads` (the set of
+   started threads).
+5. `StreamingServer`. daphne 4 runs no ASGI lifespan, so `serve` starts the streamer from inside
+   daphne's running loop (`reactor.callLater(0, ...)`) and stops it from a Twisted "before
+   shutdown" trigger, which daphne's signal handling fires on SIGTERM/SIGINT. Relies on:
+   `daphne.server.Server.run()` running the asyncio Twisted reactor until shutdown.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import threading
+import time
+from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
+from copy import deepcopy
+from typing import Any, Protocol
+
+import daphne.server  # installs the asyncio Twisted reactor before twisted.internet is imported
+from channels.consumer import get_handler_name
+from channels.exceptions import StopConsumer
+from channels.generic.websocket import AsyncWebsocketConsumer
+from channels.layers import InMemoryChannelLayer, get_channel_layer
+from django.conf import settings
+from django.http.request import split_domain_port, validate_host
+from twisted.internet import defer
+from twisted.internet import reactor as twisted_reactor
+
+log = logging.getLogger(__name__)
+# twisted's `reactor` is typed as a module by its zope interfaces' stubs; the running one is the
+# asyncio reactor daphne installed
+reactor: Any = twisted_reactor
+
+Scope = dict[str, Any]
+Receive = Any
+Send = Any
+
+
+# -- 1. the in-memory channel layer -------------------------------------------------------------
+class ThrottledInMemoryChannelLayer(InMemoryChannelLayer):
+    """Same delivery semantics as InMemoryChannelLayer; O(members) per broadcast, one copy.
+
+    Members must treat received messages as read-only (the fan-out and the overlay consumer do).
+    A full member queue drops that member's copy: its clients see a seq hole and re-snapshot."""
+
+    def __init__(self, *args: Any, clean_interval_s: float = 1.0, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.clean_interval_s = clean_interval_s
+        self._last_clean = 0.0
+
+    def _clean_expired(self) -> None:
+        now = time.monotonic()
+        if now - self._last_clean < self.clean_interval_s:
+            return
+        self._last_clean = now
+        super()._clean_expired()
+
+    async def group_send(self, group: str, message: dict[str, Any]) -> None:
+        assert isinstance(message, dict), "message is not a dict"
+        self.require_valid_group_name(group)
+        self._clean_expired()
+        shared = deepcopy(message)  # once, not once per member
+        expires = time.time() + self.expiry
+        for channel in list(self.groups.get(group, ())):
+            queue = self.channels.setdefault(channel, asyncio.Queue(maxsize=self.get_capacity(channel)))
+            with contextlib.suppress(asyncio.QueueFull):
+                queue.put_nowait((expires, shared))
+
+
+# -- 2. hot reads ahead of Django ---------------------------------------------------------------
+class HotDocument(Protocol):
+    """What a hot read answers: the body and its ETag (the state cache's entries conform)."""
+
+    @property
+    def body(self) -> bytes: ...
+    @property
+    def etag(self) -> str: ...
+
+
+HotRoute = Callable[[str], Awaitable[HotDocument]]  # symbol -> the current document
+
+
+class HotReadsFastPath:
+    """Plain GET/HEAD of `routes` answered from shared reads; everything else goes to `app`.
+
+    A query string, another method, a bad Host or any other path goes to the Django application
+    unchanged (Django validates and answers 400/405). The answer carries the same ETag and caching
+    headers the Django view gives."""
+
+    def __init__(self, app: Any, routes: dict[str, HotRoute]) -> None:
+        self.app = app
+        self.routes = routes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        document = self.routes.get(scope["path"]) if scope["type"] == "http" else None
+        if document is None or scope["method"] not in ("GET", "HEAD") or scope.get("query_string"):
+            await self.app(scope, receive, send)
+            return
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
+        domain, _ = split_domain_port(headers.get("host", ""))
+        if not domain or not validate_host(domain, settings.ALLOWED_HOSTS):
+            await self.app(scope, receive, send)  # let Django answer 400 for a bad Host
+            return
+        entry = await document(settings.CONFIG.symbol)
+        common = [(b"etag", entry.etag.encode()), (b"cache-control", b"no-cache")]
+        if entry.etag in headers.get("if-none-match", ""):
+            await send({"type": "http.response.start", "status": 304, "headers": common})
+            await send({"type": "http.response.body", "body": b""})
+            return
+        await send({
+            "type": "http.response.start",
+            "status": 200,
+            "headers": [(b"content-type", b"application/json"),
+                        (b"content-length", str(len(entry.body)).encode()), *common],
+        })
+        await send({"type": "http.response.body", "body": b"" if scope["method"] == "HEAD" else entry.body})
+
+
+# -- 3. the WebSocket consumer loop -------------------------------------------------------------
+class PumpedWebsocketConsumer(AsyncWebsocketConsumer):
+    """An AsyncWebsocketConsumer whose loop is one pump task and one inbox.
+
+    Subclasses add messages of their own to `_inbox` (a group message that arrives while `_busy`)
+    and clean up in `on_consumer_end`. Handlers must not use the database (no per-handler
+    connection clean-up runs)."""
+
+    _busy = False
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        self.scope = scope
+        self.channel_layer = get_channel_layer(self.channel_layer_alias)
+        self.channel_name = await self.channel_layer.new_channel()  # a unique name for logs
+        self.base_send = send
+        self._busy = False
+        self._inbox: asyncio.Queue[dict[str, Any] | BaseException] = asyncio.Queue()
+
+        async def pump() -> None:
+            try:
+                while True:
+                    self._inbox.put_nowait(await receive())
+            except asyncio.CancelledError:
+                raise
+            except BaseException as exc:  # surfaced by the dispatch loop below
+                self._inbox.put_nowait(exc)
+
+        pumping = asyncio.ensure_future(pump())
+        try:
+            while True:
+                message = await self._inbox.get()
+                if isinstance(message, BaseException):
+                    raise message
+                self._busy = True
+                try:
+                    await self.dispatch(message)
+                finally:
+                    self._busy = False
+        except StopConsumer:
+            pass
+        finally:
+            pumping.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await pumping
+            await self.on_consumer_end()
+
+    async def dispatch(self, message: dict[str, Any]) -> None:
+        handler = getattr(self, get_handler_name(message), None)
+        if handler is None:
+            raise ValueError(f"no handler for message type {message['type']}")
+        await handler(message)
+
+    async def on_consumer_end(self) -> None:
+        """Called once when the consumer's loop ends, whatever ended it."""
+
+
+# -- 4. a thread pool started in full -----------------------------------------------------------
+def start_all_threads(executor: ThreadPoolExecutor, count: int, timeout_s: float) -> int:
+    """Start `count` threads of `executor` now (idempotent); returns how many threads it has.
+
+    The pool only adds a thread when none is idle, so `count` calls that wait for each other make
+    it start them all."""
+    if len(executor._threads) < count:
+        barrier = threading.Barrier(count + 1)
+        waits = [executor.submit(barrier.wait, timeout_s) for _ in range(count)]
+        barrier.wait(timeout_s)
+        for wait in waits:
+            wait.result()
+    return len(executor._threads)
+
+
+# -- 5. daphne with a background coroutine ------------------------------------------------------
+class StreamingServer(daphne.server.Server):
+    """A daphne Server that also runs one background coroutine on its loop; shutdown waits (up to
+    10 s) for that coroutine to finish after `on_shutdown` asked it to."""
+
+    def __init__(
+        self,
+        *args: Any,
+        background: Callable[[], Awaitable[None]],
+        on_shutdown: Callable[[], None],
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        self._background = background
+        self._on_shutdown = on_shutdown
+        self._task: asyncio.Task[None] | None = None
+
+    def run(self) -> None:
+        reactor.callLater(0, self._start_background)
+        reactor.addSystemEventTrigger("before", "shutdown", self._stop_background)
+        super().run()
+
+    def _start_background(self) -> None:
+        loop = asyncio.get_event_loop()
+        self._task = loop.create_task(self._guarded(), name="streamer")
+
+    async def _guarded(self) -> None:
+        try:
+            await self._background()
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("background task failed")
+
+    def _stop_background(self) -> defer.Deferred | None:
+        if self._task is None or self._task.done():
+            return None
+        log.info("shutdown: stopping the streamer")
+        self._on_shutdown()
+        task = self._task
+
+        async def wait() -> None:
+            try:
+                await asyncio.wait_for(asyncio.shield(task), 10)
+            except (TimeoutError, asyncio.CancelledError):
+                task.cancel()
+
+        return defer.Deferred.fromFuture(asyncio.ensure_future(wait()))
