@@ -37,7 +37,6 @@ lint: install
 
 test: install system-packages
 	$(BIN)/ruff check .
-	$(BIN)/mypy
 	$(BIN)/python -m pytest -q
 
 bench: install
