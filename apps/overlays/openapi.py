@@ -66,6 +66,8 @@ def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
     }
 
 
+RANGE_NOTE = "Times are UTC seconds, inclusive; from after to is rejected with 400."
+
 _BAD_REQUEST = {
     "description": "A query parameter is invalid; the body names it.",
     "content": {"application/json": {"schema": _ref("Error")}},
@@ -84,93 +86,111 @@ def _get(summary: str, description: str, params: list[dict[str, Any]], ok: dict[
     }
 
 
-def _schemas() -> dict[str, Any]:
-    nullable_int = {"type": ["integer", "null"]}
+_NULLABLE_INT = {"type": ["integer", "null"]}
+
+ERROR_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["error", "detail"],
+    "properties": {
+        "error": {"type": "string", "examples": ["bad_parameter"]},
+        "parameter": {"type": "string", "description": "The offending query parameter."},
+        "detail": {"type": "string"},
+    },
+}
+
+CANDLE_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["time", "open", "high", "low", "close", "volume", "closed"],
+    "properties": {
+        "time": {"type": "integer", "description": "Open time, UTC seconds (Lightweight Charts time)."},
+        "open": {"type": "number"},
+        "high": {"type": "number"},
+        "low": {"type": "number"},
+        "close": {"type": "number"},
+        "volume": {"type": "number"},
+        "closed": {"type": "boolean"},
+    },
+}
+
+
+def _order_block_schema() -> dict[str, Any]:
     return {
-        "Error": {
-            "type": "object",
-            "required": ["error", "detail"],
-            "properties": {
-                "error": {"type": "string", "examples": ["bad_parameter"]},
-                "parameter": {"type": "string", "description": "The offending query parameter."},
-                "detail": {"type": "string"},
-            },
+        "type": "object",
+        "description": "A chart-ready box. time_to null: still valid, extends to now.",
+        "required": ["id", "kind", "direction", "status", "price_low", "price_high", "time_from", "time_to"],
+        "properties": {
+            "id": {"type": "string", "examples": ["BTCEUR:bullish:1700000000000"]},
+            "kind": {"type": "string", "enum": ["orderblock"]},
+            "symbol": {"type": "string"},
+            "direction": {"type": "string", "enum": ["bullish", "bearish"]},
+            "status": {"type": "string", "enum": [str(s) for s in OB_STATUSES]},
+            "price_low": _decimal("Box bottom."),
+            "price_high": _decimal("Box top."),
+            "atr14": _decimal("ATR(14) at the order-block bar."),
+            "bos_level": _decimal("The swing level whose break confirmed the block."),
+            "created_ts_ms": {"type": "integer"},
+            "valid_from_ts_ms": {"type": "integer"},
+            "valid_to_ts_ms": _NULLABLE_INT,
+            "bos_ts_ms": {"type": "integer"},
+            "touched_ts_ms": _NULLABLE_INT,
+            "time_from": {"type": "integer", "description": "UTC seconds: open time of the order-block bar."},
+            "time_to": {**_NULLABLE_INT, "description": "UTC seconds of invalidation; null = extends to now."},
         },
-        "Candle": {
-            "type": "object",
-            "required": ["time", "open", "high", "low", "close", "volume", "closed"],
-            "properties": {
-                "time": {"type": "integer", "description": "Open time, UTC seconds (Lightweight Charts time)."},
-                "open": {"type": "number"},
-                "high": {"type": "number"},
-                "low": {"type": "number"},
-                "close": {"type": "number"},
-                "volume": {"type": "number"},
-                "closed": {"type": "boolean"},
-            },
+    }
+
+
+def _zone_schema() -> dict[str, Any]:
+    return {
+        "type": "object",
+        "description": "A chart-ready liquidity band. time_to null: still live, extends to now.",
+        "required": ["id", "kind", "side", "status", "price_low", "price_high", "notional", "strength",
+                     "time_from", "time_to"],
+        "properties": {
+            "id": {"type": "string"},
+            "kind": {"type": "string", "enum": ["zone"]},
+            "symbol": {"type": "string"},
+            "side": {"type": "string", "enum": ["bid", "ask"]},
+            "status": {"type": "string", "enum": [str(s) for s in ZONE_STATUSES]},
+            "price_low": _decimal("Band bottom."),
+            "price_high": _decimal("Band top."),
+            "notional": _decimal("Sum of qty*price of the wall bins, quote currency."),
+            "strength": {"type": "number", "description": "Notional-weighted wall score (x baseline)."},
+            "persistence_s": {"type": "number"},
+            "first_seen_ts_ms": {"type": "integer"},
+            "last_seen_ts_ms": {"type": "integer"},
+            "ts_ms": {"type": "integer"},
+            "book_update_id": {"type": "integer"},
+            "time_from": {"type": "integer", "description": "UTC seconds of first sight."},
+            "time_to": {**_NULLABLE_INT, "description": "UTC seconds last seen (broken/pulled); null = now."},
         },
-        "OrderBlock": {
-            "type": "object",
-            "description": "A chart-ready box. time_to null: still valid, extends to now.",
-            "required": ["id", "kind", "direction", "status", "price_low", "price_high", "time_from", "time_to"],
-            "properties": {
-                "id": {"type": "string", "examples": ["BTCEUR:bullish:1700000000000"]},
-                "kind": {"type": "string", "enum": ["orderblock"]},
-                "symbol": {"type": "string"},
-                "direction": {"type": "string", "enum": ["bullish", "bearish"]},
-                "status": {"type": "string", "enum": list(OB_STATUSES)},
-                "price_low": _decimal("Box bottom."),
-                "price_high": _decimal("Box top."),
-                "atr14": _decimal("ATR(14) at the order-block bar."),
-                "bos_level": _decimal("The swing level whose break confirmed the block."),
-                "created_ts_ms": {"type": "integer"},
-                "valid_from_ts_ms": {"type": "integer"},
-                "valid_to_ts_ms": nullable_int,
-                "bos_ts_ms": {"type": "integer"},
-                "touched_ts_ms": nullable_int,
-                "time_from": {"type": "integer", "description": "UTC seconds: open time of the order-block bar."},
-                "time_to": {**nullable_int, "description": "UTC seconds of invalidation; null = extends to now."},
-            },
+    }
+
+
+def _metric_schema() -> dict[str, Any]:
+    return {
+        "type": "object",
+        "required": ["time", "ts_ms", "best_bid", "best_ask", "spread", "mid", "imbalance_topn", "update_id"],
+        "properties": {
+            "time": {"type": "integer", "description": "UTC seconds."},
+            "ts_ms": {"type": "integer"},
+            "symbol": {"type": "string"},
+            "best_bid": _decimal("Best bid price."),
+            "best_ask": _decimal("Best ask price."),
+            "spread": _decimal("best_ask - best_bid."),
+            "mid": _decimal("(best_bid + best_ask) / 2."),
+            "imbalance_topn": {"type": "number", "description": "Bid/ask quantity imbalance in the top N levels."},
+            "update_id": {"type": "integer"},
         },
-        "Zone": {
-            "type": "object",
-            "description": "A chart-ready liquidity band. time_to null: still live, extends to now.",
-            "required": ["id", "kind", "side", "status", "price_low", "price_high", "notional", "strength",
-                         "time_from", "time_to"],
-            "properties": {
-                "id": {"type": "string"},
-                "kind": {"type": "string", "enum": ["zone"]},
-                "symbol": {"type": "string"},
-                "side": {"type": "string", "enum": ["bid", "ask"]},
-                "status": {"type": "string", "enum": list(ZONE_STATUSES)},
-                "price_low": _decimal("Band bottom."),
-                "price_high": _decimal("Band top."),
-                "notional": _decimal("Sum of qty*price of the wall bins, quote currency."),
-                "strength": {"type": "number", "description": "Notional-weighted wall score (x baseline)."},
-                "persistence_s": {"type": "number"},
-                "first_seen_ts_ms": {"type": "integer"},
-                "last_seen_ts_ms": {"type": "integer"},
-                "ts_ms": {"type": "integer"},
-                "book_update_id": {"type": "integer"},
-                "time_from": {"type": "integer", "description": "UTC seconds of first sight."},
-                "time_to": {**nullable_int, "description": "UTC seconds last seen (broken/pulled); null = now."},
-            },
-        },
-        "Metric": {
-            "type": "object",
-            "required": ["time", "ts_ms", "best_bid", "best_ask", "spread", "mid", "imbalance_topn", "update_id"],
-            "properties": {
-                "time": {"type": "integer", "description": "UTC seconds."},
-                "ts_ms": {"type": "integer"},
-                "symbol": {"type": "string"},
-                "best_bid": _decimal("Best bid price."),
-                "best_ask": _decimal("Best ask price."),
-                "spread": _decimal("best_ask - best_bid."),
-                "mid": _decimal("(best_bid + best_ask) / 2."),
-                "imbalance_topn": {"type": "number", "description": "Bid/ask quantity imbalance in the top N levels."},
-                "update_id": {"type": "integer"},
-            },
-        },
+    }
+
+
+def _schemas() -> dict[str, Any]:
+    return {
+        "Error": ERROR_SCHEMA,
+        "Candle": CANDLE_SCHEMA,
+        "OrderBlock": _order_block_schema(),
+        "Zone": _zone_schema(),
+        "Metric": _metric_schema(),
         "StreamStatus": {
             "type": "object",
             "required": ["status"],
@@ -187,13 +207,12 @@ def _schemas() -> dict[str, Any]:
     }
 
 
-def openapi_document(symbol: str, api_max_limit: int) -> dict[str, Any]:
-    """The full OpenAPI 3.1 document for this deployment's symbol and limit cap."""
-    range_note = "Times are UTC seconds, inclusive; from after to is rejected with 400."
-    paths: dict[str, Any] = {
+def _feature_paths(api_max_limit: int) -> dict[str, Any]:
+    """Candles, order blocks and zones."""
+    return {
         "/api/candles": _get(
             "1h candles",
-            f"Closed 1h candles oldest first. {range_note} Without from: the last `limit` candles up to `to`.",
+            f"Closed 1h candles oldest first. {RANGE_NOTE} Without from: the last `limit` candles up to `to`.",
             [_time_param("from", "First open time."), _time_param("to", "Last open time."),
              _limit_param(1000, api_max_limit, "Maximum candles.")],
             _json({"type": "object", "required": ["symbol", "interval", "candles"], "properties": {
@@ -202,7 +221,7 @@ def openapi_document(symbol: str, api_max_limit: int) -> dict[str, Any]:
         ),
         "/api/orderblocks": _get(
             "Order blocks",
-            f"Order blocks whose life overlaps [from, to]. {range_note}",
+            f"Order blocks whose life overlaps [from, to]. {RANGE_NOTE}",
             [_status_param(OB_STATUSES, "blocks"), _time_param("from", "Range start."),
              _time_param("to", "Range end."), _limit_param(1000, api_max_limit, "Maximum blocks (most recent).")],
             _json({"type": "object", "required": ["symbol", "orderblocks"], "properties": {
@@ -216,6 +235,12 @@ def openapi_document(symbol: str, api_max_limit: int) -> dict[str, Any]:
             _json({"type": "object", "required": ["symbol", "zones"], "properties": {
                 "symbol": {"type": "string"}, "zones": {"type": "array", "items": _ref("Zone")}}}, "Zones."),
         ),
+    }
+
+
+def _edge_paths(api_max_limit: int) -> dict[str, Any]:
+    """What the chart page reads: overlays and metrics."""
+    return {
         "/api/overlays": _get(
             "Everything the chart overlays, in one response",
             "Zones + order blocks + latest metrics + stream status; poll every 2-5 s with If-None-Match.",
@@ -230,12 +255,18 @@ def openapi_document(symbol: str, api_max_limit: int) -> dict[str, Any]:
         ),
         "/api/metrics": _get(
             "Order-book metrics",
-            f"One row per publication cycle (best bid/ask, spread, mid, imbalance). {range_note}",
+            f"One row per publication cycle (best bid/ask, spread, mid, imbalance). {RANGE_NOTE}",
             [_time_param("from", "Range start."), _time_param("to", "Range end."),
              _limit_param(3600, api_max_limit, "Maximum rows.")],
             _json({"type": "object", "required": ["symbol", "metrics"], "properties": {
                 "symbol": {"type": "string"}, "metrics": {"type": "array", "items": _ref("Metric")}}}, "Metrics."),
         ),
+    }
+
+
+def _book_paths(api_max_limit: int) -> dict[str, Any]:
+    """The book, health and this document."""
+    return {
         "/api/book": _get(
             "The published order book",
             "The latest published top-N book (decimal strings), best price first.",
@@ -272,6 +303,15 @@ def openapi_document(symbol: str, api_max_limit: int) -> dict[str, Any]:
                                       "content": {"application/json": {"schema": {"type": "object"}}}}},
             }
         },
+    }
+
+
+def openapi_document(symbol: str, api_max_limit: int) -> dict[str, Any]:
+    """The full OpenAPI 3.1 document for this deployment's symbol and limit cap."""
+    paths: dict[str, Any] = {
+        **_feature_paths(api_max_limit),
+        **_edge_paths(api_max_limit),
+        **_book_paths(api_max_limit),
     }
     for spec in paths.values():
         spec["get"]["operationId"] = spec["get"]["summary"].split(",")[0].lower().replace(" ", "_")
