@@ -32,7 +32,9 @@ slow leak or a lost message somewhere else.
 5. `StreamingServer`. daphne 4 runs no ASGI lifespan, so `serve` starts the streamer from inside
    daphne's running loop (`reactor.callLater(0, ...)`) and stops it from a Twisted "before
    shutdown" trigger, which daphne's signal handling fires on SIGTERM/SIGINT. Relies on:
-   `daphne.server.Server.run()` running the asyncio Twisted reactor until shutdown.
+   `daphne.server.Server.run()` running the asyncio Twisted reactor until shutdown, and
+   `listen_error(failure)` being called when an endpoint cannot listen (it records why, so
+   `serve` can exit non-zero).
 """
 
 from __future__ import annotations
@@ -234,6 +236,12 @@ class StreamingServer(daphne.server.Server):
         self._background = background
         self._on_shutdown = on_shutdown
         self._task: asyncio.Task[None] | None = None
+        self.listen_failure: str | None = None  # why an endpoint could not listen, if one could not
+
+    def listen_error(self, failure: Any) -> None:
+        """daphne logs a listen failure and stops, and `run` then returns as after a clean stop."""
+        self.listen_failure = failure.getErrorMessage()
+        super().listen_error(failure)
 
     def run(self) -> None:
         reactor.callLater(0, self._start_background)

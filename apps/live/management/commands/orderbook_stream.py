@@ -9,6 +9,7 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
+from apps.core.database_state import require_migrated
 from apps.live.runtime import build_streamer, run_streamer
 
 
@@ -16,6 +17,7 @@ class Command(BaseCommand):
     help = "Run the order-book streamer (WebSocket + snapshot sync, zones, order blocks) until SIGTERM."
 
     def handle(self, *args: Any, **options: Any) -> None:
+        require_migrated()
         asyncio.run(self._main())
 
     async def _main(self) -> None:

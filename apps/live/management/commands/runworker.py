@@ -18,6 +18,7 @@ from channels.worker import Worker
 from django.conf import settings
 
 from apps.book.services.streamer import OrderBookStreamer
+from apps.core.database_state import require_migrated
 from apps.live.consumers import STREAMER_SCOPE_KEY
 from apps.live.runtime import build_streamer, run_streamer
 
@@ -62,4 +63,6 @@ class Command(ChannelsRunworker):
     worker_class = StreamingWorker
 
     def handle(self, *args: Any, **options: Any) -> None:
+        if STREAM_CHANNEL in options.get("channels", ()):
+            require_migrated()
         super().handle(*args, **options)

@@ -10,6 +10,7 @@ from daphne.endpoints import build_endpoint_description_strings
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from apps.core.database_state import database_name, is_sqlite, migrate_embedded, require_migrated
 from apps.core.framework_bypasses import StreamingServer
 from apps.live.runtime import build_streamer, run_streamer
 
@@ -35,6 +36,7 @@ class Command(BaseCommand):
         if not 0 < options["port"] < 65536:
             raise CommandError(f"--port must be 1..65535, got {options['port']}")
         config = settings.CONFIG
+        self._prepare_database()
         state: dict[str, Any] = {}
 
         async def background() -> None:
@@ -78,6 +80,17 @@ class Command(BaseCommand):
             on_shutdown=on_shutdown,
         )
         server.run()
+        if server.listen_failure is not None:
+            raise CommandError(f"cannot listen on {options['host']}:{options['port']}: {server.listen_failure}")
+
+    def _prepare_database(self) -> None:
+        """SQLite (the embedded default) is migrated here; any other database must be already."""
+        if not is_sqlite():
+            require_migrated()
+            return
+        applied = migrate_embedded()
+        if applied:
+            self.stdout.write(f"database {database_name()}: applied {applied} migration(s)")
 
     async def _seed_candles(self, rest_url: str) -> None:
         """Demo only: fill the candle table from the simulator's klines and compute order blocks,

@@ -15,6 +15,7 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
+from apps.core.database_state import require_migrated
 from apps.orderblocks.domain.candle_csv import parse_time
 from apps.orderblocks.domain.candles import KlineError
 from apps.orderblocks.services.backfill import backfill_from, gap_text
@@ -34,6 +35,7 @@ class Command(BaseCommand):
         parser.add_argument("--rest-url", default=None, help="REST base URL (default: BINANCE_REST_URL)")
 
     def handle(self, *args: Any, **options: Any) -> None:
+        require_migrated()
         from apps.book.services.rest_client import RestError
 
         since_ms = None

@@ -15,6 +15,7 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
+from apps.core.database_state import require_migrated
 from apps.json_http.decimal_text import decimal_text
 from apps.orderblocks.domain.blocks import FIELDS
 from apps.orderblocks.services.blocks import all_blocks
@@ -36,6 +37,7 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
+        require_migrated()
         def progress(message: str) -> None:
             self.stderr.write(f"compute_orderblocks: {message}\n")
             self.stderr.flush()

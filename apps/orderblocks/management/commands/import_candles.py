@@ -15,6 +15,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 
+from apps.core.database_state import require_migrated
 from apps.orderblocks.domain.candle_csv import parse_candle_csv
 from apps.orderblocks.services.backfill import gap_text
 from apps.orderblocks.services.candles import CandleTableError, candle_gaps, store_bars
@@ -30,6 +31,7 @@ class Command(BaseCommand):
         parser.add_argument("--csv", required=True, help="the CSV file to import")
 
     def handle(self, *args: Any, **options: Any) -> None:
+        require_migrated()
         path = Path(options["csv"])
         try:
             text = path.read_text(encoding="utf-8-sig")
