@@ -28,7 +28,8 @@ migrate: install
 run: migrate
 	$(BIN)/python manage.py serve --host $(HOST) --port $(PORT)
 
-demo: migrate
+# the demo keeps its own database, var/demo.sqlite3 (serve migrates it); DATABASE_URL overrides
+demo: install
 	$(BIN)/python manage.py serve --host $(HOST) --port $(PORT) --simulator
 
 lint: install

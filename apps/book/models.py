@@ -39,3 +39,18 @@ class PublishedBook(models.Model):
 
     class Meta:
         db_table = "orderbook_published"
+
+
+class DataSource(models.Model):
+    """Where this database's market data came from: one row per source that ever wrote to it.
+
+    `kind` is "binance" (the Binance protocol at `url`), "simulator" (the bundled simulator, `make
+    demo`) or "import" (a candle file). `serve` refuses to mix simulator data with the others."""
+
+    kind = models.CharField(max_length=16)
+    url = models.CharField(max_length=500)
+    first_write_ts_ms = models.BigIntegerField()
+
+    class Meta:
+        db_table = "data_sources"
+        constraints = [models.UniqueConstraint(fields=["kind", "url"], name="data_source_kind_url")]

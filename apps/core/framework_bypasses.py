@@ -33,8 +33,8 @@ slow leak or a lost message somewhere else.
    daphne's running loop (`reactor.callLater(0, ...)`) and stops it from a Twisted "before
    shutdown" trigger, which daphne's signal handling fires on SIGTERM/SIGINT. Relies on:
    `daphne.server.Server.run()` running the asyncio Twisted reactor until shutdown, and
-   `listen_error(failure)` being called when an endpoint cannot listen (it records why, so
-   `serve` can exit non-zero).
+   `listen_success(port)` / `listen_error(failure)` being called once an endpoint listens or cannot
+   (so `serve` says "serving" only when it is, and exits non-zero when it cannot listen).
 """
 
 from __future__ import annotations
@@ -230,13 +230,20 @@ class StreamingServer(daphne.server.Server):
         *args: Any,
         background: Callable[[], Awaitable[None]],
         on_shutdown: Callable[[], None],
+        on_listening: Callable[[], None] = lambda: None,
         **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
         self._background = background
         self._on_shutdown = on_shutdown
+        self._on_listening = on_listening
         self._task: asyncio.Task[None] | None = None
         self.listen_failure: str | None = None  # why an endpoint could not listen, if one could not
+
+    def listen_success(self, port: Any) -> None:
+        """The endpoint accepts connections from now on."""
+        super().listen_success(port)
+        self._on_listening()
 
     def listen_error(self, failure: Any) -> None:
         """daphne logs a listen failure and stops, and `run` then returns as after a clean stop."""

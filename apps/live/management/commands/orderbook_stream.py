@@ -9,6 +9,8 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
+from apps.book.domain.data_source import SourceKind
+from apps.book.services.data_sources import claim_source_for_command
 from apps.core.database_state import require_migrated
 from apps.live.runtime import build_streamer, run_streamer
 
@@ -18,6 +20,7 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         require_migrated()
+        claim_source_for_command(SourceKind.BINANCE, settings.CONFIG.binance_ws_url)
         asyncio.run(self._main())
 
     async def _main(self) -> None:

@@ -17,6 +17,8 @@ from channels.management.commands.runworker import Command as ChannelsRunworker
 from channels.worker import Worker
 from django.conf import settings
 
+from apps.book.domain.data_source import SourceKind
+from apps.book.services.data_sources import claim_source_for_command
 from apps.book.services.streamer import OrderBookStreamer
 from apps.core.database_state import require_migrated
 from apps.live.consumers import STREAMER_SCOPE_KEY
@@ -65,4 +67,5 @@ class Command(ChannelsRunworker):
     def handle(self, *args: Any, **options: Any) -> None:
         if STREAM_CHANNEL in options.get("channels", ()):
             require_migrated()
+            claim_source_for_command(SourceKind.BINANCE, settings.CONFIG.binance_ws_url)
         super().handle(*args, **options)

@@ -10,11 +10,14 @@ from daphne.endpoints import build_endpoint_description_strings
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from apps.book.domain.data_source import SourceKind
+from apps.book.services.data_sources import claim_source_for_command
 from apps.core.database_state import database_name, is_sqlite, migrate_embedded, require_migrated
 from apps.core.framework_bypasses import StreamingServer
 from apps.live.runtime import build_streamer, run_streamer
 
 log = logging.getLogger("apps.live.serve")
+SIMULATOR_SOURCE_URL = "bundled simulator"
 
 
 class Command(BaseCommand):
@@ -37,6 +40,11 @@ class Command(BaseCommand):
             raise CommandError(f"--port must be 1..65535, got {options['port']}")
         config = settings.CONFIG
         self._prepare_database()
+        if not options["no_stream"]:
+            if options["simulator"]:
+                claim_source_for_command(SourceKind.SIMULATOR, SIMULATOR_SOURCE_URL)
+            else:
+                claim_source_for_command(SourceKind.BINANCE, config.binance_ws_url)
         state: dict[str, Any] = {}
 
         async def background() -> None:
@@ -69,8 +77,10 @@ class Command(BaseCommand):
                 streamer.stop()
 
         endpoints = build_endpoint_description_strings(host=options["host"], port=options["port"])
-        self.stdout.write(f"serving http://{options['host']}:{options['port']}/ (symbol {config.symbol})")
-        self.stdout.flush()
+        def on_listening() -> None:
+            self.stdout.write(f"serving http://{options['host']}:{options['port']}/ (symbol {config.symbol})")
+            self.stdout.flush()
+
         server = StreamingServer(
             application=get_default_application(),
             endpoints=endpoints,
@@ -78,6 +88,7 @@ class Command(BaseCommand):
             action_logger=None,
             background=background,
             on_shutdown=on_shutdown,
+            on_listening=on_listening,
         )
         server.run()
         if server.listen_failure is not None:

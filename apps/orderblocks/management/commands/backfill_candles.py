@@ -15,6 +15,8 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
+from apps.book.domain.data_source import SourceKind
+from apps.book.services.data_sources import claim_source_for_command
 from apps.core.database_state import require_migrated
 from apps.orderblocks.domain.candle_csv import parse_time
 from apps.orderblocks.domain.candles import KlineError
@@ -35,7 +37,6 @@ class Command(BaseCommand):
         parser.add_argument("--rest-url", default=None, help="REST base URL (default: BINANCE_REST_URL)")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        require_migrated()
         from apps.book.services.rest_client import RestError
 
         since_ms = None
@@ -50,6 +51,8 @@ class Command(BaseCommand):
             self.stderr.write(f"backfill_candles: {message}\n")
             self.stderr.flush()
 
+        require_migrated()  # after the arguments: a usage error needs no database
+        claim_source_for_command(SourceKind.BINANCE, rest_url)
         progress(f"fetching {settings.CONFIG.symbol} 1h klines from {rest_url}")
         try:
             summary = asyncio.run(backfill_from(rest_url, since_ms=since_ms, progress=progress))

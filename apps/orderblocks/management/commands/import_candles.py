@@ -15,6 +15,8 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 
+from apps.book.domain.data_source import SourceKind
+from apps.book.services.data_sources import claim_source_for_command
 from apps.core.database_state import require_migrated
 from apps.orderblocks.domain.candle_csv import parse_candle_csv
 from apps.orderblocks.services.backfill import gap_text
@@ -31,7 +33,6 @@ class Command(BaseCommand):
         parser.add_argument("--csv", required=True, help="the CSV file to import")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        require_migrated()
         path = Path(options["csv"])
         try:
             text = path.read_text(encoding="utf-8-sig")
@@ -54,6 +55,8 @@ class Command(BaseCommand):
             f"import_candles: {len(parsed.bars)} rows ok ({parsed.format} format), storing in one transaction\n"
         )
         try:
+            require_migrated()  # after reading the file: a bad file needs no database
+            claim_source_for_command(SourceKind.IMPORT, str(path.resolve()))
             result = store_bars(parsed.bars)
         except CandleTableError as exc:
             raise CommandError(str(exc)) from None
