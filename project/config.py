@@ -59,6 +59,13 @@ def _positive_float(text: str) -> float:
     return value
 
 
+def _non_negative_float(text: str) -> float:
+    value = float(text)
+    if not value >= 0 or value == float("inf"):
+        raise ValueError("must be a number >= 0")
+    return value
+
+
 def _positive_decimal(text: str) -> Decimal:
     try:
         value = Decimal(text)
@@ -195,6 +202,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("ZONE_GRACE_CYCLES", "2", _positive_int, "Missing cycles before a zone has disappeared"),
     Setting("ZONE_DISCARD_S", "10", _positive_float, "Zones that lived less than this are discarded"),
     Setting("ZONE_LINGER_S", "60", _positive_float, "Broken/pulled zones stay visible this long"),
+    Setting("ZONE_DRAW_MIN_S", "5", _non_negative_float, "The page draws a candidate zone once it stood this long"),
     Setting("ZONE_HISTORY_RETENTION_H", "24", _positive_float, "orderbook_zones_history retention"),
     # order blocks
     Setting("CANDLE_TABLE", "btc_eur_1h", _table_name, "1h OHLCV source table"),
@@ -207,6 +215,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("OB_RUN_DELAY_S", "5", _non_negative_int, "Seconds after a candle closes before the hourly run"),
     # web
     Setting("RENDER_TOUCHED", "true", _bool, "Draw touched order blocks (styled differently)"),
+    Setting("OB_DISPLAY_ATR", "10", _positive_float,
+            "The page shows active order blocks within this many ATR(14) of the last close by default"),
+    Setting("OB_DISPLAY_MAX", "10", _positive_int, "... and at most this many per direction, nearest first"),
     Setting("API_MAX_LIMIT", "5000", _positive_int, "Cap for ?limit= on list endpoints"),
     # infrastructure
     Setting("DATABASE_URL", DEFAULT_SQLITE, _database_url, "sqlite:///abs/path.sqlite3 or postgres://..."),
@@ -262,6 +273,7 @@ class Config:
     zone_grace_cycles: int
     zone_discard_s: float
     zone_linger_s: float
+    zone_draw_min_s: float
     zone_history_retention_h: float
     candle_table: str
     ob_atr_period: int
@@ -272,6 +284,8 @@ class Config:
     ob_warmup_bars: int
     ob_run_delay_s: int
     render_touched: bool
+    ob_display_atr: float
+    ob_display_max: int
     api_max_limit: int
     database_url: str
     redis_url: str

@@ -33,6 +33,12 @@ def chart_page(request: HttpRequest) -> HttpResponse:
         "candleLimit": 1000,
         "wsPath": "/ws/overlays",
         "api": {"candles": "/api/candles", "overlays": "/api/overlays"},
+        "staleAfterS": config.stale_after_s,
+        "zoneDrawMinS": config.zone_draw_min_s,
+        "obDisplayAtr": config.ob_display_atr,
+        "obDisplayMax": config.ob_display_max,
+        # the book's state as last published, so a reload shows it before any push
+        "initialStatus": selectors.stream_status(config.symbol),
     }
     response = render(request, "overlays/chart.html", {"page_config": page_config, "symbol": config.symbol})
     response["Cache-Control"] = "no-cache"

@@ -11,6 +11,8 @@ import {
   formatUtc,
   quoteOf,
 } from "./format.js";
+import { SCORE_CAP, formatScore, nearbyBlocks } from "./display.js";
+import { asOfText, headline } from "./headline.js";
 import { MIN_BAND_PX, MIN_HEIGHT_PX, OverlayPrimitive, colorOf } from "./overlay-primitive.js";
 import { OverlayStore } from "./store.js";
 import { TimeMapper } from "./timemap.js";
@@ -32,6 +34,7 @@ const THEME = {
   bid: "#29b6f6",
   ask: "#ffa726",
   mid: "#8b949e",
+  frozen: "#6e7681",
 };
 
 const container = document.getElementById("chart");
@@ -53,11 +56,28 @@ const series = chart.addCandlestickSeries({
 });
 
 const mapper = new TimeMapper();
-const layers = { orderblocks: true, touched: Boolean(config.renderTouched), invalid: false, zones: true, priceLines: true };
-const primitive = new OverlayPrimitive(mapper, { now: nowSeconds, layers });
+const layers = {
+  orderblocks: true, touched: Boolean(config.renderTouched), invalid: false, allBlocks: false, zones: true,
+  priceLines: true,
+};
+const primitive = new OverlayPrimitive(mapper, { now: nowSeconds, layers, quote, zoneDrawMinS: config.zoneDrawMinS });
 series.attachPrimitive(primitive);
 const store = new OverlayStore();
+store.status = config.initialStatus || null; // the book's state as last published: shown before any push
 let lastBar = null;
+let current = { state: "connecting", text: "connecting", live: false };
+// when this page last received a book update (its own clock: staleness never depends on clock skew)
+let lastBookAt = config.initialStatus && config.initialStatus.age_s !== null && config.initialStatus.age_s !== undefined
+  ? Date.now() - config.initialStatus.age_s * 1000 : null;
+let lastBookTs = null;
+
+function noteBook(metrics) {
+  const ts = metrics ? metrics.ts_ms : null;
+  if (ts !== null && ts !== undefined && ts !== lastBookTs) {
+    lastBookTs = ts;
+    lastBookAt = Date.now();
+  }
+}
 
 // --- price lines ---------------------------------------------------------------------------------
 
@@ -70,7 +90,9 @@ const PRICE_LINE_STYLE = {
 
 function updatePriceLines() {
   const metrics = store.metrics;
-  for (const [key, style] of Object.entries(PRICE_LINE_STYLE)) {
+  const frozen = !current.live;
+  for (const [key, live] of Object.entries(PRICE_LINE_STYLE)) {
+    const style = frozen ? { ...live, color: THEME.frozen, title: `${live.title} (${asOfText(bookTimeMs())})` } : live;
     const price = metrics ? Number(metrics[key]) : NaN;
     const show = layers.priceLines && Number.isFinite(price);
     if (!show) {
@@ -81,7 +103,7 @@ function updatePriceLines() {
       continue;
     }
     if (priceLines[key]) {
-      priceLines[key].applyOptions({ price });
+      priceLines[key].applyOptions({ price, color: style.color, title: style.title });
     } else {
       priceLines[key] = series.createPriceLine({ price, lineWidth: 1, axisLabelVisible: true, ...style });
     }
@@ -93,7 +115,6 @@ function updatePriceLines() {
 const legend = {
   ohlc: document.getElementById("legend-ohlc"),
   book: document.getElementById("legend-book"),
-  stream: document.getElementById("stream-status"),
   counts: document.getElementById("legend-counts"),
 };
 
@@ -110,21 +131,29 @@ function showBar(bar) {
       .join(" ");
 }
 
+function bookTimeMs() {
+  if (store.metrics && Number.isFinite(Number(store.metrics.ts_ms))) return Number(store.metrics.ts_ms);
+  return store.status && store.status.ts_ms ? Number(store.status.ts_ms) : null;
+}
+
 function updateLegend() {
   const m = store.metrics;
+  const asOf = current.live ? "" : ` · ${asOfText(bookTimeMs())}`;
+  legend.book.className = current.live ? "" : "frozen";
   legend.book.innerHTML = m
     ? `<span class="bid">bid ${formatPrice(m.best_bid)}</span> <span class="ask">ask ${formatPrice(m.best_ask)}</span> ` +
-      `<span class="muted">spread ${Number(m.spread).toFixed(2)} · imbalance ${Number(m.imbalance_topn).toFixed(2)}</span>`
+      `<span class="muted">spread ${Number(m.spread).toFixed(2)} · imbalance ${Number(m.imbalance_topn).toFixed(2)}${escapeHtml(asOf)}</span>`
     : `<span class="muted">no book metrics yet</span>`;
-  const status = (store.status && store.status.status) || "unknown";
-  legend.stream.textContent = `book: ${status}`;
-  legend.stream.className = `stream stream-${status}`;
   let zones = 0;
   for (const z of store.zones.values()) if (z.status === "candidate" || z.status === "confirmed") zones += 1;
   let blocks = 0;
   for (const b of store.blocks.values()) if (b.status !== "invalid") blocks += 1;
+  const shown = shownBlocks().filter((b) => b.status !== "invalid").length;
+  const blockText = shown === blocks ? `${blocks} active order blocks` : `${shown} of ${blocks} active order blocks (near price)`;
   const paused = store.zoneState && !store.zoneState.computing ? ` · zones paused: ${store.zoneState.reason}` : "";
-  legend.counts.textContent = `${zones} live zones · ${blocks} active order blocks${paused}`;
+  const noun = zones === 1 ? "zone" : "zones";
+  const what = current.live ? `${zones} live ${noun}` : `${zones} ${noun} ${asOfText(bookTimeMs())}`;
+  legend.counts.textContent = `${what} · ${blockText}${paused}`;
 }
 
 // --- tooltip -------------------------------------------------------------------------------------
@@ -132,14 +161,16 @@ function updateLegend() {
 const tooltip = document.getElementById("tooltip");
 
 function tooltipHtml(item) {
-  const now = nowSeconds();
+  const now = primitive.asOf ?? nowSeconds(); // ages stop while the book is not live
   const range = `${formatPrice(item.price_low)} – ${formatPrice(item.price_high)}`;
   if (item.kind === "zone") {
     return `<div class="tt-title" style="color:${colorOf(item.side)}">${escapeHtml(capitalise(item.side))} liquidity zone</div>
       <div><span class="muted">status</span> ${escapeHtml(item.status)}</div>
       <div><span class="muted">range</span> ${range}</div>
       <div><span class="muted">notional</span> ${formatNotional(item.notional)} ${quote}</div>
-      <div><span class="muted">strength</span> ${formatStrength(item.strength, 2)}</div>
+      <div><span class="muted">score</span> ${formatStrength(item.strength, 2)}${
+        Number(item.strength) > SCORE_CAP ? ` <span class="muted">(labelled ${formatScore(item.strength)})</span>` : ""}</div>
+      <div class="tt-note muted">score: the wall's volume over the median of the neighbouring bins</div>
       <div><span class="muted">age</span> ${formatAge(now - item.first_seen_ts_ms / 1000)}</div>
       <div><span class="muted">persistence</span> ${formatAge(item.persistence_s)}</div>`;
   }
@@ -182,7 +213,7 @@ for (const input of document.querySelectorAll("input[data-layer]")) {
   input.addEventListener("change", () => {
     layers[input.dataset.layer] = input.checked;
     primitive.setLayers(layers);
-    updatePriceLines();
+    render();
   });
 }
 
@@ -224,13 +255,33 @@ async function refreshCandleTail() {
   for (const candle of (await response.json()).candles) applyCandle(candle);
 }
 
-function render() {
-  primitive.setData([...store.blocks.values()], [...store.zones.values()]);
-  updatePriceLines();
-  updateLegend();
+function shownBlocks() {
+  const all = [...store.blocks.values()];
+  return layers.allBlocks ? all : nearbyBlocks(all, lastBar ? lastBar.close : NaN, config.obDisplayAtr, config.obDisplayMax);
 }
 
 const pill = document.getElementById("pill");
+const transportBadge = document.getElementById("transport");
+
+function updateHeadline() {
+  current = headline({
+    serverReachable: transport.serverReachable,
+    book: store.status,
+    lastBookMs: lastBookAt,
+    nowMs: Date.now(),
+    staleAfterS: config.staleAfterS,
+  });
+  pill.textContent = current.text;
+  pill.className = `pill pill-${current.state}`;
+  primitive.setAsOf(current.live ? null : (bookTimeMs() ?? Date.now()) / 1000);
+}
+
+function render() {
+  updateHeadline();
+  primitive.setData(shownBlocks(), [...store.zones.values()]);
+  updatePriceLines();
+  updateLegend();
+}
 
 const transport = new LiveTransport({
   wsUrl: `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}${config.wsPath}`,
@@ -238,11 +289,13 @@ const transport = new LiveTransport({
   handlers: {
     snapshot(message) {
       store.applySnapshot(message);
+      noteBook(store.metrics);
       render();
       if (message.reason !== "connect" || transport.counts.snapshots > 1) refreshCandleTail().catch(() => {});
     },
     delta(message) {
       const verdict = store.acceptDelta(message);
+      if (verdict === "applied" && message.kind === "metrics") noteBook(store.metrics);
       if (verdict === "candle") applyCandle(message.data);
       else if (verdict === "applied") render();
       else if (verdict === "hole") store.awaitingSnapshot = transport.ws !== null;
@@ -254,17 +307,24 @@ const transport = new LiveTransport({
       const state = await response.json();
       if (transport.mode === "live") return; // the socket came back meanwhile: its snapshot wins
       store.applyState(state);
+      noteBook(store.metrics);
       render();
       await refreshCandleTail();
     },
     mode(mode) {
-      pill.textContent = mode;
-      pill.className = `pill pill-${mode}`;
+      transportBadge.textContent = `push: ${mode}`;
+      transportBadge.className = `transport transport-${mode}`;
+      render();
     },
   },
 });
 
-setInterval(() => primitive.requestUpdate(), 1000); // live bands grow with the clock
+setInterval(() => {
+  const before = current.state;
+  updateHeadline();
+  if (current.state !== before) render();
+  primitive.requestUpdate(); // live bands grow with the clock
+}, 1000);
 
 // --- debug hook (tests) --------------------------------------------------------------------------
 
@@ -280,6 +340,9 @@ window.__chartDebug = {
   },
   get pill() {
     return transport.mode;
+  },
+  get headline() {
+    return { ...current };
   },
   get painted() {
     return primitive.painted;

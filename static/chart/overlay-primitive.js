@@ -1,11 +1,12 @@
 // One series primitive (series.attachPrimitive) that paints order-block boxes and liquidity-zone
 // bands behind the candles, and records what it actually painted for tooltips and tests.
 
-import { formatStrength } from "./format.js";
+import { LABEL_HEIGHT_PX, ZONE_MIN_HEIGHT_PX, drawableZones, placeLabels, zoneLabel } from "./display.js";
 import { TimeMapper } from "./timemap.js";
 
 export const MIN_BAND_PX = 3;
 export const MIN_HEIGHT_PX = 4;
+const GREY = [139, 148, 158];
 
 const RGB = {
   bullish: [38, 166, 154],
@@ -34,8 +35,9 @@ export function blockStyle(block) {
   return { fill: rgba(rgb, 0.2), stroke: rgba(rgb, 0.95), dash: [], width: 1 };
 }
 
-export function zoneStyle(zone) {
-  const rgb = RGB[zone.side] || RGB.bid;
+/** `asOf` set: the book is not live, the zone is what was last seen (greyed, never shown as current). */
+export function zoneStyle(zone, asOf = null) {
+  const rgb = asOf !== null ? GREY : RGB[zone.side] || RGB.bid;
   const ended = zone.status === "broken" || zone.status === "pulled";
   const alpha = zoneAlpha(zone.strength) * (ended ? 0.35 : 1);
   return {
@@ -106,6 +108,7 @@ class OverlayRenderer {
 
       ctx.font = `${Math.round(10 * vr)}px system-ui, sans-serif`;
       ctx.textBaseline = "middle";
+      const wanted = [];
       for (const g of p.geometry.bands) {
         const rect = { x1: g.x1, x2: g.x2, y1: g.y1, y2: g.y2 };
         const tailTo = g.extends ? width : null;
@@ -118,15 +121,26 @@ class OverlayRenderer {
         }
         strokeRect(rect.x1, rect.y1, rect.x2, rect.y2, g.style);
         {
-          const text = `${g.item.side.toUpperCase()} ${formatStrength(g.item.strength)}`;
+          const text = zoneLabel(g.item, p.quote);
           const textWidth = ctx.measureText(text).width / hr;
           const tx = Math.min(Math.max(rect.x2, rect.x1) + 4, width - textWidth - 4);
-          ctx.fillStyle = g.style.label;
-          ctx.fillText(text, Math.round(tx * hr), Math.round(((rect.y1 + rect.y2) / 2) * vr));
+          const cy = (rect.y1 + rect.y2) / 2;
+          wanted.push({ id: g.id, text, color: g.style.label, strength: Number(g.item.strength),
+            x1: tx, x2: tx + textWidth, y1: cy - LABEL_HEIGHT_PX / 2, y2: cy + LABEL_HEIGHT_PX / 2 });
         }
         painted.bands.push({ id: g.id, kind: "zone", ...rect, tailTo, extends: g.extends, side: g.item.side,
           status: g.item.status, fill: g.style.fill, dash: g.style.dash.length > 0 });
       }
+      // strongest first; a label that would overlap a placed one is left to the tooltip
+      wanted.sort((a, b) => b.strength - a.strength);
+      painted.labels = placeLabels(wanted);
+      for (const label of painted.labels) {
+        ctx.fillStyle = "rgba(13,17,23,0.85)"; // the page background: readable over bands and grid
+        fillRect(label.x1 - 2, label.y1, label.x2 + 2, label.y2, ctx.fillStyle);
+        ctx.fillStyle = label.color;
+        ctx.fillText(label.text, Math.round(label.x1 * hr), Math.round(((label.y1 + label.y2) / 2) * vr));
+      }
+      painted.asOf = p.asOf;
       p.painted = painted;
       p.drawCount += 1;
     });
@@ -151,11 +165,14 @@ export class OverlayPrimitive {
   constructor(mapper, options) {
     this.mapper = mapper;
     this.now = options.now; // () => seconds
+    this.quote = options.quote || "";
+    this.zoneDrawMinS = options.zoneDrawMinS ?? 0;
+    this.asOf = null; // seconds: the book is not live, draw what it was then (greyed)
     this.layers = { orderblocks: true, touched: true, invalid: false, zones: true, ...options.layers };
     this.blocks = [];
     this.zones = [];
     this.geometry = { boxes: [], bands: [], now: null };
-    this.painted = { boxes: [], bands: [], width: 0, height: 0, now: null };
+    this.painted = { boxes: [], bands: [], labels: [], width: 0, height: 0, now: null, asOf: null };
     this.drawCount = 0;
     this._views = [new OverlayPaneView(this)];
     this._chart = null;
@@ -185,6 +202,13 @@ export class OverlayPrimitive {
     this.requestUpdate();
   }
 
+  /** `seconds` when the book stopped being live (walls freeze and grey out), null while live. */
+  setAsOf(seconds) {
+    if (seconds === this.asOf) return;
+    this.asOf = seconds;
+    this.requestUpdate();
+  }
+
   setLayers(layers) {
     this.layers = { ...this.layers, ...layers };
     this.requestUpdate();
@@ -198,15 +222,15 @@ export class OverlayPrimitive {
     if (!this._chart || !this._series) return;
     const timeScale = this._chart.timeScale();
     const series = this._series;
-    const now = this.now();
-    const ys = (item) => {
+    const now = this.asOf ?? this.now();
+    const ys = (item, minPx) => {
       let top = series.priceToCoordinate(Number(item.price_high));
       let bottom = series.priceToCoordinate(Number(item.price_low));
       if (top === null || bottom === null) return null;
-      if (bottom - top < MIN_HEIGHT_PX) {
+      if (bottom - top < minPx) {
         const mid = (top + bottom) / 2;
-        top = mid - MIN_HEIGHT_PX / 2;
-        bottom = mid + MIN_HEIGHT_PX / 2;
+        top = mid - minPx / 2;
+        bottom = mid + minPx / 2;
       }
       return [top, bottom];
     };
@@ -216,20 +240,21 @@ export class OverlayPrimitive {
       const x1 = this.mapper.x(timeScale, block.time_from);
       const open = block.time_to === null || block.time_to === undefined;
       const x2 = open ? null : this.mapper.x(timeScale, block.time_to);
-      const y = ys(block);
+      const y = ys(block, MIN_HEIGHT_PX);
       if (x1 === null || (!open && x2 === null) || y === null) continue;
       boxes.push({ id: block.id, item: block, x1, x2, y1: y[0], y2: y[1], extends: open, style: blockStyle(block) });
     }
     const bands = [];
     if (this.layers.zones) {
-      for (const zone of this.zones) {
+      for (const zone of drawableZones(this.zones, now, this.zoneDrawMinS)) {
         const open = zone.time_to === null || zone.time_to === undefined;
         const x1 = this.mapper.x(timeScale, zone.time_from);
         const xEnd = this.mapper.x(timeScale, open ? Math.max(now, zone.time_from) : zone.time_to);
-        const y = ys(zone);
+        const y = ys(zone, ZONE_MIN_HEIGHT_PX);
         if (x1 === null || xEnd === null || y === null) continue;
         const x2 = Math.max(xEnd, x1 + MIN_BAND_PX);
-        bands.push({ id: zone.id, item: zone, x1, x2, y1: y[0], y2: y[1], extends: open, style: zoneStyle(zone) });
+        bands.push({ id: zone.id, item: zone, x1, x2, y1: y[0], y2: y[1], extends: open,
+          style: zoneStyle(zone, this.asOf) });
       }
       // stronger bands on top
       bands.sort((a, b) => Number(a.item.strength) - Number(b.item.strength));

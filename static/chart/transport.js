@@ -26,6 +26,7 @@ export class LiveTransport {
     this.random = options.random || Math.random;
     this.handlers = options.handlers; // {snapshot(msg), delta(msg) -> store verdict, polled(), poll() -> Promise, mode(m)}
     this.mode = "connecting";
+    this.serverReachable = true; // the page was just served; false once the socket is down and a poll failed
     this.ws = null;
     this.attempt = 0;
     this.received = 0;
@@ -104,6 +105,7 @@ export class LiveTransport {
     this.acked = 0;
     ws.onopen = () => {
       this.counts.connects += 1;
+      this.serverReachable = true;
       this.lastMessageAt = Date.now();
     };
     ws.onmessage = (event) => this._onMessage(ws, event);
@@ -189,9 +191,11 @@ export class LiveTransport {
     try {
       await this.handlers.poll();
       this.counts.polls += 1;
+      this.serverReachable = true;
       if (this.mode !== "live") this._setMode("polling");
     } catch (err) {
       this.counts.pollErrors += 1;
+      if (!this.ws || this.ws.readyState !== WebSocket.OPEN) this.serverReachable = false;
       if (this.mode === "polling") this._setMode("reconnecting");
     }
   }

@@ -83,7 +83,10 @@ def test_killing_the_socket_switches_to_polling_and_updates_continue(browser, li
     for ws in link["sockets"]:
         ws.close(code=4001, reason="link down")
     page.wait_for_function("() => __chartDebug.pill === 'polling'", timeout=15_000)
-    assert page.locator("#pill").inner_text() == "polling"
+    assert page.locator("#transport").inner_text() == "push: polling"
+    # polling still reaches the server, and the book is live: the headline stays live
+    page.wait_for_function("() => __chartDebug.headline.state === 'live'", timeout=10_000)
+    assert page.locator("#pill").inner_text() == "live"
 
     # a new wall while the socket is down: it arrives through GET /api/overlays polling
     price = wall_price(page, "ask", 350)

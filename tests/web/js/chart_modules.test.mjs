@@ -151,3 +151,82 @@ test("zone deltas carry why zones are (not) computed", () => {
 test("server text is escaped before it goes into the tooltip", () => {
   assert.equal(escapeHtml('<img src=x onerror="y">'), "&lt;img src=x onerror=&quot;y&quot;&gt;");
 });
+
+import { atrDistance, drawableZones, formatScore, nearbyBlocks, placeLabels, zoneLabel } from "../../../static/chart/display.js";
+import { UNREACHABLE_AFTER_S, headline } from "../../../static/chart/headline.js";
+
+test("wall labels: notional and a capped score", () => {
+  assert.equal(formatScore(12.34), "12.3x");
+  assert.equal(formatScore(50), "50.0x");
+  assert.equal(formatScore(9e10), ">50x");
+  assert.equal(zoneLabel({ side: "bid", notional: "1520000", strength: 7.9 }, "EUR"), "BID 1.52 M EUR · 7.9x");
+  assert.equal(zoneLabel({ side: "ask", notional: "900", strength: 1e6 }, ""), "ASK 900 · >50x");
+});
+
+test("labels never overlap: a label touching a placed one is left out, in priority order", () => {
+  const label = (id, x1, y1) => ({ id, x1, x2: x1 + 80, y1, y2: y1 + 13 });
+  const placed = placeLabels([label("strong", 100, 100), label("overlaps", 150, 105), label("below", 100, 114),
+    label("elsewhere", 300, 100)]);
+  assert.deepEqual(placed.map((l) => l.id), ["strong", "below", "elsewhere"]);
+  for (const a of placed) {
+    for (const b of placed) {
+      if (a === b) continue;
+      assert.ok(a.x2 < b.x1 || b.x2 < a.x1 || a.y2 < b.y1 || b.y2 < a.y1, `${a.id} overlaps ${b.id}`);
+    }
+  }
+});
+
+test("candidates are drawn only once they stood ZONE_DRAW_MIN_S; other statuses at once", () => {
+  const zones = [
+    { id: "young", status: "candidate", first_seen_ts_ms: 98_000 },
+    { id: "old", status: "candidate", first_seen_ts_ms: 90_000 },
+    { id: "confirmed", status: "confirmed", first_seen_ts_ms: 99_500 },
+  ];
+  assert.deepEqual(drawableZones(zones, 100, 5).map((z) => z.id), ["old", "confirmed"]);
+  assert.deepEqual(drawableZones(zones, 100, 0).map((z) => z.id), ["young", "old", "confirmed"]);
+});
+
+test("order blocks by default: active, within N ATR of the last close, at most M per direction, nearest first", () => {
+  const block = (id, direction, low, high, status = "fresh") =>
+    ({ id, direction, status, price_low: String(low), price_high: String(high), atr14: "100" });
+  const blocks = [
+    block("b-in", "bullish", 990, 1010), block("b-near", "bullish", 700, 800), block("b-far", "bullish", 10, 20),
+    block("b-touched", "bullish", 850, 900, "touched"), block("b-invalid", "bullish", 980, 990, "invalid"),
+    block("s-1", "bearish", 1100, 1200), block("s-2", "bearish", 1300, 1400), block("s-3", "bearish", 1500, 1600),
+  ];
+  assert.equal(atrDistance(blocks[0], 1000), 0);
+  assert.equal(atrDistance(blocks[1], 1000), 2);
+  const shown = nearbyBlocks(blocks, 1000, 10, 2).map((b) => b.id);
+  assert.deepEqual(shown, ["b-in", "b-touched", "s-1", "s-2", "b-invalid"]);
+  assert.deepEqual(nearbyBlocks(blocks, 1000, 3, 10).map((b) => b.id),
+    ["b-in", "b-touched", "b-near", "s-1", "s-2", "b-invalid"]);
+  assert.equal(nearbyBlocks(blocks, NaN, 10, 2).length, blocks.length); // no close yet: nothing to judge by
+});
+
+test("headline: never claims more than the book and the connection know", () => {
+  const now = 1_000_000;
+  const base = { serverReachable: true, lastBookMs: now - 1000, nowMs: now, staleAfterS: 5 };
+  assert.equal(headline({ ...base, book: { status: "live" } }).state, "live");
+  assert.equal(headline({ ...base, book: { status: "live" } }).live, true);
+  const stale = headline({ ...base, book: { status: "live" }, lastBookMs: now - 12_000 });
+  assert.deepEqual([stale.state, stale.text, stale.live], ["stale", "stale (last book update 12s ago)", false]);
+  assert.equal(headline({ ...base, serverReachable: false, book: { status: "live" } }).text, "server unreachable");
+  const retry = headline({ ...base, book: { status: "backoff", reason: "connect failed", attempt: 3, since_ms: now - 5000 } });
+  assert.equal(retry.text, "reconnecting to Binance (connect failed, attempt 3)");
+  const down = headline({ ...base, book: { status: "backoff", since_ms: now - UNREACHABLE_AFTER_S * 1000 } });
+  assert.equal(down.text, `Binance unreachable since ${new Date(now - UNREACHABLE_AFTER_S * 1000).toISOString().slice(11, 19)} UTC`);
+  assert.equal(headline({ ...base, book: { status: "resyncing", reason: "gap" } }).text, "resyncing the book (gap)");
+  assert.equal(headline({ ...base, book: null }).state, "connecting");
+  assert.equal(headline({ ...base, book: { status: "connecting" } }).live, false);
+});
+
+test("zone colours: bid and ask differ while live; a frozen book is grey", () => {
+  const bid = zoneStyle({ side: "bid", status: "confirmed", strength: 6 });
+  const ask = zoneStyle({ side: "ask", status: "confirmed", strength: 6 });
+  const rgb = (style) => style.fill.split(",").slice(0, 3).join(",");
+  assert.notEqual(rgb(bid), rgb(ask));
+  const frozenBid = zoneStyle({ side: "bid", status: "confirmed", strength: 6 }, 1_700_000_000);
+  const frozenAsk = zoneStyle({ side: "ask", status: "confirmed", strength: 6 }, 1_700_000_000);
+  assert.equal(rgb(frozenBid), "rgba(139,148,158");
+  assert.equal(rgb(frozenBid), rgb(frozenAsk));
+});
