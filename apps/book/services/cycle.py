@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from apps.book.domain.events import Trade
+from apps.book.domain.events import Kline, Trade
 from apps.book.domain.order_book import OrderBook
 
 
@@ -31,4 +30,4 @@ class DeltaSink(Protocol):
 class StreamListener(Protocol):
     async def on_cycle(self, cycle: PublishCycle) -> None: ...
 
-    async def on_kline(self, kline: Mapping[str, Any]) -> None: ...
+    async def on_kline(self, kline: Kline) -> None: ...

@@ -20,7 +20,7 @@ import httpx
 from apps.book.domain.backoff import Backoff
 from apps.book.domain.events import DepthSnapshot
 from apps.book.domain.rate_limit import WeightBudget, depth_weight
-from apps.book.domain.wire import WireError, parse_snapshot
+from apps.book.domain.wire import WireError, parse_error_payload, parse_klines_body, parse_snapshot
 
 log = logging.getLogger("apps.book.rest")
 
@@ -92,9 +92,10 @@ class BinanceRestClient:
         if end_ms is not None:
             params["endTime"] = end_ms
         payload = await self._request("/api/v3/klines", params, 2)
-        if not isinstance(payload, list):
-            raise RestError("klines answer is not a list")
-        return payload
+        try:
+            return parse_klines_body(payload)
+        except WireError as exc:
+            raise RestError(str(exc)) from None
 
     async def _wait_for_budget(self, weight: int, snapshot: bool) -> None:
         while True:
@@ -142,8 +143,9 @@ class BinanceRestClient:
                     except ValueError:
                         problem = "invalid json"
                     else:
-                        if isinstance(payload, dict) and "code" in payload and "msg" in payload:
-                            problem = f"error body code={payload.get('code')}"
+                        error = parse_error_payload(payload)
+                        if error is not None:
+                            problem = f"error body code={error.code}"
                         else:
                             self._backoff.reset()
                             return payload

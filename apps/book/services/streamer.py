@@ -18,12 +18,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import random
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -31,10 +30,10 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
 
 from apps.book.domain.backoff import Backoff
-from apps.book.domain.events import DepthEvent, Side, Trade
+from apps.book.domain.events import DepthEvent, Kline, Side, Trade
 from apps.book.domain.metrics import BookView, capture_view
 from apps.book.domain.sync import PUBLIC_STATUS, DepthSynchronizer, Handover, Outcome, SyncResult
-from apps.book.domain.wire import WireError, parse_agg_trade, parse_depth_event
+from apps.book.domain.wire import BadFrame, ServerShutdown, classify_frame
 from apps.book.presentation import metrics_dict
 from apps.book.services.cycle import DeltaSink, PublishCycle, StreamListener
 from apps.book.services.rest_client import BinanceRestClient, RestError
@@ -163,6 +162,14 @@ class OrderBookStreamer:
         self._last_status = ""
         self._published_status = ""
         self._resync_requested: str | None = None
+        # one handler per message type `classify_frame` returns; each gets (message, live)
+        self._handlers: dict[type, Callable[[Any, bool], None]] = {
+            DepthEvent: self._on_depth_message,
+            Trade: self._on_trade_message,
+            Kline: self._on_kline_message,
+            ServerShutdown: self._on_server_shutdown,
+            BadFrame: self._on_bad_frame,
+        }
         # counters
         self.frames: Counter[str] = Counter()
         self.bad_frames: Counter[str] = Counter()
@@ -444,69 +451,40 @@ class OrderBookStreamer:
 
     # -- frames ---------------------------------------------------------------------------
     def _handle_frame(self, frame: str | bytes, *, live: bool) -> None:
-        try:
-            message = json.loads(frame)
-        except (ValueError, UnicodeDecodeError):
-            self._bad("malformed json", repr(frame[:60]))
+        message = classify_frame(frame, self.symbol)
+        self._handlers[type(message)](message, live)
+
+    def _on_depth_message(self, event: DepthEvent, live: bool) -> None:
+        self.frames["depth"] += 1
+        if live:
+            self._last_depth_at = time.monotonic()
+            self._last_event_ms = event.event_time_ms
+            self._on_depth(event)
+        elif self._handover is not None:
+            self._handover.hold(event)
+
+    def _on_trade_message(self, trade: Trade, live: bool) -> None:
+        if not live:
             return
-        if not isinstance(message, dict):
-            self._bad("not an object", repr(frame[:60]))
+        self.frames["trade"] += 1
+        if len(self._trades) < MAX_TRADES_PER_CYCLE:
+            self._trades.append(trade)
+
+    def _on_kline_message(self, kline: Kline, live: bool) -> None:
+        if not live:
             return
-        payload = message.get("data", message) if "stream" in message else message
-        if not isinstance(payload, dict):
-            self._bad("not an object", repr(frame[:60]))
-            return
-        if "code" in payload and "msg" in payload:
-            self._bad("error payload", f"code={payload.get('code')} msg={str(payload.get('msg'))[:80]}")
-            return
-        event_type = payload.get("e")
-        if event_type is None and isinstance(payload.get("event"), dict):
-            event_type = payload["event"].get("e")
-        if event_type == "serverShutdown":
-            self.frames["serverShutdown"] += 1
-            if live and self._candidate is None:
-                log.warning("serverShutdown received: handing over to a new connection")
-                self._handover_reason = "serverShutdown"
-            return
-        if event_type in ("depthUpdate", "aggTrade", "kline") and payload.get("s") != self.symbol:
-            self._bad("wrong symbol", str(payload.get("s"))[:20])
-            return
-        if event_type == "depthUpdate":
-            try:
-                event = parse_depth_event(payload)
-            except WireError as exc:
-                self._bad("bad depth event", str(exc))
-                return
-            self.frames["depth"] += 1
-            if live:
-                self._last_depth_at = time.monotonic()
-                self._last_event_ms = event.event_time_ms
-                self._on_depth(event)
-            elif self._handover is not None:
-                self._handover.hold(event)
-        elif event_type == "aggTrade":
-            if not live:
-                return
-            try:
-                trade = parse_agg_trade(payload)
-            except WireError as exc:
-                self._bad("bad trade", str(exc))
-                return
-            self.frames["trade"] += 1
-            if len(self._trades) < MAX_TRADES_PER_CYCLE:
-                self._trades.append(trade)
-        elif event_type == "kline":
-            if not live:
-                return
-            kline = payload.get("k")
-            if not isinstance(kline, Mapping):
-                self._bad("bad kline", "no k object")
-                return
-            self.frames["kline"] += 1
-            for listener in self.listeners:
-                self._spawn(self._call_listener(listener.on_kline(kline), "on_kline"))
-        else:
-            self._bad("unknown event", str(event_type)[:40])
+        self.frames["kline"] += 1
+        for listener in self.listeners:
+            self._spawn(self._call_listener(listener.on_kline(kline), "on_kline"))
+
+    def _on_server_shutdown(self, _message: ServerShutdown, live: bool) -> None:
+        self.frames["serverShutdown"] += 1
+        if live and self._candidate is None:
+            log.warning("serverShutdown received: handing over to a new connection")
+            self._handover_reason = "serverShutdown"
+
+    def _on_bad_frame(self, bad: BadFrame, _live: bool) -> None:
+        self._bad(bad.kind, bad.detail)
 
     def _bad(self, kind: str, detail: str) -> None:
         self.bad_frames[kind] += 1
