@@ -32,6 +32,7 @@ from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
 from apps.book.domain.backoff import Backoff
 from apps.book.domain.events import DepthEvent, Kline, Side, Trade
 from apps.book.domain.metrics import BookView, capture_view
+from apps.book.domain.snapshot_view import BookSnapshotView
 from apps.book.domain.sync import PUBLIC_STATUS, DepthSynchronizer, Handover, Outcome, SyncResult
 from apps.book.domain.wire import BadFrame, ServerShutdown, classify_frame
 from apps.book.presentation import metrics_dict
@@ -593,13 +594,15 @@ class OrderBookStreamer:
         self.published += 1
         if self.broadcaster is not None and view is not None and view.metrics is not None:
             await self.broadcaster.send("metrics", metrics_dict(self.symbol, now_ms, view.metrics))
-        cycle = PublishCycle(now_ms=now_ms, symbol=self.symbol, status=status, book=None, update_id=None, trades=trades)
+        cycle = PublishCycle(
+            now_ms=now_ms, symbol=self.symbol, status=status, book=None, update_id=None, trades=tuple(trades)
+        )
         for listener in self.listeners:
             ready = self.sync.ready  # re-checked per listener: the book may have changed while we awaited
             this = replace(
                 cycle,
                 status=self.status,
-                book=self.sync.book if ready else None,
+                book=BookSnapshotView.capture(self.sync.book) if ready else None,
                 update_id=self.sync.book.update_id if ready else None,
             )
             await self._call_listener(listener.on_cycle(this), "on_cycle")
