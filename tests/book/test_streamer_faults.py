@@ -154,9 +154,9 @@ async def test_each_recovery_calls_on_recovered_once_the_dead_connection_is_garb
     def on_recovered() -> None:
         gc.collect()
         alive_at_recovery.append([ref() is not None for ref in connections])
-        assert streamer._active is not None
-        if not connections or connections[-1]() is not streamer._active.ws:
-            connections.append(weakref.ref(streamer._active.ws))
+        assert streamer.connections.active is not None
+        if not connections or connections[-1]() is not streamer.connections.active.ws:
+            connections.append(weakref.ref(streamer.connections.active.ws))
 
     h = await start_harness(sim, on_recovered=on_recovered)
     streamer = h.streamer
