@@ -149,6 +149,7 @@ async def run_scenario(
 ) -> Samples:
     from channels.layers import InMemoryChannelLayer
 
+    from apps.book.domain.snapshot_view import BookSnapshotView
     from apps.book.services.cycle import PublishCycle
     from apps.overlays.broadcast import OverlayBroadcaster
     from apps.zones.domain.book_view import levels_in_range
@@ -195,9 +196,9 @@ async def run_scenario(
             now_ms=1_000_000 + i * 1000,
             symbol=symbol,
             status="live",
-            book=book,
+            book=BookSnapshotView.capture(book),  # what the streamer hands listeners
             update_id=book.update_id,
-            trades=[],
+            trades=(),
         )
         lags.clear()
         started = time.perf_counter()

@@ -7,6 +7,7 @@ any test using `StreamHarness` also asserts "no published book ever differed fro
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -62,10 +63,28 @@ class StreamHarness:
             lambda p: p.status == "live" and p.view is not None and p.view.update_id > after_update_id, timeout
         )
 
+    async def quiet(self, seconds: float = 0.2) -> None:
+        """Wait until no depth event has arrived for `seconds` (e.g. once a stall has taken hold)."""
+        await self.until(lambda p: self.streamer.watchdog.age() > seconds)
+
     async def stop(self) -> None:
         self.streamer.stop()
         if self.task is not None:
             await asyncio.wait_for(self.task, 10)
+
+
+class MovableClock:
+    """A monotonic clock for the streamer that runs with real time and can be moved forward at once,
+    so a test trips the time-based decisions (watchdog, stale) without waiting for them."""
+
+    def __init__(self) -> None:
+        self.offset = 0.0
+
+    def __call__(self) -> float:
+        return time.monotonic() + self.offset
+
+    def advance(self, seconds: float) -> None:
+        self.offset += seconds
 
 
 def fast_settings(sim: BinanceSimulator, **overrides: Any) -> StreamerSettings:
@@ -85,9 +104,13 @@ def fast_settings(sim: BinanceSimulator, **overrides: Any) -> StreamerSettings:
 
 
 async def start_harness(
-    sim: BinanceSimulator, *, on_recovered: Callable[[], None] | None = None, **overrides: Any
+    sim: BinanceSimulator,
+    *,
+    on_recovered: Callable[[], None] | None = None,
+    monotonic: Callable[[], float] = time.monotonic,
+    **overrides: Any,
 ) -> StreamHarness:
-    streamer = OrderBookStreamer(fast_settings(sim, **overrides), on_recovered=on_recovered)
+    streamer = OrderBookStreamer(fast_settings(sim, **overrides), on_recovered=on_recovered, monotonic=monotonic)
     harness = StreamHarness(sim=sim, streamer=streamer)
     streamer.observers.append(harness.observe)
     harness.task = asyncio.create_task(streamer.run())

@@ -11,7 +11,7 @@ from decimal import Decimal
 import pytest
 
 from apps.book.simulator.server import BinanceSimulator
-from tests.book.streaming import StreamHarness, start_harness
+from tests.book.streaming import MovableClock, StreamHarness, start_harness
 
 pytestmark = pytest.mark.asyncio
 
@@ -154,9 +154,9 @@ async def test_each_recovery_calls_on_recovered_once_the_dead_connection_is_garb
     def on_recovered() -> None:
         gc.collect()
         alive_at_recovery.append([ref() is not None for ref in connections])
-        assert streamer._active is not None
-        if not connections or connections[-1]() is not streamer._active.ws:
-            connections.append(weakref.ref(streamer._active.ws))
+        assert streamer.connections.active is not None
+        if not connections or connections[-1]() is not streamer.connections.active.ws:
+            connections.append(weakref.ref(streamer.connections.active.ws))
 
     h = await start_harness(sim, on_recovered=on_recovered)
     streamer = h.streamer
@@ -189,10 +189,26 @@ async def test_reconnect_splices_when_no_event_was_missed():
         assert h.mismatches == []
 
 
-async def test_silent_stall_trips_the_watchdog(harness, sim):
-    sim.stall(3.0)
-    await harness.until(lambda p: any(k.startswith("watchdog") for k in harness.streamer.reconnects), timeout=10)
-    await recovered(harness, sim, timeout=20)
+def watchdog_tripped(h: StreamHarness) -> bool:
+    return any(k.startswith("watchdog") for k in h.streamer.reconnects)
+
+
+async def test_silent_stall_trips_the_watchdog(sim):
+    """On the streamer's injected clock: a 1 s stall, moved 31 s forward, trips a 30 s watchdog."""
+    clock = MovableClock()
+    h = await start_harness(sim, monotonic=clock, watchdog_s=30.0)
+    try:
+        await h.live()
+        sim.stall(1.0)
+        await h.quiet()
+        assert not watchdog_tripped(h)
+        clock.advance(31.0)
+        await h.until(lambda p: watchdog_tripped(h), timeout=2)
+        assert h.streamer.reconnects == {"watchdog": 1}
+        await recovered(h, sim)
+    finally:
+        await h.stop()
+    assert h.mismatches == []
 
 
 @pytest.mark.parametrize("kind", ["429", "418"])
@@ -291,20 +307,37 @@ async def test_every_fault_in_one_run(sim):
 
 
 async def test_a_stalled_stream_reads_stale_before_the_watchdog_reconnects(sim):
-    h = await start_harness(sim, stale_after_s=0.5, watchdog_s=3.0)
+    clock = MovableClock()
+    h = await start_harness(sim, monotonic=clock, stale_after_s=5.0, watchdog_s=30.0)
     try:
         await h.live()
-        sim.stall(2.0)
-        stale = await h.until(lambda p: p.status == "stale")
+        sim.stall(1.0)
+        await h.quiet()
+        assert h.statuses[-1] == "live"
+        clock.advance(6.0)  # past STALE_AFTER_S, not yet the watchdog
+        stale = await h.until(lambda p: p.status == "stale", timeout=2)
         assert stale.view is not None  # the last in-sync book, labelled stale
+        assert not watchdog_tripped(h)
+        clock.advance(30.0)
+        await h.until(lambda p: watchdog_tripped(h), timeout=2)
         await recovered(h, sim)
     finally:
         await h.stop()
     assert h.mismatches == []
 
 
-async def test_watchdog_trips_when_only_trades_keep_flowing(harness, sim):
-    sim.inject_gap(skip_ids=400)  # ~3 s without any depth event; aggTrades continue
-    await harness.until(lambda p: any(k.startswith("watchdog") for k in harness.streamer.reconnects), timeout=10)
-    assert harness.streamer.frames["trade"] > 0
-    await recovered(harness, sim, timeout=20)
+async def test_watchdog_trips_when_only_trades_keep_flowing(sim):
+    clock = MovableClock()
+    h = await start_harness(sim, monotonic=clock, watchdog_s=30.0)
+    try:
+        await h.live()
+        sim.inject_gap(skip_ids=150)  # ~1 s without any depth event; aggTrades continue
+        await h.quiet()
+        trades = h.streamer.frames["trade"]
+        clock.advance(31.0)
+        await h.until(lambda p: watchdog_tripped(h), timeout=2)
+        assert h.streamer.frames["trade"] > trades
+        await recovered(h, sim)
+    finally:
+        await h.stop()
+    assert h.mismatches == []

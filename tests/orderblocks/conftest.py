@@ -10,6 +10,8 @@ from decimal import Decimal
 
 import pytest
 
+from apps.book.domain.events import Kline
+from apps.book.domain.wire import parse_kline
 from apps.book.simulator.server import BinanceSimulator
 from apps.book.simulator.wire import kline, kline_row
 from apps.orderblocks.domain.candles import Bar, parse_rest_kline
@@ -82,3 +84,8 @@ def k_object(bar: Bar, *, closed: bool, symbol: str = "BTCEUR", interval: str = 
         "v": text(bar.volume),
         "x": closed,
     }
+
+
+def kline_event(bar: Bar, *, closed: bool, symbol: str = "BTCEUR", interval: str = "1h") -> Kline:
+    """What the streamer hands its listeners for that `k` object (parsed by apps.book.domain.wire)."""
+    return parse_kline(k_object(bar, closed=closed, symbol=symbol, interval=interval))

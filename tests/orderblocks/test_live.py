@@ -12,13 +12,14 @@ from asgiref.sync import sync_to_async
 from channels.layers import InMemoryChannelLayer
 from django.conf import settings
 
+from apps.book.domain.wire import WireError, parse_kline
 from apps.book.services.rest_client import BinanceRestClient
 from apps.orderblocks.models import Candle
 from apps.orderblocks.services.candles import load_bars, store_bars
 from apps.orderblocks.services.live import OrderBlockListener
 from apps.overlays.broadcast import OverlayBroadcaster
 from tests.orderblocks import scenarios as sc
-from tests.orderblocks.conftest import k_object, sim_bars
+from tests.orderblocks.conftest import k_object, kline_event, sim_bars
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -52,7 +53,7 @@ async def test_closed_kline_is_stored_and_pushed_and_the_run_pushes_the_new_bloc
     broadcaster, layer, channel = await subscribe()
     listener = listener_for(broadcaster)
 
-    await listener.on_kline(k_object(bars[20], closed=True))
+    await listener.on_kline(kline_event(bars[20], closed=True))
     kind, data = await receive(layer, channel)
     assert kind == "candle"
     assert data == {
@@ -79,11 +80,11 @@ async def test_the_next_close_pushes_changed_blocks_only():
     await sync_to_async(store_bars)(bars[:24])
     broadcaster, layer, channel = await subscribe()
     listener = listener_for(broadcaster)
-    await listener.on_kline(k_object(bars[23], closed=True))  # already stored: first run is a full one
+    await listener.on_kline(kline_event(bars[23], closed=True))  # already stored: first run is a full one
     await listener.wait_idle()
     while pending(layer, channel):
         await layer.receive(channel)
-    await listener.on_kline(k_object(bars[24], closed=True))
+    await listener.on_kline(kline_event(bars[24], closed=True))
     assert (await receive(layer, channel))[0] == "candle"
     kind, data = await receive(layer, channel)
     assert kind == "orderblocks"
@@ -99,11 +100,11 @@ async def test_open_candle_updates_go_out_with_the_next_cycle_latest_only():
     broadcaster, layer, channel = await subscribe()
     listener = listener_for(broadcaster)
     for step in range(5):  # five updates between two publication cycles
-        await listener.on_kline(k_object(replace(bar, close=bar.close - step), closed=False))
+        await listener.on_kline(kline_event(replace(bar, close=bar.close - step), closed=False))
     assert pending(layer, channel) == 0  # nothing until the cycle
     await listener.on_cycle(None)
     await listener.on_cycle(None)  # no update since: nothing more
-    await listener.on_kline(k_object(replace(bar, close=bar.close - 9), closed=False))
+    await listener.on_kline(kline_event(replace(bar, close=bar.close - 9), closed=False))
     await listener.on_cycle(None)
     closes = []
     while pending(layer, channel):
@@ -119,8 +120,8 @@ async def test_a_close_supersedes_the_held_open_update_of_that_candle():
     bar = sc.as_bars(sc.BASE)[20]
     broadcaster, layer, channel = await subscribe()
     listener = listener_for(broadcaster)
-    await listener.on_kline(k_object(replace(bar, close=bar.close - 1), closed=False))
-    await listener.on_kline(k_object(bar, closed=True))
+    await listener.on_kline(kline_event(replace(bar, close=bar.close - 1), closed=False))
+    await listener.on_kline(kline_event(bar, closed=True))
     await listener.on_cycle(None)
     await listener.wait_idle()
     kinds = []
@@ -134,12 +135,13 @@ async def test_other_intervals_symbols_and_bad_klines_are_ignored():
     bar = sc.as_bars(sc.BASE)[20]
     broadcaster, layer, channel = await subscribe()
     listener = listener_for(broadcaster)
-    await listener.on_kline(k_object(bar, closed=True, interval="1m"))
-    await listener.on_kline(k_object(bar, closed=True, symbol="ETHEUR"))
-    await listener.on_kline({"t": 1, "x": True})
-    await listener.on_kline({**k_object(bar, closed=True), "h": "1"})  # high below low
+    await listener.on_kline(kline_event(bar, closed=True, interval="1m"))
+    await listener.on_kline(kline_event(bar, closed=True, symbol="ETHEUR"))
+    with pytest.raises(WireError, match="lacks field"):  # malformed: a bad frame, never reaches the listener
+        parse_kline({"t": 1, "x": True})
+    await listener.on_kline(parse_kline({**k_object(bar, closed=True), "h": "1"}))  # high below low
     await listener.wait_idle()
-    assert listener.bad_klines == 2
+    assert listener.bad_klines == 1
     assert pending(layer, channel) == 0
     assert await sync_to_async(Candle.objects.count)() == 0
 
@@ -150,7 +152,7 @@ async def test_closes_during_a_run_are_covered_by_one_more_run():
     broadcaster, _layer, _channel = await subscribe()
     listener = listener_for(broadcaster, ob_run_delay_s=1)
     for bar in bars[390:]:  # ten closes within the run delay
-        await listener.on_kline(k_object(bar, closed=True))
+        await listener.on_kline(kline_event(bar, closed=True))
     await listener.wait_idle()
     assert listener.runs == 1
     assert listener.last_run.through_ts_ms == bars[-1].open_time_ms
@@ -164,7 +166,7 @@ async def test_a_gap_before_a_closed_candle_is_backfilled_from_rest_before_the_r
     config = replace(settings.CONFIG, ob_run_delay_s=0)
     listener = OrderBlockListener(config, broadcaster, rest_client=client)
     try:
-        await listener.on_kline(k_object(history[-1], closed=True))  # 99 hours after the last stored
+        await listener.on_kline(kline_event(history[-1], closed=True))  # 99 hours after the last stored
         await listener.wait_idle()
     finally:
         await client.aclose()

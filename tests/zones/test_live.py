@@ -10,6 +10,7 @@ from django.db import OperationalError
 
 from apps.book.domain.events import Trade
 from apps.book.domain.order_book import OrderBook
+from apps.book.domain.snapshot_view import BookSnapshotView
 from apps.book.services.cycle import PublishCycle
 from apps.overlays.broadcast import OverlayBroadcaster
 from apps.zones.domain.tracking import ZoneRecord
@@ -48,9 +49,9 @@ def live(second, book, trades=()):
         now_ms=second * 1000,
         symbol="BTCEUR",
         status="live",
-        book=book,
+        book=BookSnapshotView.capture(book),
         update_id=book.update_id,
-        trades=list(trades),
+        trades=tuple(trades),
     )
 
 

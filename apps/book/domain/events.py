@@ -43,3 +43,31 @@ class Trade:
     qty: Decimal
     ts_ms: int
     buyer_is_maker: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Kline:
+    """The `k` object of a `<symbol>@kline_<interval>` event (the candle so far; `closed` = x)."""
+
+    symbol: str
+    interval: str
+    open_time_ms: int
+    open: Decimal
+    high: Decimal
+    low: Decimal
+    close: Decimal
+    volume: Decimal
+    closed: bool
+
+
+@dataclass(frozen=True, slots=True)
+class KlineRow:
+    """One row of GET /api/v3/klines: `[open_time, o, h, l, c, v, close_time, ...]`."""
+
+    open_time_ms: int
+    open: Decimal
+    high: Decimal
+    low: Decimal
+    close: Decimal
+    volume: Decimal
+    close_time_ms: int

@@ -22,7 +22,7 @@ INFINITY = Decimal("Infinity")
 class OrderBook:
     """Bids and asks with the last applied update id and the trusted (snapshot-covered) window."""
 
-    __slots__ = ("_asks", "_bids", "trusted_window", "update_id")
+    __slots__ = ("_asks", "_bids", "trusted_window", "update_id", "version")
 
     def __init__(self) -> None:
         self._bids: SortedDict = SortedDict()
@@ -31,12 +31,15 @@ class OrderBook:
         # (low, high): the price range the last snapshot covered. A side returned in full
         # (fewer levels than the limit) is trusted to 0 / Infinity. None before any snapshot.
         self.trusted_window: tuple[Decimal, Decimal] | None = None
+        # +1 on every write: a view captured at one version knows when the book has moved on
+        self.version = 0
 
     # -- writes -------------------------------------------------------------------------
     def load_snapshot(
         self, last_update_id: int, bids: Iterable[Level], asks: Iterable[Level], limit: int | None = None
     ) -> None:
         """Replace the whole book with a REST snapshot (levels with zero quantity are skipped)."""
+        self.version += 1
         self._bids = SortedDict({p: q for p, q in bids if q != ZERO})
         self._asks = SortedDict({p: q for p, q in asks if q != ZERO})
         self.update_id = last_update_id
@@ -50,6 +53,7 @@ class OrderBook:
 
     def apply(self, update_id: int, bids: Iterable[Level], asks: Iterable[Level]) -> None:
         """Apply one event's absolute quantities (zero deletes) and move to `update_id`. No awaits."""
+        self.version += 1
         for side, levels in ((self._bids, bids), (self._asks, asks)):
             for price, qty in levels:
                 if qty == ZERO:
@@ -59,6 +63,7 @@ class OrderBook:
         self.update_id = update_id
 
     def clear(self) -> None:
+        self.version += 1
         self._bids.clear()
         self._asks.clear()
         self.update_id = 0

@@ -2,23 +2,26 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any, Protocol
 
-from apps.book.domain.events import Trade
-from apps.book.domain.order_book import OrderBook
+from apps.book.domain.events import Kline, Trade
+from apps.book.domain.snapshot_view import BookSnapshotView
 
 
-@dataclass
+@dataclass(frozen=True, slots=True)
 class PublishCycle:
+    """One listener's view of one cycle; nothing in it changes after it is made."""
+
     now_ms: int
     symbol: str
     status: str  # "live" | "connecting" | "syncing" | "resyncing" | "backoff" | "stale"
-    # Only set while live. Read it synchronously before your first await: it mutates while you await.
-    book: OrderBook | None
+    # Only set while live: a read-only view of the book at `update_id`. Its level reads answer until
+    # the book next changes (read them before your first await), then raise BookChangedError.
+    book: BookSnapshotView | None
     update_id: int | None
-    trades: list[Trade] = field(default_factory=list)  # aggTrades since the previous cycle
+    trades: Sequence[Trade] = ()  # aggTrades since the previous cycle (a tuple)
 
 
 class DeltaSink(Protocol):
@@ -31,4 +34,4 @@ class DeltaSink(Protocol):
 class StreamListener(Protocol):
     async def on_cycle(self, cycle: PublishCycle) -> None: ...
 
-    async def on_kline(self, kline: Mapping[str, Any]) -> None: ...
+    async def on_kline(self, kline: Kline) -> None: ...

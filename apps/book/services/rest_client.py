@@ -20,7 +20,7 @@ import httpx
 from apps.book.domain.backoff import Backoff
 from apps.book.domain.events import DepthSnapshot
 from apps.book.domain.rate_limit import WeightBudget, depth_weight
-from apps.book.domain.wire import WireError, parse_snapshot
+from apps.book.domain.wire import WireError, parse_error_payload, parse_klines_body, parse_snapshot
 
 log = logging.getLogger("apps.book.rest")
 
@@ -44,14 +44,16 @@ class RestLimits(Protocol):
 
 class BinanceRestClient:
     @classmethod
-    def with_budget_from(cls, base_url: str, limits: RestLimits) -> BinanceRestClient:
+    def with_budget_from(
+        cls, base_url: str, limits: RestLimits, *, monotonic: Callable[[], float] = time.monotonic
+    ) -> BinanceRestClient:
         """A client with its own weight budget, both sized from the service's settings."""
         budget = WeightBudget(
             limit_per_minute=limits.rest_weight_limit_1m,
             reserve=limits.rest_weight_reserve,
             snapshots_per_10min=limits.snapshots_per_10min,
         )
-        return cls(base_url, budget=budget, timeout_s=limits.rest_timeout_s)
+        return cls(base_url, budget=budget, timeout_s=limits.rest_timeout_s, monotonic=monotonic)
 
     def __init__(
         self,
@@ -60,13 +62,14 @@ class BinanceRestClient:
         budget: WeightBudget | None = None,
         timeout_s: float = 10.0,
         max_attempts: int = 6,
-        clock: Callable[[], float] = time.monotonic,
+        monotonic: Callable[[], float] = time.monotonic,
         backoff: Backoff | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.budget = budget or WeightBudget()
         self.max_attempts = max_attempts
-        self._clock = clock
+        # the clock of every budget decision (and of the budget figures in /api/health)
+        self.monotonic = monotonic
         self._backoff = backoff or Backoff(0.25, 10.0)
         self._client = httpx.AsyncClient(base_url=self.base_url, timeout=timeout_s)
         self.counters: Counter[str] = Counter()
@@ -92,16 +95,17 @@ class BinanceRestClient:
         if end_ms is not None:
             params["endTime"] = end_ms
         payload = await self._request("/api/v3/klines", params, 2)
-        if not isinstance(payload, list):
-            raise RestError("klines answer is not a list")
-        return payload
+        try:
+            return parse_klines_body(payload)
+        except WireError as exc:
+            raise RestError(str(exc)) from None
 
     async def _wait_for_budget(self, weight: int, snapshot: bool) -> None:
         while True:
-            wait = self.budget.wait_for(weight, self._clock(), snapshot=snapshot)
+            wait = self.budget.wait_for(weight, self.monotonic(), snapshot=snapshot)
             if wait <= 0:
                 return
-            reason = self.budget.block_reason if self._clock() < self.budget.blocked_until else "weight budget"
+            reason = self.budget.block_reason if self.monotonic() < self.budget.blocked_until else "weight budget"
             self.counters[f"waited:{reason}"] += 1
             log.info("rest waiting %.2fs reason=%s", wait, reason)
             await asyncio.sleep(wait)
@@ -111,7 +115,7 @@ class BinanceRestClient:
         while True:
             attempt += 1
             await self._wait_for_budget(weight, snapshot)
-            self.budget.spend(weight, self._clock(), snapshot=snapshot)
+            self.budget.spend(weight, self.monotonic(), snapshot=snapshot)
             self.counters["requests"] += 1
             problem: str
             try:
@@ -123,11 +127,11 @@ class BinanceRestClient:
             else:
                 used = response.headers.get("X-MBX-USED-WEIGHT-1M")
                 if used and used.isdigit():
-                    self.budget.observe_used(int(used), self._clock())
+                    self.budget.observe_used(int(used), self.monotonic())
                 status = response.status_code
                 if status in (429, 418):
                     retry_after = _retry_after(response)
-                    self.budget.block(retry_after, self._clock(), str(status))
+                    self.budget.block(retry_after, self.monotonic(), str(status))
                     self.counters[str(status)] += 1
                     log.warning("rest %s on %s: no REST call for %.1fs", status, path, retry_after)
                     continue  # does not count as an attempt: the wait is the remedy
@@ -142,8 +146,9 @@ class BinanceRestClient:
                     except ValueError:
                         problem = "invalid json"
                     else:
-                        if isinstance(payload, dict) and "code" in payload and "msg" in payload:
-                            problem = f"error body code={payload.get('code')}"
+                        error = parse_error_payload(payload)
+                        if error is not None:
+                            problem = f"error body code={error.code}"
                         else:
                             self._backoff.reset()
                             return payload

@@ -1,12 +1,16 @@
-"""1h candles as plain data: Binance kline parsing (REST rows and WebSocket `k` objects), forward
-paging over /api/v3/klines with an injected fetch function, and gap detection. No Django, no I/O."""
+"""1h candles as plain data: candles from Binance klines (parsed by apps.book.domain.wire, REST rows
+and WebSocket `k` objects), forward paging over /api/v3/klines with an injected fetch function, and
+gap detection. No Django, no I/O."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
+
+from apps.book.domain.events import Kline, KlineRow
+from apps.book.domain.wire import WireError, parse_kline_row
 
 HOUR_MS = 3_600_000
 KLINE_PAGE_LIMIT = 1000  # Binance's maximum rows per /api/v3/klines request
@@ -58,71 +62,29 @@ def check_bar(bar: Bar, interval_ms: int = HOUR_MS) -> str | None:
     return None
 
 
-def _decimal(value: Any, field: str) -> Decimal:
-    try:
-        return Decimal(str(value))
-    except (InvalidOperation, ValueError) as exc:
-        raise KlineError(f"{field}: not a number ({value!r})") from exc
-
-
-def _int(value: Any, field: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int | str):
-        raise KlineError(f"{field}: not an integer ({value!r})")
-    try:
-        return int(value)
-    except ValueError as exc:
-        raise KlineError(f"{field}: not an integer ({value!r})") from exc
-
-
-def parse_rest_kline(row: Sequence[Any]) -> tuple[Bar, int]:
-    """One /api/v3/klines row `[open_time, o, h, l, c, v, close_time, ...]` -> (bar, close_time_ms)."""
-    if not isinstance(row, list | tuple) or len(row) < 7:
-        raise KlineError(f"kline row must be an array of at least 7 items, got {row!r}"[:200])
+def bar_of(kline: Kline | KlineRow) -> Bar:
+    """The candle of a kline parsed by apps.book.domain.wire; KlineError if it is no valid 1h candle."""
     bar = Bar(
-        open_time_ms=_int(row[0], "open_time"),
-        open=_decimal(row[1], "open"),
-        high=_decimal(row[2], "high"),
-        low=_decimal(row[3], "low"),
-        close=_decimal(row[4], "close"),
-        volume=_decimal(row[5], "volume"),
+        open_time_ms=kline.open_time_ms,
+        open=kline.open,
+        high=kline.high,
+        low=kline.low,
+        close=kline.close,
+        volume=kline.volume,
     )
     problem = check_bar(bar)
     if problem:
         raise KlineError(problem)
-    return bar, _int(row[6], "close_time")
+    return bar
 
 
-@dataclass(frozen=True, slots=True)
-class LiveKline:
-    """The `k` object of a `<symbol>@kline_<interval>` event."""
-
-    symbol: str
-    interval: str
-    bar: Bar
-    closed: bool
-
-
-def parse_ws_kline(k: Mapping[str, Any]) -> LiveKline:
+def parse_rest_kline(row: Sequence[Any]) -> tuple[Bar, int]:
+    """One /api/v3/klines row `[open_time, o, h, l, c, v, close_time, ...]` -> (bar, close_time_ms)."""
     try:
-        symbol, interval, closed = str(k["s"]), str(k["i"]), k["x"]
-        raw = (k["t"], k["o"], k["h"], k["l"], k["c"], k["v"])
-    except (KeyError, TypeError) as exc:
-        raise KlineError(f"kline object lacks field {exc}") from None
-    if not isinstance(closed, bool):
-        raise KlineError(f"x: not a boolean ({closed!r})")
-    bar = Bar(
-        open_time_ms=_int(raw[0], "t"),
-        open=_decimal(raw[1], "o"),
-        high=_decimal(raw[2], "h"),
-        low=_decimal(raw[3], "l"),
-        close=_decimal(raw[4], "c"),
-        volume=_decimal(raw[5], "v"),
-    )
-    if interval == "1h":
-        problem = check_bar(bar)
-        if problem:
-            raise KlineError(problem)
-    return LiveKline(symbol=symbol.upper(), interval=interval, bar=bar, closed=closed)
+        parsed = parse_kline_row(row)
+    except WireError as exc:
+        raise KlineError(str(exc)) from None
+    return bar_of(parsed), parsed.close_time_ms
 
 
 # ------------------------------------------------------------------------------------------ paging

@@ -18,13 +18,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import Any
 
 from asgiref.sync import sync_to_async
 
+from apps.book.domain.events import Kline
 from apps.book.services.cycle import DeltaSink
-from apps.orderblocks.domain.candles import HOUR_MS, Bar, KlineError, parse_ws_kline
+from apps.orderblocks.domain.candles import HOUR_MS, Bar, KlineError, bar_of
 from apps.orderblocks.presentation import candle_overlay
 from apps.orderblocks.services.backfill import KlineSource, backfill_candles
 from apps.orderblocks.services.candles import latest_open_time_ms, store_bars
@@ -63,21 +64,23 @@ class OrderBlockListener:
         if bar is not None:
             await self.broadcaster.send("candle", candle_overlay(bar, closed=False))
 
-    async def on_kline(self, kline: Mapping[str, Any]) -> None:
+    async def on_kline(self, kline: Kline) -> None:
+        if kline.interval != "1h":
+            return
         try:
-            live = parse_ws_kline(kline)
+            bar = bar_of(kline)
         except KlineError as exc:
             self.bad_klines += 1
             log.warning("kline ignored reason=%s", exc)
             return
-        if live.interval != "1h" or live.symbol != self.symbol:
+        if kline.symbol != self.symbol:
             return
-        if not live.closed:
-            self._open_bar = live.bar
+        if not kline.closed:
+            self._open_bar = bar
             return
-        if self._open_bar is not None and self._open_bar.open_time_ms <= live.bar.open_time_ms:
+        if self._open_bar is not None and self._open_bar.open_time_ms <= bar.open_time_ms:
             self._open_bar = None  # the close supersedes it
-        await self._on_closed(live.bar)
+        await self._on_closed(bar)
 
     async def _on_closed(self, bar: Bar) -> None:
         if not self._known_last:

@@ -14,11 +14,11 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Awaitable, Mapping, Sequence
+from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Protocol, TypeVar
 
-from apps.book.domain.events import Trade
+from apps.book.domain.events import Kline, Trade
 from apps.book.services.cycle import DeltaSink
 from apps.core.sync_threads import in_sync_thread
 from apps.zones.domain.book_view import BookLevels, BookView, detect_from_levels, levels_in_range
@@ -100,7 +100,7 @@ class ZoneCycleListener:
         self._waited_ms = 0.0
 
     # -- StreamListener ------------------------------------------------------------------------
-    async def on_kline(self, kline: Mapping[str, Any]) -> None:
+    async def on_kline(self, kline: Kline) -> None:
         return None
 
     async def on_cycle(self, cycle: CycleLike) -> None:

@@ -1,0 +1,123 @@
+"""The book's side of the stream: keeps the local book provably in sync with the exchange.
+
+Feeds depth events to the pure `DepthSynchronizer`, fetches a depth snapshot through the REST client
+(its shared weight budget) whenever the synchronizer asks for one, refetches a snapshot that is too
+old, and acts on every outcome (log, snapshot, "live again").
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections.abc import Callable
+from typing import Any
+
+from apps.book.domain.backoff import Backoff
+from apps.book.domain.events import DepthEvent
+from apps.book.domain.sync import DepthSynchronizer, Outcome, SyncResult
+from apps.book.services.lifetime import Lifetime
+from apps.book.services.rest_client import BinanceRestClient, RestError
+
+log = logging.getLogger("apps.book.streamer")
+
+
+class BookSession:
+    def __init__(
+        self,
+        settings: Any,  # symbol, snapshot_limit, backoff_base_s, backoff_cap_s
+        *,
+        sync: DepthSynchronizer,
+        rest: BinanceRestClient,
+        lifetime: Lifetime,
+        on_status: Callable[[], None],
+        on_live: Callable[[], None],
+        on_recovered: Callable[[], None] | None = None,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.symbol: str = settings.symbol.upper()
+        self.snapshot_limit: int = settings.snapshot_limit
+        self.sync = sync
+        self.rest = rest
+        self.lifetime = lifetime
+        self._on_status = on_status  # the public status may have changed
+        self._on_live = on_live  # live again: the connection proved healthy
+        # called each time the book is live again after an interruption (snapshot or splice), once
+        # what the interruption left behind (dead sockets, HTTP connections, tracebacks) is garbage
+        self.on_recovered = on_recovered
+        self.snapshot_backoff = Backoff(settings.backoff_base_s, settings.backoff_cap_s, rng)
+        self.snapshots_fetched = 0
+        self.snapshots_too_old = 0
+        self._resync_requested: str | None = None
+        self._snapshot_task: asyncio.Task[None] | None = None
+        self._snapshot_wanted = asyncio.Event()
+
+    def request_resync(self, reason: str) -> None:
+        """Discard the book and rebuild it from a fresh snapshot (applied by the connection loop)."""
+        self._resync_requested = reason
+
+    def apply_pending_resync(self) -> None:
+        if self._resync_requested is not None:
+            reason, self._resync_requested = self._resync_requested, None
+            self.on_result(self.sync.force_resync(reason))
+
+    def on_depth(self, event: DepthEvent) -> None:
+        self.on_result(self.sync.on_event(event))
+
+    def on_result(self, result: SyncResult) -> None:
+        outcome = result.outcome
+        if outcome is Outcome.RESYNC:
+            log.warning("resync reason=%s", result.reason)
+            self._want_snapshot()
+        elif outcome is Outcome.NEED_SNAPSHOT:
+            log.info("buffering from %s; fetching snapshot", result.reason)
+            self._want_snapshot()
+        elif outcome is Outcome.SPLICED:
+            log.info("spliced onto retained book (%s), no snapshot needed", result.reason)
+            self._on_live()
+        elif outcome is Outcome.LIVE:
+            log.info("live: %s", result.reason)
+            self._on_live()
+        self._on_status()
+        if outcome in (Outcome.SPLICED, Outcome.LIVE) and self.on_recovered is not None:
+            self.on_recovered()
+
+    def cancel(self) -> None:
+        if self._snapshot_task is not None:
+            self._snapshot_task.cancel()
+
+    # -- snapshots ------------------------------------------------------------------------
+    def _want_snapshot(self) -> None:
+        self._snapshot_wanted.set()
+        if self._snapshot_task is None or self._snapshot_task.done():
+            self._snapshot_task = asyncio.create_task(self._snapshot_loop(), name="orderbook-snapshot")
+
+    async def _snapshot_loop(self) -> None:
+        too_old_in_a_row = 0
+        while not self.lifetime.stopped:
+            if not self.sync.needs_snapshot:
+                self._snapshot_wanted.clear()
+                if self.sync.ready:
+                    return
+                await self._snapshot_wanted.wait()
+                continue
+            try:
+                snapshot = await self.rest.get_depth(self.symbol, self.snapshot_limit)
+            except RestError as exc:
+                delay = self.snapshot_backoff.next_delay()
+                log.warning("snapshot failed: %s; retry in %.2fs", exc, delay)
+                await self.lifetime.sleep(delay)
+                continue
+            self.snapshots_fetched += 1
+            if not self.sync.needs_snapshot:
+                continue  # the stream moved on while we fetched (disconnect/resync): re-evaluate
+            result = self.sync.on_snapshot(snapshot)
+            log.info("snapshot lastUpdateId=%d -> %s %s", snapshot.last_update_id, result.outcome, result.reason)
+            if result.outcome is Outcome.SNAPSHOT_TOO_OLD:
+                self.snapshots_too_old += 1
+                too_old_in_a_row += 1
+                await self.lifetime.sleep(min(0.25 * too_old_in_a_row, 5.0))
+                continue
+            too_old_in_a_row = 0
+            self.snapshot_backoff.reset()
+            self.on_result(result)
