@@ -88,8 +88,8 @@ class Connections:
                     conn.close_reason = "frame queue overflow"
                     break
         except ConnectionClosed as exc:
-            code = exc.rcvd.code if exc.rcvd else "none (abrupt)"
-            conn.close_reason = conn.close_reason or f"closed code={code}"
+            received = exc.rcvd.code if exc.rcvd else "none (abrupt)"
+            conn.close_reason = conn.close_reason or f"closed code={received}"
         except Exception as exc:  # any transport problem ends this connection only
             conn.close_reason = conn.close_reason or f"{type(exc).__name__}: {exc}"
         else:
