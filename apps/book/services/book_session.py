@@ -30,7 +30,8 @@ class BookSession:
         sync: DepthSynchronizer,
         rest: BinanceRestClient,
         lifetime: Lifetime,
-        on_status: Callable[[], None],
+        on_status: Callable[..., None],  # (reason=...) the public status may have changed
+        on_error: Callable[[str], None],
         on_live: Callable[[], None],
         on_recovered: Callable[[], None] | None = None,
         rng: random.Random | None = None,
@@ -40,7 +41,8 @@ class BookSession:
         self.sync = sync
         self.rest = rest
         self.lifetime = lifetime
-        self._on_status = on_status  # the public status may have changed
+        self._on_status = on_status
+        self._on_error = on_error
         self._on_live = on_live  # live again: the connection proved healthy
         # called each time the book is live again after an interruption (snapshot or splice), once
         # what the interruption left behind (dead sockets, HTTP connections, tracebacks) is garbage
@@ -66,11 +68,14 @@ class BookSession:
 
     def on_result(self, result: SyncResult) -> None:
         outcome = result.outcome
+        reason: str | None = None
         if outcome is Outcome.RESYNC:
             log.warning("resync reason=%s", result.reason)
+            reason = result.reason
             self._want_snapshot()
         elif outcome is Outcome.NEED_SNAPSHOT:
             log.info("buffering from %s; fetching snapshot", result.reason)
+            reason = "fetching a snapshot"
             self._want_snapshot()
         elif outcome is Outcome.SPLICED:
             log.info("spliced onto retained book (%s), no snapshot needed", result.reason)
@@ -78,7 +83,7 @@ class BookSession:
         elif outcome is Outcome.LIVE:
             log.info("live: %s", result.reason)
             self._on_live()
-        self._on_status()
+        self._on_status(reason=reason)
         if outcome in (Outcome.SPLICED, Outcome.LIVE) and self.on_recovered is not None:
             self.on_recovered()
 
@@ -106,6 +111,7 @@ class BookSession:
             except RestError as exc:
                 delay = self.snapshot_backoff.next_delay()
                 log.warning("snapshot failed: %s; retry in %.2fs", exc, delay)
+                self._on_error(f"snapshot failed: {exc}")
                 await self.lifetime.sleep(delay)
                 continue
             self.snapshots_fetched += 1

@@ -60,7 +60,7 @@ class ConnectionLoop:
         connections = self.connections
         while not self.lifetime.stopped:
             self.sync.connecting()
-            self.status.note()
+            self.status.note(reason=self.status.reason)  # still why we are (re)connecting
             try:
                 conn = await connections.open()
             except OPEN_ERRORS as exc:
@@ -86,7 +86,9 @@ class ConnectionLoop:
         delay = self.backoff.next_delay()
         self.last_backoff_s = delay
         log.warning("disconnected reason=%s; reconnect in %.2fs (attempt %d)", reason, delay, self.backoff.attempt)
-        self.status.note()
+        if reason != "shutdown":
+            self.status.error(reason)
+        self.status.note(reason=reason, attempt=self.backoff.attempt)
         await self.lifetime.sleep(delay)
 
     async def _process(self) -> str:

@@ -47,6 +47,7 @@ class HealthCollector:
             "symbol": self.symbol,
             "state": sync.state.value,
             "status": self.status.current,
+            **self.status.details(),
             "update_id": book.update_id if sync.ready else None,
             "levels": {"bids": book.depth(Side.BID), "asks": book.depth(Side.ASK)},
             "last_event_age_s": round(self.watchdog.age(), 3),

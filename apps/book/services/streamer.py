@@ -117,12 +117,13 @@ class OrderBookStreamer:
         self.watchdog = watchdog = Watchdog(settings.watchdog_s, monotonic)
         self.stream_status = status = StreamStatus(
             sync, watchdog, stale_after_s=settings.stale_after_s, symbol=symbol, broadcaster=broadcaster,
-            lifetime=lifetime,
+            lifetime=lifetime, clock=clock,
         )
         self.backoff = backoff = Backoff(settings.backoff_base_s, settings.backoff_cap_s, rng)
         self.connections = connections = Connections(settings.stream_url, monotonic=monotonic, clock=clock)
         self.session = session = BookSession(
-            settings, sync=sync, rest=self.rest, lifetime=lifetime, on_status=status.note, on_live=backoff.reset,
+            settings, sync=sync, rest=self.rest, lifetime=lifetime, on_status=status.note, on_error=status.error,
+            on_live=backoff.reset,
             on_recovered=on_recovered, rng=rng,
         )
         self.handover = handover = MakeBeforeBreak(
