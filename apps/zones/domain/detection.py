@@ -20,8 +20,9 @@ both detection paths call:
 
 Two paths run these rules with exact arithmetic: the integer fast path (``_detect_units``: prices
 and quantities in 1e-8 units, numpy arrays; ``bin_of`` runs on the whole array) and the plain
-Decimal path (``_detect_decimal``). tests/zones/test_detection_properties.py checks the fast path
-against the rules (``bin_of`` on each Decimal price, the Decimal path, a naive reference).
+Decimal path (``_detect_decimal``). Tests check the fast path against the rules:
+tests/zones/test_rule_functions.py (its bins against ``bin_index`` of each Decimal price) and
+tests/zones/test_detection_properties.py (against the Decimal path and a naive reference).
 """
 
 from __future__ import annotations
@@ -191,13 +192,14 @@ def bin_of(price: BinNumber, side: Side, size: BinNumber, rounding: str) -> BinN
     """The bin index of a price: floor(price/size) for bids, ceil(price/size) for asks; ``half_up``:
     floor(price/size + 1/2) on both sides.
 
-    Written with ``divmod``, ``//`` and ``+`` alone, so the same rule runs on a Decimal price and
-    bin size, on integers of 1e-8 units, or elementwise on an int64 array of them (the fast path).
-    Prices are positive, where Decimal's truncating division is floor division.
+    Written with ``divmod``, comparisons and ``+`` alone, so the same rule runs on a Decimal price
+    and bin size, on integers of 1e-8 units, or elementwise on an int64 array of them (the fast
+    path). Prices are positive, where Decimal's truncating division is floor division, and nothing
+    is rounded: the remainder is exact.
     """
-    if rounding == "half_up":
-        return (2 * price + size) // (2 * size)
     whole, rest = divmod(price, size)
+    if rounding == "half_up":
+        return whole + (2 * rest >= size)  # the fraction rest/size is at least 1/2
     if side is Side.BID:
         return whole
     return whole + (rest != 0)  # ceil

@@ -182,7 +182,7 @@ def is_confirmable(
     each of the last ``confirm_cycles`` cycles (``strengths``, None for a cycle it was missing)."""
     if status != ZoneStatus.CANDIDATE or persistence < params.confirm_s:
         return False
-    recent = list(strengths)[-params.confirm_cycles :]
+    recent = list(strengths)[-params.confirm_cycles :] if params.confirm_cycles > 0 else []
     return len(recent) >= params.confirm_cycles and all(
         s is not None and s >= params.strength_threshold for s in recent
     )
