@@ -5,7 +5,9 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 
-OB_STATUSES = ("fresh", "touched", "invalid")
+from apps.orderblocks.domain.enums import BlockStatus
+
+OB_STATUSES: tuple[str, ...] = tuple(status.value for status in BlockStatus)  # the API's ?status=
 
 
 class Candle(models.Model):
@@ -32,7 +34,7 @@ class OrderBlock(models.Model):
     """One order block; see apps.orderblocks.domain.blocks for what each timestamp means."""
 
     symbol = models.CharField(max_length=20)
-    direction = models.CharField(max_length=7)  # "bullish" | "bearish"
+    direction = models.CharField(max_length=7)  # Direction: "bullish" | "bearish"
     created_ts_ms = models.BigIntegerField()  # open time of the OB bar
     valid_from_ts_ms = models.BigIntegerField()
     valid_to_ts_ms = models.BigIntegerField(null=True)
@@ -42,7 +44,7 @@ class OrderBlock(models.Model):
     bos_level = models.DecimalField(max_digits=24, decimal_places=8)
     bos_ts_ms = models.BigIntegerField()
     touched_ts_ms = models.BigIntegerField(null=True)
-    status = models.CharField(max_length=8)
+    status = models.CharField(max_length=8)  # BlockStatus: "fresh" | "touched" | "invalid"
 
     class Meta:
         db_table = "order_blocks_1h"

@@ -8,6 +8,7 @@ from typing import Any, NamedTuple
 from django.db.models import FloatField, Q
 from django.db.models.functions import Cast
 
+from apps.orderblocks.domain.enums import BlockStatus
 from apps.orderblocks.models import Candle, OrderBlock
 from apps.orderblocks.presentation import candle_overlay, orderblock_overlay
 
@@ -73,6 +74,7 @@ def orderblocks(
 def chart_orderblocks(symbol: str, invalid_since_ms: int) -> list[dict[str, Any]]:
     """What the chart draws: every fresh/touched block, plus invalid ones that ended after ``invalid_since_ms``."""
     rows = OrderBlock.objects.filter(symbol=symbol).filter(
-        Q(status__in=["fresh", "touched"]) | Q(status="invalid", valid_to_ts_ms__gte=invalid_since_ms)
+        Q(status__in=[BlockStatus.FRESH, BlockStatus.TOUCHED])
+        | Q(status=BlockStatus.INVALID, valid_to_ts_ms__gte=invalid_since_ms)
     )
     return [orderblock_overlay(block) for block in rows.order_by("created_ts_ms", "direction")]

@@ -4,19 +4,21 @@ from __future__ import annotations
 
 from django.db import models
 
-ZONE_STATUSES = ("candidate", "confirmed", "broken", "pulled")
+from apps.zones.domain.enums import CURRENT_STATUSES
+
+ZONE_STATUSES: tuple[str, ...] = tuple(status.value for status in CURRENT_STATUSES)  # the API's ?status=
 
 
 class ZoneFields(models.Model):
     ts_ms = models.BigIntegerField()
     symbol = models.CharField(max_length=20)
-    side = models.CharField(max_length=3)  # "bid" | "ask"
+    side = models.CharField(max_length=3)  # Side: "bid" | "ask"
     price_low = models.DecimalField(max_digits=24, decimal_places=8)
     price_high = models.DecimalField(max_digits=24, decimal_places=8)
     notional = models.DecimalField(max_digits=30, decimal_places=8)
     strength = models.FloatField()
     persistence_s = models.FloatField()
-    status = models.CharField(max_length=10)
+    status = models.CharField(max_length=10)  # ZoneStatus
     first_seen_ts_ms = models.BigIntegerField()
     last_seen_ts_ms = models.BigIntegerField()
     book_update_id = models.BigIntegerField()

@@ -11,8 +11,9 @@ import pytest
 from django.conf import settings
 from django.core.management import call_command
 
-from apps.orderblocks.domain.blocks import FIELDS, INVALID, TOUCHED, order_blocks_for_bars
+from apps.orderblocks.domain.blocks import FIELDS, order_blocks_for_bars
 from apps.orderblocks.domain.engine import EngineParams
+from apps.orderblocks.domain.enums import BlockStatus
 from apps.orderblocks.models import Candle, OrderBlock, OrderBlockRun
 from apps.orderblocks.services.blocks import all_blocks, upsert_blocks
 from apps.orderblocks.services.candles import store_bars
@@ -151,13 +152,13 @@ def test_status_only_moves_forward():
     store_bars(bars)
     run_orderblocks(full=True)
     (block,) = [b for b in all_blocks(SYMBOL) if b.direction == "bullish"]
-    assert block.status == TOUCHED
+    assert block.status == BlockStatus.TOUCHED
     # the same block computed as fresh (e.g. from corrected candles) keeps its recorded touch
     result = upsert_blocks([replace(block, status="fresh", touched_ts_ms=None)])
     assert result.changed == [] and result.unchanged == 1
-    assert all_blocks(SYMBOL)[0].status == TOUCHED
+    assert all_blocks(SYMBOL)[0].status == BlockStatus.TOUCHED
     # moving on is stored
-    invalid = replace(block, status=INVALID, valid_to_ts_ms=block.touched_ts_ms + sc.HOUR_MS)
+    invalid = replace(block, status=BlockStatus.INVALID, valid_to_ts_ms=block.touched_ts_ms + sc.HOUR_MS)
     assert upsert_blocks([invalid]).changed == [invalid]
     assert upsert_blocks([block]).changed == []
     assert all_blocks(SYMBOL)[0] == invalid
@@ -174,7 +175,7 @@ def test_stored_timestamps_follow_the_documented_meaning():
     assert block.valid_from_ts_ms == t[21]  # the BOS bar's close
     assert block.touched_ts_ms == t[24]
     assert block.valid_to_ts_ms == t[25]
-    assert block.status == INVALID
+    assert block.status == BlockStatus.INVALID
     assert (block.price_low, block.price_high, block.bos_level) == (
         bars[19].low,
         bars[19].open,

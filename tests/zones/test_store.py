@@ -5,7 +5,9 @@ from decimal import Decimal as D
 
 import pytest
 
-from apps.zones.domain.tracking import ZoneRecord
+from apps.book.domain.events import Side
+from apps.zones.domain.enums import ZoneStatus
+from apps.zones.domain.tracking import ZoneRecord, persistence_s
 from apps.zones.models import ZoneCurrent, ZoneHistory
 from apps.zones.services.store import SeenAgain, load_current, prune_history, storable, write_cycle
 
@@ -162,3 +164,18 @@ def test_zones_seen_again_only_move_their_clock_fields():
     )
     assert stored("b")[5:] == (0.0, 1_000, 1_000, 1_000, 77)
     assert ZoneHistory.objects.count() == 0
+
+
+def test_the_database_computes_persistence_as_the_tracker_does():
+    """The seen-again UPDATE runs the domain's persistence_s in SQL: same floats as in Python."""
+    firsts = [0, 1, 999, 1_001, 123_457, 86_399_999, 1_764_547_200_123]
+    now = 1_764_633_600_777
+    write_cycle("BTCEUR", [record(f"z{i}", first_seen_ts_ms=first) for i, first in enumerate(firsts)], [])
+    ids = [f"z{i}" for i in range(len(firsts))]
+    write_cycle("BTCEUR", [], [], seen_again=SeenAgain(ids, ts_ms=now, book_update_id=5))
+    got = [ZoneCurrent.objects.get(id=zone_id).persistence_s for zone_id in ids]
+    assert got == [persistence_s(first, now) for first in firsts]
+    assert got == [(now - first) / 1000 for first in firsts]
+    loaded = load_current("BTCEUR")[0]
+    assert (loaded.side, loaded.status) == (Side.BID, ZoneStatus.CANDIDATE)
+    assert type(loaded.side) is Side and type(loaded.status) is ZoneStatus

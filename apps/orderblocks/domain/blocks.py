@@ -10,6 +10,9 @@ Timestamps (all UTC epoch ms):
   none; also None when the first overlap closed beyond the zone, since invalidation wins)
 - valid_to_ts_ms  = open time of the bar whose close went beyond the zone (None while valid)
 - atr14           = ATR at the BOS bar, rounded to 8 decimal places
+
+The zone bounds are the engine's ``ob_zone`` on the OB bar's exact decimals; directions and
+statuses are ``Direction`` / ``BlockStatus`` members (apps/orderblocks/domain/enums.py).
 """
 
 from __future__ import annotations
@@ -21,12 +24,9 @@ from decimal import ROUND_HALF_EVEN, Decimal
 import numpy as np
 
 from apps.orderblocks.domain.candles import HOUR_MS, Bar
-from apps.orderblocks.domain.engine import BEARISH, BULLISH, DetectedBlocks, EngineParams, detect_order_blocks
+from apps.orderblocks.domain.engine import DetectedBlocks, EngineParams, detect_order_blocks, ob_zone
+from apps.orderblocks.domain.enums import STATUS_RANK, BlockStatus, Direction
 
-FRESH = "fresh"
-TOUCHED = "touched"
-INVALID = "invalid"
-STATUS_RANK = {FRESH: 0, TOUCHED: 1, INVALID: 2}
 ATR_QUANTUM = Decimal("0.00000001")
 
 BlockKey = tuple[str, str, int]  # (symbol, direction, created_ts_ms)
@@ -37,7 +37,7 @@ class BlockRecord:
     """One order block with the table's field names."""
 
     symbol: str
-    direction: str
+    direction: Direction
     created_ts_ms: int
     valid_from_ts_ms: int
     valid_to_ts_ms: int | None
@@ -47,7 +47,7 @@ class BlockRecord:
     bos_level: Decimal
     bos_ts_ms: int
     touched_ts_ms: int | None
-    status: str
+    status: BlockStatus
 
     @property
     def key(self) -> BlockKey:
@@ -75,12 +75,12 @@ def bar_numbers(bars: Sequence[Bar], interval_ms: int = HOUR_MS) -> np.ndarray:
     return np.array([b.open_time_ms // interval_ms for b in bars], dtype=np.int64)
 
 
-def status_of(touched_ts_ms: int | None, valid_to_ts_ms: int | None) -> str:
+def status_of(touched_ts_ms: int | None, valid_to_ts_ms: int | None) -> BlockStatus:
     if valid_to_ts_ms is not None:
-        return INVALID
+        return BlockStatus.INVALID
     if touched_ts_ms is not None:
-        return TOUCHED
-    return FRESH
+        return BlockStatus.TOUCHED
+    return BlockStatus.FRESH
 
 
 def records_from_detection(
@@ -92,15 +92,15 @@ def records_from_detection(
 ) -> list[BlockRecord]:
     """Exact decimals are taken from the bars the engine pointed at (never from floats), ATR aside."""
     records: list[BlockRecord] = []
-    conservative = params.zone_mode == "conservative"
     for i in range(len(detected)):
         ob = bars[int(detected.ob_index[i])]
         bos = bars[int(detected.bos_index[i])]
         swing = bars[int(detected.swing_index[i])]
         if bool(detected.bullish[i]):
-            direction, low, high, level = BULLISH, ob.low, ob.open if conservative else ob.high, swing.high
+            direction, level = Direction.BULLISH, swing.high
         else:
-            direction, low, high, level = BEARISH, ob.open if conservative else ob.low, ob.high, swing.low
+            direction, level = Direction.BEARISH, swing.low
+        low, high = ob_zone(ob.open, ob.high, ob.low, direction, params.zone_mode)
         touched_i = int(detected.touched_index[i])
         invalid_i = int(detected.invalid_index[i])
         touched = bars[touched_i].open_time_ms if touched_i >= 0 else None
@@ -138,7 +138,7 @@ def with_status_events(
 ) -> BlockRecord:
     """Apply the events of bars after the ones `record` reflects (first touch, first close beyond the
     zone); a recorded touch is kept and an invalid block never changes."""
-    if record.status == INVALID:
+    if record.status == BlockStatus.INVALID:
         return record
     touched = record.touched_ts_ms if record.touched_ts_ms is not None else touched_ts_ms
     return replace(

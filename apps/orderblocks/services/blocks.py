@@ -8,7 +8,8 @@ from dataclasses import dataclass, field
 
 from django.db import transaction
 
-from apps.orderblocks.domain.blocks import FIELDS, INVALID, BlockKey, BlockRecord, merge_forward
+from apps.orderblocks.domain.blocks import FIELDS, BlockKey, BlockRecord, merge_forward
+from apps.orderblocks.domain.enums import BlockStatus, Direction
 from apps.orderblocks.models import OrderBlock
 
 WRITE_BATCH = 1000
@@ -16,13 +17,16 @@ _VALUE_FIELDS = [f for f in FIELDS if f not in ("symbol", "direction", "created_
 
 
 def record_of(row: OrderBlock) -> BlockRecord:
-    return BlockRecord(**{name: getattr(row, name) for name in FIELDS})
+    values = {name: getattr(row, name) for name in FIELDS}
+    values["direction"] = Direction(values["direction"])
+    values["status"] = BlockStatus(values["status"])
+    return BlockRecord(**values)
 
 
 def stored_blocks(symbol: str, *, open_only: bool = False) -> dict[BlockKey, BlockRecord]:
     rows = OrderBlock.objects.filter(symbol=symbol)
     if open_only:
-        rows = rows.exclude(status=INVALID)
+        rows = rows.exclude(status=BlockStatus.INVALID)
     return {record.key: record for record in map(record_of, rows.iterator(chunk_size=5000))}
 
 

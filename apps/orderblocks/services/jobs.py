@@ -22,8 +22,6 @@ from django.conf import settings
 from django.db import transaction
 
 from apps.orderblocks.domain.blocks import (
-    FRESH,
-    INVALID,
     BlockRecord,
     bar_arrays,
     bar_numbers,
@@ -32,13 +30,13 @@ from apps.orderblocks.domain.blocks import (
 )
 from apps.orderblocks.domain.candles import HOUR_MS, Bar
 from apps.orderblocks.domain.engine import (
-    BULLISH,
     EngineParams,
     advance_status,
     detect_order_blocks,
     params_fingerprint,
     window_reproduces_full_run,
 )
+from apps.orderblocks.domain.enums import BlockStatus, Direction
 from apps.orderblocks.models import Candle, OrderBlockRun
 from apps.orderblocks.presentation import orderblock_id, orderblock_overlay
 from apps.orderblocks.services.blocks import delete_blocks, stored_blocks, upsert_blocks
@@ -198,7 +196,7 @@ def _incremental(
         # blocks of BOS bars among the new candles; an OB bar already claimed by an earlier BOS keeps
         # that block (one block per direction and OB bar: the first BOS wins, as in the full run)
         new_blocks = [r for r in window_records if r.bos_ts_ms > through and r.key not in stored]
-        open_blocks = [r for r in stored.values() if r.status != INVALID]
+        open_blocks = [r for r in stored.values() if r.status != BlockStatus.INVALID]
         moved = _advance(open_blocks, bars, first_new, (o, h, lo, c))
         result = upsert_blocks([*new_blocks, *moved], stored)
         _save_state(symbol, summary, fingerprint)
@@ -215,11 +213,11 @@ def _advance(
     count = len(blocks)
     touched, invalid = advance_status(
         *arrays,
-        bullish=[b.direction == BULLISH for b in blocks],
+        bullish=[b.direction == Direction.BULLISH for b in blocks],
         start=[first_new] * count,
         price_low=[float(b.price_low) for b in blocks],
         price_high=[float(b.price_high) for b in blocks],
-        check_touch=[b.status == FRESH for b in blocks],
+        check_touch=[b.status == BlockStatus.FRESH for b in blocks],
     )
     return [
         with_status_events(

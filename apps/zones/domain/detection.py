@@ -2,17 +2,27 @@
 
 Pure: no Django, no I/O, no clock. Fed plain ``(price, qty)`` Decimal levels, returns plain data.
 
-Rules (every number comes from ``ZoneParams``):
+Rules (every number comes from ``ZoneParams``); each is one function below, named after it, that
+both detection paths call:
 - mid = (best_bid + best_ask) / 2; bids with price >= mid*(1 - range_pct/100) and asks with
-  price <= mid*(1 + range_pct/100) are analysed, and only inside the book's trusted window.
-- Bins of ``bin_size``: bid index floor(price/bin) covering [i*bin, (i+1)*bin), ask index
-  ceil(price/bin) covering ((i-1)*bin, i*bin]; ``half_up`` rounds price/bin half-up on both sides,
-  covering [(i-1/2)*bin, (i+1/2)*bin).  A side's series runs over every bin between its extreme
-  occupied bins; empty bins have volume 0.
+  price <= mid*(1 + range_pct/100) are analysed, and only inside the book's trusted window
+  (``analysis_bounds``).
+- Bins of ``bin_size`` (``bin_of``, ``bin_bounds``): bid index floor(price/bin) covering
+  [i*bin, (i+1)*bin), ask index ceil(price/bin) covering ((i-1)*bin, i*bin]; ``half_up`` rounds
+  price/bin half-up on both sides, covering [(i-1/2)*bin, (i+1/2)*bin).  A side's series runs over
+  every bin between its extreme occupied bins; empty bins have volume 0.
 - vol_i = sum(qty) or sum(qty*price); baseline_i = median of vol over bins i-k..i+k clipped to the
-  series; score_i = vol_i / max(baseline_i, eps); a wall bin has score >= wall_multiplier and vol > 0.
-- Wall bins with at most ``max_gap_bins`` bins strictly between them form one zone: bounds from its
-  outer bins, notional = sum(qty*price) of its wall bins, strength = notional-weighted mean score.
+  series (``clipped_rolling_median``); score_i = vol_i / max(baseline_i, eps) (``wall_score``); a
+  wall bin has score >= wall_multiplier and vol > 0 (``is_wall``).
+- Wall bins with at most ``max_gap_bins`` bins strictly between them form one zone
+  (``merge_clusters``): bounds from its outer bins, notional = sum(qty*price) of its wall bins,
+  strength = notional-weighted mean score (``cluster_zone``).
+
+Two paths run these rules with exact arithmetic: the integer fast path (``_detect_units``: prices
+and quantities in 1e-8 units, numpy arrays; ``bin_of`` runs on the whole array) and the plain
+Decimal path (``_detect_decimal``). Tests check the fast path against the rules:
+tests/zones/test_rule_functions.py (its bins against ``bin_index`` of each Decimal price) and
+tests/zones/test_detection_properties.py (against the Decimal path and a naive reference).
 """
 
 from __future__ import annotations
@@ -20,7 +30,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Context, Decimal
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeVar
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
@@ -175,15 +185,29 @@ def analysis_bounds(
     )
 
 
+BinNumber = TypeVar("BinNumber", Decimal, int, np.ndarray)
+
+
+def bin_of(price: BinNumber, side: Side, size: BinNumber, rounding: str) -> BinNumber:
+    """The bin index of a price: floor(price/size) for bids, ceil(price/size) for asks; ``half_up``:
+    floor(price/size + 1/2) on both sides.
+
+    Written with ``divmod``, comparisons and ``+`` alone, so the same rule runs on a Decimal price
+    and bin size, on integers of 1e-8 units, or elementwise on an int64 array of them (the fast
+    path). Prices are positive, where Decimal's truncating division is floor division, and nothing
+    is rounded: the remainder is exact.
+    """
+    whole, rest = divmod(price, size)
+    if rounding == "half_up":
+        return whole + (2 * rest >= size)  # the fraction rest/size is at least 1/2
+    if side is Side.BID:
+        return whole
+    return whole + (rest != 0)  # ceil
+
+
 def bin_index(price: Decimal, side: Side, params: ZoneParams) -> int:
-    """The bin a price falls in (exact Decimal arithmetic, no float)."""
-    size = params.bin_size
-    if params.rounding == "half_up":
-        return int((price + size / _TWO) // size)  # floor(x + 1/2): halves go up
-    whole, rest = divmod(price, size)  # prices are positive, so Decimal's truncation is floor
-    if side is Side.BID or rest == 0:
-        return int(whole)
-    return int(whole) + 1  # ceil
+    """``bin_of`` for a Decimal price with the settings' bin size and rounding (no float)."""
+    return int(bin_of(price, side, params.bin_size, params.rounding))
 
 
 def bin_bounds(index: int, side: Side, params: ZoneParams) -> tuple[Decimal, Decimal]:
@@ -388,71 +412,100 @@ def _detect_units(
     )
 
 
+@dataclass(slots=True)
+class _UnitBins:
+    """One side's levels, sorted by price, in 1e-8 units, grouped by ``bin_of`` into occupied bins
+    (slot s = the s-th occupied bin from the lowest)."""
+
+    prices: np.ndarray
+    quantities: np.ndarray
+    starts: np.ndarray  # per slot: its first level
+    ends: np.ndarray  # per slot: one past its last level
+    positions: np.ndarray  # per slot: bin index - first
+    qty_sums: np.ndarray  # per slot: sum(qty) in units
+    first: int  # index of the lowest occupied bin
+    length: int  # bins from the lowest to the highest occupied one, empty ones included
+    _lists: tuple[list[int], list[int], list[int], list[int]] | None = None
+
+    def notional(self, slot: int) -> int:
+        """sum(price*qty) of a slot's levels in 1e-16 units (Python ints: exact at any size)."""
+        if self._lists is None:
+            self._lists = (
+                self.prices.tolist(),
+                self.quantities.tolist(),
+                self.starts.tolist(),
+                self.ends.tolist(),
+            )
+        prices, quantities, starts, ends = self._lists
+        start, end = starts[slot], ends[slot]
+        return sum(p * q for p, q in zip(prices[start:end], quantities[start:end], strict=True))
+
+
+def _unit_bins(side: Side, prices: np.ndarray, quantities: np.ndarray, params: ZoneParams) -> _UnitBins:
+    order = np.argsort(prices, kind="stable")
+    prices, quantities = prices[order], quantities[order]
+    size = params.bin_units
+    assert size is not None
+    indices = bin_of(prices, side, size, params.rounding)
+    starts = np.flatnonzero(np.concatenate(([True], indices[1:] != indices[:-1])))
+    bin_ids = indices[starts]
+    first = int(bin_ids[0])
+    return _UnitBins(
+        prices=prices,
+        quantities=quantities,
+        starts=starts,
+        ends=np.append(starts[1:], len(prices)),
+        positions=bin_ids - first,
+        qty_sums=np.add.reduceat(quantities, starts),
+        first=first,
+        length=int(bin_ids[-1]) - first + 1,
+    )
+
+
+def _unit_volumes(bins: _UnitBins, params: ZoneParams) -> tuple[np.ndarray, dict[int, int]]:
+    """(vol per bin of the series as float64, notional units per position when already summed)."""
+    volumes = np.zeros(bins.length, dtype=np.float64)
+    bin_notional: dict[int, int] = {}
+    if params.volume_mode == "qty":
+        if bins.qty_sums.max() < _MAX_UNITS:  # int64 -> float64 exact, one correctly rounded division
+            volumes[bins.positions] = bins.qty_sums / UNIT_SCALE
+        else:  # absurdly large sums: Python's int / int is correctly rounded at any size
+            volumes[bins.positions] = [total / UNIT_SCALE for total in bins.qty_sums.tolist()]
+    else:
+        for slot, position in enumerate(bins.positions.tolist()):
+            bin_notional[position] = total = bins.notional(slot)
+            volumes[position] = total / UNIT_SCALE**2  # int / int is correctly rounded
+    return volumes, bin_notional
+
+
 def _side_zones_units(
     side: Side, prices: np.ndarray, quantities: np.ndarray, params: ZoneParams
 ) -> tuple[tuple[DetectedZone, ...], SideSummary]:
     if len(prices) == 0:
         return (), _EMPTY_SUMMARY
-    order = np.argsort(prices, kind="stable")
-    prices, quantities = prices[order], quantities[order]
-    size = params.bin_units
-    assert size is not None
-    if params.rounding == "half_up":
-        indices = (2 * prices + size) // (2 * size)
-    elif side is Side.BID:
-        indices = prices // size
-    else:
-        indices = -((-prices) // size)
-    starts = np.flatnonzero(np.concatenate(([True], indices[1:] != indices[:-1])))
-    ends = np.append(starts[1:], len(prices))
-    bin_ids = indices[starts]
-    qty_sums = np.add.reduceat(quantities, starts)
-    first = int(bin_ids[0])
-    length = int(bin_ids[-1]) - first + 1
-    positions = bin_ids - first
-    price_list: list[int] | None = None
-    qty_list: list[int] | None = None
-
-    def notional_units(start: int, end: int) -> int:
-        nonlocal price_list, qty_list
-        if price_list is None or qty_list is None:
-            price_list, qty_list = prices.tolist(), quantities.tolist()
-        return sum(p * q for p, q in zip(price_list[start:end], qty_list[start:end], strict=True))
-
-    volumes = np.zeros(length, dtype=np.float64)
-    bin_notional: dict[int, int] = {}
-    if params.volume_mode == "qty":
-        if qty_sums.max() < _MAX_UNITS:  # int64 -> float64 exact, one correctly rounded division
-            volumes[positions] = qty_sums / UNIT_SCALE
-        else:  # absurdly large sums: Python's int / int is correctly rounded at any size
-            volumes[positions] = [total / UNIT_SCALE for total in qty_sums.tolist()]
-    else:
-        starts_list, ends_list, position_list = starts.tolist(), ends.tolist(), positions.tolist()
-        for position, start, end in zip(position_list, starts_list, ends_list, strict=True):
-            bin_notional[position] = total = notional_units(start, end)
-            volumes[position] = total / UNIT_SCALE**2  # int / int is correctly rounded
+    bins = _unit_bins(side, prices, quantities, params)
+    volumes, bin_notional = _unit_volumes(bins, params)
     walls, baselines, scores = _walls(volumes, params)
-    summary = SideSummary(levels=len(prices), bins=length, wall_bins=len(walls))
+    summary = SideSummary(levels=len(prices), bins=bins.length, wall_bins=len(walls))
     if len(walls) == 0:
         return (), summary
-    slot = {p: i for i, p in enumerate(positions.tolist())}
-    start_at, end_at, qty_at = starts.tolist(), ends.tolist(), qty_sums.tolist()
-    baseline_at, score_at = baselines.tolist(), scores.tolist()
+    slot_of = {p: i for i, p in enumerate(bins.positions.tolist())}
+    qty_at, baseline_at, score_at = bins.qty_sums.tolist(), baselines.tolist(), scores.tolist()
     by_qty = params.volume_mode == "qty"
     zones = []
-    for group in _groups(walls, params):
+    for cluster in merge_clusters(walls, params.max_gap_bins):
         members = []
-        for position in group:
-            i = slot[position]
+        for position in cluster:
+            slot = slot_of[position]
             notional = bin_notional.get(position)
             if notional is None:
-                notional = notional_units(start_at[i], end_at[i])
-            qty = Decimal(qty_at[i]).scaleb(-8, context=_EXACT)
+                notional = bins.notional(slot)
+            qty = Decimal(qty_at[slot]).scaleb(-8, context=_EXACT)
             notional_decimal = Decimal(notional).scaleb(-16, context=_EXACT)
-            low, high = bin_bounds(first + position, side, params)
+            low, high = bin_bounds(bins.first + position, side, params)
             members.append(
                 WallBin(
-                    first + position,
+                    bins.first + position,
                     low,
                     high,
                     qty,
@@ -462,7 +515,7 @@ def _side_zones_units(
                     score_at[position],
                 )
             )
-        zones.append(_zone(side, members))
+        zones.append(cluster_zone(side, members))
     return tuple(zones), summary
 
 
@@ -517,9 +570,9 @@ def _side_zones_decimal(
     walls, baselines, scores = _walls(volumes, params)
     summary = SideSummary(levels=len(levels), bins=length, wall_bins=len(walls))
     zones = []
-    for group in _groups(walls, params):
+    for cluster in merge_clusters(walls, params.max_gap_bins):
         members = []
-        for position in group:
+        for position in cluster:
             index = first + position
             low, high = bin_bounds(index, side, params)
             members.append(
@@ -534,30 +587,43 @@ def _side_zones_decimal(
                     score=float(scores[position]),
                 )
             )
-        zones.append(_zone(side, members))
+        zones.append(cluster_zone(side, members))
     return tuple(zones), summary
 
 
 # -- shared: scores, walls, merging ---------------------------------------------------------
 
 
+def wall_score(volumes: np.ndarray, baselines: np.ndarray, eps: float) -> np.ndarray:
+    """score_i = vol_i / max(baseline_i, eps), elementwise."""
+    return volumes / np.maximum(baselines, eps)
+
+
+def is_wall(volumes: np.ndarray, scores: np.ndarray, multiplier: float) -> np.ndarray:
+    """Whether each bin is a wall bin: score >= multiplier and a non-empty bin."""
+    return (scores >= multiplier) & (volumes > 0)
+
+
 def _walls(volumes: np.ndarray, params: ZoneParams) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(positions of wall bins, baselines, scores) of a bin series."""
     baselines = clipped_rolling_median(volumes, params.baseline_k)
-    scores = volumes / np.maximum(baselines, params.baseline_eps)
-    walls = np.flatnonzero((scores >= params.wall_multiplier) & (volumes > 0))
+    scores = wall_score(volumes, baselines, params.baseline_eps)
+    walls = np.flatnonzero(is_wall(volumes, scores, params.wall_multiplier))
     return walls, baselines, scores
 
 
-def _groups(walls: np.ndarray, params: ZoneParams) -> list[list[int]]:
-    """Wall positions split wherever more than max_gap_bins bins lie strictly between two."""
+def merge_clusters(walls: np.ndarray, max_gap_bins: int) -> list[list[int]]:
+    """Ascending wall positions split into clusters wherever more than ``max_gap_bins`` bins lie
+    strictly between two neighbours."""
     if len(walls) == 0:
         return []
-    breaks = np.flatnonzero(np.diff(walls) - 1 > params.max_gap_bins) + 1
+    breaks = np.flatnonzero(np.diff(walls) - 1 > max_gap_bins) + 1
     return [group.tolist() for group in np.split(walls, breaks)]
 
 
-def _zone(side: Side, members: list[WallBin]) -> DetectedZone:
+def cluster_zone(side: Side, members: list[WallBin]) -> DetectedZone:
+    """The zone of one cluster: bounds from its outer bins, notional = sum of the bins' notionals
+    (exact), strength = notional-weighted mean score."""
     if len(members) == 1:
         [b] = members
         return DetectedZone(side, b.price_low, b.price_high, b.notional, b.score, (b,))

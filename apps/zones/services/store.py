@@ -13,10 +13,11 @@ from dataclasses import dataclass, replace
 from decimal import ROUND_HALF_EVEN, Decimal
 
 from django.db import transaction
-from django.db.models import BigIntegerField, F, FloatField, Value
-from django.db.models.functions import Cast
+from django.db.models import BigIntegerField, F, Value
 
-from apps.zones.domain.tracking import ZoneRecord
+from apps.book.domain.events import Side
+from apps.zones.domain.enums import ZoneStatus
+from apps.zones.domain.tracking import ZoneRecord, persistence_s
 from apps.zones.models import ZoneCurrent, ZoneHistory
 
 log = logging.getLogger(__name__)
@@ -72,7 +73,8 @@ def write_cycle(
     replace_all: bool = False,
 ) -> None:
     """Apply one cycle in one transaction. ``seen_again`` zones get last_seen_ts_ms = ts_ms =
-    the cycle's time and persistence_s recomputed, in one UPDATE. ``replace_all``: ``upserts`` is
+    the cycle's time and persistence_s recomputed, in one UPDATE (the database evaluates the
+    domain's ``persistence_s`` on each row's first_seen_ts_ms). ``replace_all``: ``upserts`` is
     the whole current set of the symbol and every other stored row of it goes (used after a
     restart or a failed write)."""
     with transaction.atomic():
@@ -82,7 +84,7 @@ def write_cycle(
                 ts_ms=now,
                 last_seen_ts_ms=now,
                 book_update_id=seen_again.book_update_id,
-                persistence_s=Cast(now - F("first_seen_ts_ms"), FloatField()) / Value(1000.0),
+                persistence_s=persistence_s(F("first_seen_ts_ms"), now),
             )
         if upserts:
             ZoneCurrent.objects.bulk_create(
@@ -109,13 +111,13 @@ def load_current(symbol: str) -> list[ZoneRecord]:
             id=row.id,
             ts_ms=row.ts_ms,
             symbol=row.symbol,
-            side=row.side,
+            side=Side(row.side),
             price_low=row.price_low,
             price_high=row.price_high,
             notional=row.notional,
             strength=row.strength,
             persistence_s=row.persistence_s,
-            status=row.status,
+            status=ZoneStatus(row.status),
             first_seen_ts_ms=row.first_seen_ts_ms,
             last_seen_ts_ms=row.last_seen_ts_ms,
             book_update_id=row.book_update_id,
