@@ -30,7 +30,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Context, Decimal
-from typing import Any, NamedTuple, TypeVar
+from typing import Any, NamedTuple, TypeVar, cast
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
@@ -362,8 +362,9 @@ class LevelEncoder:
                         return None
                     memo[value] = column[i] = units
         if len(memo) > self.slack * 2 * len(levels):  # mostly values that left the book: start over
-            memo = dict(zip([price for price, _ in levels], prices, strict=True))
-            memo.update(zip([qty for _, qty in levels], quantities, strict=True))
+            # every entry is a number of units by now (a None returned above)
+            memo = dict(zip([price for price, _ in levels], cast("list[int]", prices), strict=True))
+            memo.update(zip([qty for _, qty in levels], cast("list[int]", quantities), strict=True))
             self._memos[side] = memo
             self.rebuilds += 1
         return np.array(prices, dtype=np.int64), np.array(quantities, dtype=np.int64)
@@ -446,7 +447,7 @@ def _unit_bins(side: Side, prices: np.ndarray, quantities: np.ndarray, params: Z
     prices, quantities = prices[order], quantities[order]
     size = params.bin_units
     assert size is not None
-    indices = bin_of(prices, side, size, params.rounding)
+    indices: np.ndarray = bin_of(prices, side, np.asarray(size), params.rounding)  # the size as a 0-d array
     starts = np.flatnonzero(np.concatenate(([True], indices[1:] != indices[:-1])))
     bin_ids = indices[starts]
     first = int(bin_ids[0])

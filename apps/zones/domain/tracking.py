@@ -258,11 +258,11 @@ class ZoneTracker:
             tape.note(tracked)
         matches = match_zones(live, detected, self.params.match_tolerance)
         for position, zone in enumerate(detected):
-            tracked = matches.get(position)
-            if tracked is None:
+            match = matches.get(position)
+            if match is None:
                 self._add(now_ms, zone, update_id, changes)
             else:
-                self._follow(tracked, now_ms, zone, update_id, changes)
+                self._follow(match, now_ms, zone, update_id, changes)
         seen = {tracked.record.id for tracked in matches.values()}
         for tracked in live:
             if tracked.record.id not in seen:
