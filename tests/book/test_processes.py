@@ -19,7 +19,7 @@ from channels.testing import ApplicationCommunicator
 from apps.book.consumers import OrderBookWorkerConsumer
 from apps.book.services.runtime import run_streamer
 from apps.book.services.streamer import OrderBookStreamer
-from apps.book.simulator.server import BinanceSimulator
+from apps.simulator.server import BinanceSimulator
 from tests.book.streaming import StreamHarness, fast_settings
 
 ROOT = Path(__file__).resolve().parents[2]

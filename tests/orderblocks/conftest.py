@@ -10,9 +10,9 @@ from decimal import Decimal
 
 import pytest
 
-from apps.book.simulator.server import BinanceSimulator
-from apps.book.simulator.wire import kline, kline_row
 from apps.orderblocks.domain.candles import Bar, parse_rest_kline
+from apps.simulator.server import BinanceSimulator
+from apps.simulator.wire import kline, kline_row
 
 SIM_ARGS = {
     "depth_interval_s": 0.05,

@@ -1,6 +1,6 @@
 """Binance-protocol simulator: WebSocket streams + REST on one port, with fault injection.
 
-The market logic lives in :mod:`apps.book.simulator.market` (pure); this module is the I/O shell:
+The market logic lives in :mod:`apps.simulator.market` (pure); this module is the I/O shell:
 a ``websockets`` server whose ``process_request`` hook answers plain HTTP (REST, control) and whose
 connection handler streams depth/trade/kline frames to subscribers.
 
@@ -31,7 +31,7 @@ from websockets.http11 import Request, Response
 from websockets.protocol import CONNECTING, Protocol, State
 from websockets.server import ServerProtocol
 
-from apps.book.simulator.faults import (
+from apps.simulator.faults import (
     DISCONNECT_MODES,
     FRAME_KINDS,
     REST_FAULT_KINDS,
@@ -39,9 +39,9 @@ from apps.book.simulator.faults import (
     RestFault,
     StaleSnapshots,
 )
-from apps.book.simulator.klines import CandleSeries
-from apps.book.simulator.market import SimulatedMarket, TruthUnavailable, price_to_ticks
-from apps.book.simulator.rest import (
+from apps.simulator.klines import CandleSeries
+from apps.simulator.market import SimulatedMarket, TruthUnavailable, price_to_ticks
+from apps.simulator.rest import (
     BANNED_MSG,
     DEPTH_DEFAULT_LIMIT,
     DEPTH_MAX_LIMIT,
@@ -58,7 +58,7 @@ from apps.book.simulator.rest import (
     parse_query,
     required_param,
 )
-from apps.book.simulator.wire import (
+from apps.simulator.wire import (
     WireDepth,
     agg_trade,
     combined,
@@ -72,7 +72,7 @@ from apps.book.simulator.wire import (
     kline_row,
 )
 
-log = logging.getLogger("apps.book.simulator")
+log = logging.getLogger("apps.simulator")
 
 MAX_CONTROL_BODY = 64 * 1024
 KLINE_PUSH_INTERVAL_S = 2.0
@@ -251,7 +251,7 @@ class BinanceSimulator:
         """Listen on host:port (0 = a free port) and start the market ticker."""
         self._cond = asyncio.Condition()
         self._stopping = asyncio.Event()
-        ws_logger = logging.getLogger("apps.book.simulator.websockets")
+        ws_logger = logging.getLogger("apps.simulator.websockets")
         if ws_logger.level == logging.NOTSET:
             ws_logger.setLevel(logging.WARNING)  # per-request handshake lines are noise; our own log says more
         self._server = await serve(

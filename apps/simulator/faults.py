@@ -6,9 +6,9 @@ import logging
 from collections import deque
 from dataclasses import dataclass, field
 
-from apps.book.simulator.wire import WireDepth, merge_depth
+from apps.simulator.wire import WireDepth, merge_depth
 
-log = logging.getLogger("apps.book.simulator")
+log = logging.getLogger("apps.simulator")
 
 REST_FAULT_KINDS = ("429", "418", "500", "timeout", "error_body")
 FRAME_KINDS = (
