@@ -1,143 +1,205 @@
-"""Binance REST rules the simulator enforces: request weights, the 1-minute weight limit, 429 -> 418
-escalation, parameter validation. Pure (times are passed in)."""
+"""The simulator's REST app: Binance's /api/v3 endpoints (ping, time, exchangeInfo, depth, klines)
+with their weights, the 1-minute weight limit (429, then 418), and the armed REST faults."""
 
 from __future__ import annotations
 
-import math
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from urllib.parse import parse_qs
+from typing import Any
 
-from apps.book.domain.rate_limit import depth_weight
+from websockets.http11 import Response
 
-WEIGHT_LIMIT_1M = 6000
-DEPTH_DEFAULT_LIMIT = 100
-DEPTH_MAX_LIMIT = 5000
-KLINES_DEFAULT_LIMIT = 500
-KLINES_MAX_LIMIT = 1000
-WEIGHTS = {
-    "/api/v3/ping": 1,
-    "/api/v3/time": 1,
-    "/api/v3/exchangeInfo": 20,
-    "/api/v3/klines": 2,
-}
-KLINE_INTERVALS = {"1s", "1m", "3m", "5m", "15m", "30m", "1h", "2h", "4h", "6h", "8h", "12h", "1d", "3d", "1w", "1M"}
-
-
-class RestError(Exception):
-    """A Binance-style error answer: HTTP status + {"code", "msg"}."""
-
-    def __init__(self, status: int, code: int, msg: str) -> None:
-        super().__init__(msg)
-        self.status = status
-        self.code = code
-        self.msg = msg
-
-    def body(self) -> dict[str, object]:
-        return {"code": self.code, "msg": self.msg}
-
-
-def endpoint_weight(path: str, query: dict[str, list[str]]) -> int:
-    if path == "/api/v3/depth":
-        try:
-            limit = int(query.get("limit", [str(DEPTH_DEFAULT_LIMIT)])[0])
-        except ValueError:
-            limit = DEPTH_DEFAULT_LIMIT
-        return depth_weight(min(max(limit, 1), DEPTH_MAX_LIMIT))
-    return WEIGHTS.get(path, 1)
-
-
-def parse_query(query: str) -> dict[str, list[str]]:
-    return parse_qs(query, keep_blank_values=True)
-
-
-def int_param(
-    query: dict[str, list[str]], name: str, *, default: int | None = None, minimum: int | None = None,
-    maximum: int | None = None,
-) -> int | None:
-    values = query.get(name)
-    if not values or values[0] == "":
-        return default
-    text = values[0]
-    if not text.lstrip("-").isdigit():
-        raise RestError(400, -1100, f"Illegal characters found in parameter '{name}'; legal range is '^[0-9]{{1,20}}$'.")
-    value = int(text)
-    if (minimum is not None and value < minimum) or (maximum is not None and value > maximum):
-        raise RestError(400, -1130, f"Data sent for parameter '{name}' is not valid.")
-    return value
-
-
-def required_param(query: dict[str, list[str]], name: str) -> str:
-    values = query.get(name)
-    if not values or not values[0]:
-        raise RestError(400, -1102, f"Mandatory parameter '{name}' was not sent, was empty/null, or malformed.")
-    return values[0]
-
-
-def check_symbol(query: dict[str, list[str]], symbol: str, *, required: bool = True) -> None:
-    if not required and "symbol" not in query:
-        return
-    if required_param(query, "symbol") != symbol:
-        raise RestError(400, -1121, "Invalid symbol.")
-
-
-@dataclass(frozen=True, slots=True)
-class Admission:
-    """Outcome of the rate limiter for one request: status 0 means "serve it"."""
-
-    status: int
-    used_weight: int
-    retry_after_s: int = 0
-    reason: str = ""
-
-
-class RateLimiter:
-    """Per-minute request weight (calendar minutes of the wall clock) plus Retry-After windows.
-
-    A request arriving while a 429's Retry-After runs escalates to 418 (IP ban) for ``ban_s`` seconds.
-    Windows are measured on the monotonic clock.
-    """
-
-    def __init__(self, limit: int = WEIGHT_LIMIT_1M, ban_s: float = 120.0) -> None:
-        self.limit = limit
-        self.ban_s = ban_s
-        self._minute = -1
-        self._used = 0
-        self._retry_until = 0.0  # 429 window (monotonic)
-        self._ban_until = 0.0  # 418 window (monotonic)
-
-    def used(self, now_wall_s: float) -> int:
-        return self._used if int(now_wall_s // 60) == self._minute else 0
-
-    def admit(self, weight: int, now_wall_s: float, now_mono_s: float) -> Admission:
-        minute = int(now_wall_s // 60)
-        if minute != self._minute:
-            self._minute, self._used = minute, 0
-        self._used += weight
-        if now_mono_s < self._ban_until:
-            return Admission(418, self._used, _ceil(self._ban_until - now_mono_s), "request during an IP ban")
-        if now_mono_s < self._retry_until:
-            self._ban_until = now_mono_s + self.ban_s
-            self._retry_until = 0.0
-            return Admission(418, self._used, _ceil(self.ban_s), "request inside a 429 Retry-After window")
-        if self._used > self.limit:
-            retry = max(1, _ceil(60 - now_wall_s % 60))
-            self._retry_until = now_mono_s + retry
-            return Admission(429, self._used, retry, f"weight {self._used} > {self.limit} in this minute")
-        return Admission(0, self._used)
-
-    def force_429(self, retry_after_s: float, now_mono_s: float) -> None:
-        self._retry_until = now_mono_s + retry_after_s
-
-    def force_418(self, retry_after_s: float, now_mono_s: float) -> None:
-        self._ban_until = now_mono_s + retry_after_s
-
-
-def _ceil(seconds: float) -> int:
-    return max(1, math.ceil(seconds - 1e-9))
-
-
-TOO_MANY_REQUESTS_MSG = (
-    "Too many requests; current limit of IP is {limit} requests per minute. Please use the websocket for "
-    "live updates to avoid polling the API."
+from apps.simulator.faults import FaultCatalogue, RestFault
+from apps.simulator.http_front import HttpRequest, json_response
+from apps.simulator.klines import CandleSeries
+from apps.simulator.market import SimulatedMarket
+from apps.simulator.rest_rules import (
+    BANNED_MSG,
+    DEPTH_DEFAULT_LIMIT,
+    DEPTH_MAX_LIMIT,
+    KLINE_INTERVALS,
+    KLINES_DEFAULT_LIMIT,
+    KLINES_MAX_LIMIT,
+    TOO_MANY_REQUESTS_MSG,
+    RateLimiter,
+    RestError,
+    check_symbol,
+    endpoint_weight,
+    int_param,
+    parse_query,
+    required_param,
 )
-BANNED_MSG = "Way too many requests; IP banned until {until}. Please use the websocket for live updates to avoid bans."
+from apps.simulator.wire import depth_snapshot, exchange_info, kline_row
+from apps.simulator.ws_server import WebSocketStreams
+
+log = logging.getLogger("apps.simulator")
+
+
+@dataclass(slots=True)
+class RestRequest:
+    """One REST request as the simulator saw it (``monotonic_s`` = arrival, ``time.monotonic()``)."""
+
+    monotonic_s: float
+    method: str
+    path: str
+    query: str
+    status: int = 0
+    weight: int = 0
+    used_weight_1m: int = 0
+    fault: str | None = None
+
+
+class RestApp:
+    """Answers /api/ requests; every request is logged in ``rest_log``."""
+
+    def __init__(
+        self,
+        *,
+        symbol: str,
+        market: SimulatedMarket,
+        candles: CandleSeries,
+        faults: FaultCatalogue,
+        streams: WebSocketStreams,
+        limiter: RateLimiter,
+        counters: dict[str, int],
+        clock: Callable[[], float],
+    ) -> None:
+        self.symbol = symbol
+        self.rest_log: list[RestRequest] = []
+        self._market = market
+        self._candles = candles
+        self._faults = faults
+        self._streams = streams
+        self._limiter = limiter
+        self._counters = counters
+        self._clock = clock
+        self._stopping = asyncio.Event()
+
+    def open(self) -> None:
+        self._stopping.clear()
+
+    def release_delayed_answers(self) -> None:
+        """Stopping: requests held by a "timeout" fault are answered now."""
+        self._stopping.set()
+
+    async def answer(self, request: HttpRequest) -> Response:
+        entry = RestRequest(time.monotonic(), request.method, request.path, request.query)
+        self.rest_log.append(entry)
+        self._counters["rest_requests"] += 1
+        query = parse_query(request.query)
+        entry.weight = endpoint_weight(request.path, query)
+        admission = self._limiter.admit(entry.weight, self._clock(), entry.monotonic_s)
+        entry.used_weight_1m = admission.used_weight
+        headers = {"X-MBX-USED-WEIGHT-1M": str(admission.used_weight), "X-MBX-USED-WEIGHT": str(admission.used_weight)}
+        if admission.status:
+            entry.status = admission.status
+            log.info("sim REST %s %s -> %d (%s)", request.path, request.query, admission.status, admission.reason)
+            return self._limited(admission.status, admission.retry_after_s, headers)
+        fault = self._faults.take_rest_fault(request.path)
+        if fault is not None:
+            entry.fault = fault.kind
+            log.info("sim REST %s %s -> injected %s", request.path, request.query, fault.kind)
+            faulted = await self._faulted(fault, entry, headers)
+            if faulted is not None:
+                return faulted
+        try:
+            if request.method != "GET":
+                raise RestError(405, -1000, f"Method {request.method} not allowed; use GET")
+            body = self._route(request.path, query)
+            status = 200
+        except RestError as exc:
+            status, body = exc.status, exc.body()
+        entry.status = status
+        return json_response(status, body, headers)
+
+    async def _faulted(self, fault: RestFault, entry: RestRequest, headers: dict[str, str]) -> Response | None:
+        """The injected answer, or None once a "timeout" fault has held the request long enough."""
+        if fault.kind in ("429", "418"):
+            if fault.kind == "429":
+                self._limiter.force_429(fault.retry_after_s, entry.monotonic_s)
+            else:
+                self._limiter.force_418(fault.retry_after_s, entry.monotonic_s)
+            entry.status = int(fault.kind)
+            return self._limited(entry.status, _ceil_s(fault.retry_after_s), headers)
+        if fault.kind == "500":
+            entry.status = 500
+            return json_response(
+                500, {"code": -1000, "msg": "An unknown error occurred while processing the request."}, headers
+            )
+        if fault.kind == "error_body":
+            entry.status = 200
+            return json_response(
+                200, {"code": -1003, "msg": TOO_MANY_REQUESTS_MSG.format(limit=self._limiter.limit)}, headers
+            )
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._stopping.wait(), fault.delay_s)
+        return None
+
+    def _limited(self, status: int, retry_after_s: int, headers: dict[str, str]) -> Response:
+        headers = {**headers, "Retry-After": str(retry_after_s)}
+        if status == 429:
+            body = {"code": -1003, "msg": TOO_MANY_REQUESTS_MSG.format(limit=self._limiter.limit)}
+        else:
+            until = int((self._clock() + retry_after_s) * 1000)
+            body = {"code": -1003, "msg": BANNED_MSG.format(until=until)}
+        return json_response(status, body, headers)
+
+    def _now_ms(self) -> int:
+        return int(self._clock() * 1000)
+
+    def _route(self, path: str, query: dict[str, list[str]]) -> Any:
+        if path == "/api/v3/ping":
+            return {}
+        if path == "/api/v3/time":
+            return {"serverTime": self._now_ms()}
+        if path == "/api/v3/exchangeInfo":
+            check_symbol(query, self.symbol, required=False)
+            return exchange_info(self.symbol, self._now_ms(), self._limiter.limit)
+        if path == "/api/v3/depth":
+            check_symbol(query, self.symbol)
+            limit = int_param(query, "limit", default=DEPTH_DEFAULT_LIMIT, minimum=1)
+            assert limit is not None
+            return self._snapshot(min(limit, DEPTH_MAX_LIMIT))
+        if path == "/api/v3/klines":
+            check_symbol(query, self.symbol)
+            return self._klines(query)
+        raise RestError(404, -1000, f"Unknown endpoint {path}")
+
+    def _klines(self, query: dict[str, list[str]]) -> list[list[Any]]:
+        interval = required_param(query, "interval")
+        if interval not in KLINE_INTERVALS:
+            raise RestError(400, -1120, "Invalid interval.")
+        if interval != "1h":
+            raise RestError(400, -1120, "Invalid interval: the simulator serves interval=1h only.")
+        start = int_param(query, "startTime", minimum=0)
+        end = int_param(query, "endTime", minimum=0)
+        limit = int_param(query, "limit", default=KLINES_DEFAULT_LIMIT, minimum=1, maximum=KLINES_MAX_LIMIT)
+        assert limit is not None
+        if start is not None and end is not None and start > end:
+            raise RestError(400, -1130, "Data sent for parameter 'startTime' is not valid: startTime > endTime.")
+        return [kline_row(c) for c in self._candles.query(start, end, limit)]
+
+    def _snapshot(self, limit: int) -> dict[str, Any]:
+        market = self._market
+        behind_ids = self._faults.take_stale_snapshot()
+        if behind_ids is None:
+            bids, asks = market.top_ints(limit)
+            return depth_snapshot(market.update_id, bids, asks)
+        current = market.update_id
+        stale_id = current - behind_ids
+        firsts = self._streams.first_depth_ids()
+        if firsts:
+            stale_id = min(stale_id, min(firsts) - 5)
+        stale_id = max(stale_id, market.oldest_update_id)
+        bids, asks = market.truth_ints(stale_id, limit)
+        log.info("sim REST depth: serving stale snapshot lastUpdateId=%d (current %d)", stale_id, current)
+        return depth_snapshot(stale_id, bids, asks)
+
+
+def _ceil_s(seconds: float) -> int:
+    whole = int(seconds)
+    return max(1, whole if whole == seconds else whole + 1)

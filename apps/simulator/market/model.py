@@ -12,6 +12,7 @@ every intermediate state (after any single id) is an uncrossed book (:mod:`.orde
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from decimal import Decimal
 
 from apps.book.domain.events import Level
@@ -35,8 +36,8 @@ from apps.simulator.market.walls import WallDesk, WallRegistry
 
 MAX_STEP_MS = 5_000  # a longer pause between steps moves the market as if 5 s had passed
 
-# A command queued for the next step: ("place", wall_id) | ("pull", wall_id) | ("fast_move", up, ticks)
-_Command = tuple[str, str] | tuple[str, bool, int]
+# A command queued for the next step (place or pull a wall, a fast move), called with the step's now_ms
+_Command = Callable[[int], None]
 
 
 class SimulatedMarket:
@@ -154,14 +155,14 @@ class SimulatedMarket:
         ticks = price_to_ticks(price)
         steps = qty_to_steps(qty)
         wall_id = self._walls.add(is_bid, ticks, steps)
-        self._commands.append(("place", wall_id))
+        self._commands.append(lambda now_ms: self._desk.place(wall_id, now_ms))
         return wall_id
 
     def pull_wall(self, wall_id: str) -> None:
         """Queue removal of a wall's remaining quantity (no trades). Pulling an eaten wall is a no-op."""
         if wall_id not in self._walls:
             raise KeyError(f"unknown wall id {wall_id!r}")
-        self._commands.append(("pull", wall_id))
+        self._commands.append(lambda now_ms: self._desk.pull(wall_id))
 
     def fast_move(self, direction: str, distance: Decimal) -> None:
         """Queue a sweep moving the mid by ``distance`` (eating every level, walls too, on the way)."""
@@ -170,7 +171,8 @@ class SimulatedMarket:
         ticks = price_to_ticks(distance)
         if direction == "down" and ticks >= self._book.best(True):
             raise ValueError(f"distance {distance} would move the price below zero")
-        self._commands.append(("fast_move", direction == "up", ticks))
+        up = direction == "up"
+        self._commands.append(lambda now_ms: self._dynamics.fast_move(up, ticks, now_ms))
 
     # ------------------------------------------------------------------ the tick
     def step(self, now_ms: int) -> MarketTick:
@@ -179,7 +181,9 @@ class SimulatedMarket:
         self._last_ms = max(self._last_ms, now_ms)
         self._book.begin_tick()
         rng = self._rng
-        self._apply_commands(now_ms)
+        commands, self._commands = self._commands, []
+        for command in commands:
+            command(now_ms)
         self._desk.expire_background(now_ms)
         if self.random_fast_moves and rng.random() < dt_s / self._fast_move_interval_s:
             distance = int(self._book.best(True) * rng.uniform(0.001, 0.004))
@@ -190,16 +194,6 @@ class SimulatedMarket:
         self._makers.noise()
         self._makers.keep_level_count()
         return self._finish_tick(now_ms)
-
-    def _apply_commands(self, now_ms: int) -> None:
-        commands, self._commands = self._commands, []
-        for command in commands:
-            if command[0] == "place":
-                self._desk.place(str(command[1]), now_ms)
-            elif command[0] == "pull":
-                self._desk.pull(str(command[1]))
-            elif command[0] == "fast_move":
-                self._dynamics.fast_move(bool(command[1]), int(command[2]), now_ms)
 
     def _finish_tick(self, now_ms: int) -> MarketTick:
         changes = valid_order(self._book, self._book.end_tick())
