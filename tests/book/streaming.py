@@ -14,7 +14,7 @@ from typing import Any
 
 from apps.book.domain.events import Side
 from apps.book.services.streamer import OrderBookStreamer, Published, StreamerSettings
-from apps.book.simulator.server import BinanceSimulator
+from apps.simulator.server import BinanceSimulator
 
 
 @dataclass

@@ -17,9 +17,9 @@ import pytest
 from channels.testing import ApplicationCommunicator
 
 from apps.book.services.streamer import OrderBookStreamer
-from apps.book.simulator.server import BinanceSimulator
 from apps.live.consumers import OrderBookWorkerConsumer
 from apps.live.runtime import run_streamer
+from apps.simulator.server import BinanceSimulator
 from tests.book.streaming import StreamHarness, fast_settings
 
 ROOT = Path(__file__).resolve().parents[2]

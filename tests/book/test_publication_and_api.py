@@ -12,8 +12,8 @@ from django.test import Client
 from apps.book.models import OrderbookMetric, PublishedBook
 from apps.book.services.publication import prune_metrics
 from apps.book.services.streamer import OrderBookStreamer
-from apps.book.simulator.server import BinanceSimulator
 from apps.live.runtime import prune_metrics_async, publish_to_db
+from apps.simulator.server import BinanceSimulator
 from tests.book.streaming import StreamHarness, fast_settings
 
 pytestmark = pytest.mark.django_db(transaction=True)  # async tests run under asyncio_mode = "auto"

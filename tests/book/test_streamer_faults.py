@@ -10,7 +10,7 @@ from decimal import Decimal
 
 import pytest
 
-from apps.book.simulator.server import BinanceSimulator
+from apps.simulator.server import BinanceSimulator
 from tests.book.streaming import MovableClock, StreamHarness, start_harness
 
 pytestmark = pytest.mark.asyncio

@@ -12,9 +12,9 @@ import pytest
 
 from apps.book.domain.events import Kline
 from apps.book.domain.wire import parse_kline
-from apps.book.simulator.server import BinanceSimulator
-from apps.book.simulator.wire import kline, kline_row
 from apps.orderblocks.domain.candles import Bar, parse_rest_kline
+from apps.simulator.server import BinanceSimulator
+from apps.simulator.wire import kline, kline_row
 
 SIM_ARGS = {
     "depth_interval_s": 0.05,

@@ -11,11 +11,11 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from apps.book.services.rest_client import BinanceRestClient
-from apps.book.simulator.wire import kline_row
 from apps.orderblocks.domain.candles import HOUR_MS, KlineError, klines_forward
 from apps.orderblocks.models import Candle
 from apps.orderblocks.services.backfill import backfill_candles
 from apps.orderblocks.services.candles import store_bars
+from apps.simulator.wire import kline_row
 from tests.orderblocks.conftest import ThreadedSim, sim_bars
 
 

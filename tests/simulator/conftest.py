@@ -11,7 +11,7 @@ import httpx
 import pytest
 from websockets.asyncio.client import connect as ws_connect
 
-from apps.book.simulator.server import BinanceSimulator
+from apps.simulator.server import BinanceSimulator
 
 DEPTH = "btceur@depth@100ms"
 

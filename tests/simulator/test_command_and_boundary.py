@@ -12,7 +12,7 @@ from pathlib import Path
 
 import httpx
 
-from apps.book.simulator.server import BinanceSimulator
+from apps.simulator.server import BinanceSimulator
 from tests.simulator.conftest import apply_event, as_levels, book_from_snapshot, connect, next_depth
 
 ROOT = Path(__file__).resolve().parents[2]

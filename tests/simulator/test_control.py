@@ -8,7 +8,7 @@ from decimal import Decimal
 import pytest
 from websockets.exceptions import ConnectionClosed
 
-from apps.book.simulator.server import BinanceSimulator
+from apps.simulator.server import BinanceSimulator
 from tests.simulator.conftest import DEPTH, connect, next_depth, recv_json
 
 

@@ -6,9 +6,9 @@ import itertools
 
 import pytest
 
-from apps.book.simulator.faults import DepthStream
-from apps.book.simulator.klines import HOUR_MS, CandleSeries
-from apps.book.simulator.wire import WireDepth, fmt_price, fmt_qty, fmt_quote, merge_depth
+from apps.simulator.faults import DepthStream
+from apps.simulator.klines import HOUR_MS, CandleSeries
+from apps.simulator.wire import WireDepth, fmt_price, fmt_qty, fmt_quote, merge_depth
 
 START_MS = 1_800_000_123_456
 

@@ -7,7 +7,7 @@ from decimal import Decimal
 import pytest
 from sortedcontainers import SortedDict
 
-from apps.book.simulator.market import SimulatedMarket, TruthUnavailable, apply_changes
+from apps.simulator.market import SimulatedMarket, TruthUnavailable, apply_changes
 
 START_MS = 1_800_000_000_000
 

@@ -11,7 +11,7 @@ from decimal import Decimal
 import httpx
 import pytest
 
-from apps.book.simulator.server import BinanceSimulator
+from apps.simulator.server import BinanceSimulator
 from tests.simulator.conftest import connect, next_depth
 
 MINUTE_START = 1_800_000_000.0  # a multiple of 60: tests run far from a minute boundary

@@ -13,9 +13,9 @@ from asgiref.sync import sync_to_async
 from django.conf import settings
 
 from apps.book.services.streamer import OrderBookStreamer
-from apps.book.simulator.server import BinanceSimulator
 from apps.core.framework_bypasses import ThrottledInMemoryChannelLayer
 from apps.overlays.broadcast import OverlayBroadcaster, group_name
+from apps.simulator.server import BinanceSimulator
 from apps.zones.models import ZoneCurrent
 from apps.zones.services.live import ZoneCycleListener
 from tests.book.streaming import StreamHarness, fast_settings

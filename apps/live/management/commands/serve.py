@@ -52,7 +52,7 @@ class Command(BaseCommand):
                 return
             overrides: dict[str, Any] = {}
             if options["simulator"]:
-                from apps.book.simulator.server import BinanceSimulator
+                from apps.simulator.server import BinanceSimulator
 
                 sim = BinanceSimulator(symbol=config.symbol, seed=options["sim_seed"])
                 await sim.start("127.0.0.1", options["sim_port"])

@@ -7,8 +7,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from apps.book.simulator.klines import Candle
-from apps.book.simulator.market import IntLevel, MarketDepthEvent, MarketTrade
+from apps.simulator.klines import Candle
+from apps.simulator.market import IntLevel, MarketDepthEvent, MarketTrade
 
 
 def format_scaled(value: int, exponent: int) -> str:

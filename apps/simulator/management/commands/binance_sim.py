@@ -10,7 +10,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from apps.book.simulator.server import BinanceSimulator
+from apps.simulator.server import BinanceSimulator
 
 
 def _price(text: str) -> Decimal:
