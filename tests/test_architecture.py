@@ -150,3 +150,26 @@ def test_the_checks_see_a_cycle_and_an_upward_import():
     real = import_graph()
     assert "apps.book.services.streamer" in real["apps.live.runtime"]
     assert "apps.book.domain.sync" in real["apps.book.services.streamer"]
+
+
+MAX_CLASS_LINES = 250
+MAX_FUNCTION_LINES = 60
+
+
+def oversized_definitions() -> list[str]:
+    """Classes over MAX_CLASS_LINES and functions over MAX_FUNCTION_LINES in apps/ and project/."""
+    found = []
+    for name, path in source_modules().items():
+        if ".migrations." in name:
+            continue
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if isinstance(node, ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef):
+                lines = (node.end_lineno or node.lineno) - node.lineno + 1
+                limit = MAX_CLASS_LINES if isinstance(node, ast.ClassDef) else MAX_FUNCTION_LINES
+                if lines > limit:
+                    found.append(f"{path.relative_to(ROOT)}:{node.lineno} {node.name} ({lines} lines)")
+    return sorted(found)
+
+
+def test_each_class_and_function_can_be_read_in_one_sitting():
+    assert oversized_definitions() == []

@@ -13,7 +13,7 @@ import inspect
 import json
 import logging
 from decimal import Decimal, InvalidOperation
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from websockets.http11 import Response
 
@@ -22,9 +22,6 @@ from apps.simulator.http_front import HttpRequest, json_response
 from apps.simulator.market import TruthUnavailable
 from apps.simulator.rest_rules import RestError, int_param, parse_query
 from apps.simulator.wire import fmt_price, fmt_qty
-
-if TYPE_CHECKING:
-    from apps.simulator.server import BinanceSimulator
 
 log = logging.getLogger("apps.simulator")
 
@@ -47,10 +44,30 @@ CONTROL_ACTIONS: dict[str, dict[str, type]] = {
 }
 
 
+class ControlledSimulator(Protocol):
+    """What the control API reads and drives: server.BinanceSimulator (which builds this API, so
+    the dependency is this protocol, not that module). The CONTROL_ACTIONS are its methods."""
+
+    @property
+    def symbol(self) -> str: ...
+    @property
+    def market(self) -> Any: ...
+    @property
+    def candles(self) -> Any: ...
+    @property
+    def connections(self) -> int: ...
+    @property
+    def connections_opened(self) -> int: ...
+    @property
+    def pings_answered(self) -> int: ...
+    @property
+    def counters(self) -> dict[str, int]: ...
+
+
 class ControlApi:
     """Answers /sim/ requests for one simulator."""
 
-    def __init__(self, simulator: BinanceSimulator) -> None:
+    def __init__(self, simulator: ControlledSimulator) -> None:
         self._sim = simulator
 
     async def answer(self, request: HttpRequest) -> Response:

@@ -3,19 +3,25 @@
 from __future__ import annotations
 
 import random
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from apps.simulator.market.book import TrueBook
 from apps.simulator.market.events import MarketTrade
 
-if TYPE_CHECKING:
-    from apps.simulator.market.walls import WallRegistry
+
+class WallLevels(Protocol):
+    """What a sweep needs to know of the walls (walls.WallRegistry, which itself sweeps through
+    Matching when a wall is taken out: so the dependency is this protocol, not that module)."""
+
+    def has_wall(self, is_bid: bool, price: int) -> bool: ...
+
+    def level_reduced(self, is_bid: bool, price: int, new_qty: int) -> None: ...
 
 
 class Matching:
     """Eats the book for takers and collects the tick's aggregated trades."""
 
-    def __init__(self, book: TrueBook, walls: WallRegistry, rng: random.Random) -> None:
+    def __init__(self, book: TrueBook, walls: WallLevels, rng: random.Random) -> None:
         self._book = book
         self._walls = walls
         self._rng = rng
