@@ -398,7 +398,9 @@ def figures(levels: list[LevelResult]) -> list[Figure]:
                 )
             )
         out.append(
-            Figure("fanout", f"{r.clients} clients: layer + fan-out alone (ms)", r.layer_ms, "in-process floor")
+            Figure(
+                "fanout", f"{r.clients} clients: layer + fan-out alone (ms)", r.layer_ms, "in-process floor"
+            )
         )
     return out
 
@@ -434,7 +436,9 @@ def main(argv: list[str] | None = None) -> int:
         "--per-process", type=int, default=500, help="sockets per client process (default 500)"
     )
     parser.add_argument(
-        "--samples-dir", type=Path, default=None,
+        "--samples-dir",
+        type=Path,
+        default=None,
         help="also write every delivery as JSON [ts_ms, latency_ms, update_id] to DIR/fanout-N.json",
     )
     args = parser.parse_args(argv)

@@ -142,13 +142,20 @@ def render_report(result: PageSoakResult, max_heap_growth: float, command: str) 
         )
         heaps = [s.heap_used for s in result.samples if s.t_s >= result.warmup_s]
         rows += [
-            ("duration (s) / warm-up (s) / samples", f"{end.t_s:.0f} / {result.warmup_s:.0f} / {len(result.samples)}"),
-            ("deltas received / per minute after warm-up",
-             f"{end.deltas} / {(end.deltas - start.deltas) * 60 / span:.0f}"),
+            (
+                "duration (s) / warm-up (s) / samples",
+                f"{end.t_s:.0f} / {result.warmup_s:.0f} / {len(result.samples)}",
+            ),
+            (
+                "deltas received / per minute after warm-up",
+                f"{end.deltas} / {(end.deltas - start.deltas) * 60 / span:.0f}",
+            ),
             ("snapshots / connects / REST polls", f"{end.snapshots} / {end.connects} / {end.polls}"),
             ("socket drops injected", str(result.drops)),
-            ("JS heap used after GC, MB (start / end / max)",
-             f"{_mb(start.heap_used)} / {_mb(end.heap_used)} / {_mb(max(heaps))}"),
+            (
+                "JS heap used after GC, MB (start / end / max)",
+                f"{_mb(start.heap_used)} / {_mb(end.heap_used)} / {_mb(max(heaps))}",
+            ),
             ("JS heap growth after warm-up", "n/a" if growth is None else f"{growth:+.1%}"),
             ("JS heap trend, last half", _trend(result.trend_per_hour("heap_used", 1e6), "MB/h")),
             ("DOM nodes (start / end)", f"{start.nodes} / {end.nodes}"),
@@ -160,8 +167,10 @@ def render_report(result: PageSoakResult, max_heap_growth: float, command: str) 
             ("zones / order blocks held by the page at the end", f"{end.zones} / {end.blocks}"),
         ]
     rows += [
-        ("page state vs /api/overlays", "same ids and states" if result.state_mismatch is None
-         else result.state_mismatch),
+        (
+            "page state vs /api/overlays",
+            "same ids and states" if result.state_mismatch is None else result.state_mismatch,
+        ),
         ("page errors", str(len(result.page_errors))),
     ]
     failures = result.failures(max_heap_growth)
@@ -179,8 +188,10 @@ def render_samples(samples: Sequence[PageSample], rows: int = 12) -> str:
     picked = samples[::step]
     if picked[-1] is not samples[-1]:
         picked.append(samples[-1])
-    lines = [f"{'t s':>6} {'heap MB':>8} {'nodes':>6} {'listeners':>9} {'renderer kB':>11} {'deltas':>7} "
-             f"{'snapshots':>9} {'zones':>5} {'blocks':>6} mode"]
+    lines = [
+        f"{'t s':>6} {'heap MB':>8} {'nodes':>6} {'listeners':>9} {'renderer kB':>11} {'deltas':>7} "
+        f"{'snapshots':>9} {'zones':>5} {'blocks':>6} mode"
+    ]
     for s in picked:
         lines.append(
             f"{s.t_s:>6.0f} {s.heap_used / 1e6:>8.2f} {s.nodes:>6} {s.listeners:>9} {s.renderer_rss_kb or 0:>11} "
@@ -285,7 +296,9 @@ class PageSoak:
                 self.result.drops += 1
                 next_drop = now + drop_every_s
                 progress(f"+{now:5.0f}s dropped the page's socket for {DROP_BLOCK_MS} ms")
-            wait_s = min(next_sample, next_drop if drop_every_s > 0 else next_sample) - (time.monotonic() - t0)
+            wait_s = min(next_sample, next_drop if drop_every_s > 0 else next_sample) - (
+                time.monotonic() - t0
+            )
             self.page.wait_for_timeout(max(50.0, wait_s * 1000))
         self.page.wait_for_function("window.__chartDebug.pill === 'live'", timeout=30_000)
         self.result.state_mismatch = self.converge()
@@ -300,8 +313,12 @@ def default_warmup(duration_s: float) -> float:
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench.page_soak", description=__doc__.split("\n\n")[0])
     add_run_length(parser)
-    parser.add_argument("--publish-ms", type=int, default=1000, help="serve's PUBLISH_INTERVAL_MS (default 1000)")
-    parser.add_argument("--sample-every", type=float, default=30.0, help="seconds between samples (default 30)")
+    parser.add_argument(
+        "--publish-ms", type=int, default=1000, help="serve's PUBLISH_INTERVAL_MS (default 1000)"
+    )
+    parser.add_argument(
+        "--sample-every", type=float, default=30.0, help="seconds between samples (default 30)"
+    )
     parser.add_argument(
         "--drop-every", type=float, default=300.0, help="seconds between socket drops, 0 = none (default 300)"
     )

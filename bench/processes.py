@@ -235,7 +235,9 @@ class ServiceProcess:
             try:
                 self.proc.wait(timeout)
             except subprocess.TimeoutExpired:
-                sys.stderr.write(f"{self.name} (pid {self.pid}) ignored SIGTERM for {timeout:g}s; killing it\n")
+                sys.stderr.write(
+                    f"{self.name} (pid {self.pid}) ignored SIGTERM for {timeout:g}s; killing it\n"
+                )
                 self.proc.kill()
                 self.proc.wait(10)
         return self.proc.returncode

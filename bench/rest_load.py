@@ -321,7 +321,9 @@ def main(argv: list[str] | None = None) -> int:
         help="open-loop req/s steps, default 10,25,50,100,200,400,800",
     )
     parser.add_argument("--step-seconds", type=float, default=5.0, help="seconds per step (default 5)")
-    parser.add_argument("--path", default=DEFAULT_PATH, help=f"path and query to GET (default {DEFAULT_PATH})")
+    parser.add_argument(
+        "--path", default=DEFAULT_PATH, help=f"path and query to GET (default {DEFAULT_PATH})"
+    )
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--url", help=argparse.SUPPRESS)
     parser.add_argument("--rate", type=float, default=0.0, help=argparse.SUPPRESS)

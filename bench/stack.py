@@ -133,7 +133,13 @@ class ServiceStack:
         self.sim = ServiceProcess(
             "binance_sim",
             manage_argv(
-                "binance_sim", "--port", str(self.sim_port), "--symbol", self.symbol, "--status-every", "3600",
+                "binance_sim",
+                "--port",
+                str(self.sim_port),
+                "--symbol",
+                self.symbol,
+                "--status-every",
+                "3600",
                 *self.sim_args,
             ),
             env,
@@ -153,7 +159,9 @@ class ServiceStack:
             self.workdir,
         ).start()
         if "--no-stream" in self.serve_args:
-            self.serve.wait_http(f"{self.base_url}/api/health", self.ready_timeout_s, ok=lambda status: status < 500)
+            self.serve.wait_http(
+                f"{self.base_url}/api/health", self.ready_timeout_s, ok=lambda status: status < 500
+            )
         else:
             wait_until(
                 self._is_live,

@@ -162,6 +162,7 @@ def demo_database_default(argv: list[str], environ: Mapping[str, str]) -> dict[s
         return {"DATABASE_URL": DEMO_SQLITE}
     return {}
 
+
 SETTINGS: tuple[Setting, ...] = (
     # exchange connection
     Setting("BINANCE_WS_URL", "wss://stream.binance.com:9443", _ws_url, "Binance WebSocket base URL"),
@@ -170,15 +171,21 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("DEPTH_SPEED", "100ms", _choice("100ms", "1000ms"), "Diff-depth stream cadence"),
     Setting("SNAPSHOT_LIMIT", "5000", _positive_int, "Levels per side requested from /api/v3/depth"),
     Setting("WATCHDOG_S", "10", _positive_float, "No depth event for this long forces a reconnect"),
-    Setting("RECONNECT_AFTER_S", "84600", _positive_float,
-            "Proactive make-before-break reconnect age (Binance drops at 24 h)"),
+    Setting(
+        "RECONNECT_AFTER_S",
+        "84600",
+        _positive_float,
+        "Proactive make-before-break reconnect age (Binance drops at 24 h)",
+    ),
     Setting("BACKOFF_BASE_S", "0.5", _positive_float, "Reconnect backoff base (full jitter)"),
     Setting("BACKOFF_CAP_S", "30", _positive_float, "Reconnect backoff cap"),
     Setting("BUFFER_MAX_EVENTS", "10000", _positive_int, "Bounded event buffer; overflow forces a resync"),
     Setting("REST_TIMEOUT_S", "10", _positive_float, "REST request timeout"),
     Setting("REST_WEIGHT_LIMIT_1M", "6000", _positive_int, "Binance request weight per minute"),
     Setting("REST_WEIGHT_RESERVE", "1000", _non_negative_int, "Weight kept free for other REST users"),
-    Setting("SNAPSHOTS_PER_10MIN", "12", _positive_int, "Snapshot budget so repeated gaps cannot become a ban"),
+    Setting(
+        "SNAPSHOTS_PER_10MIN", "12", _positive_int, "Snapshot budget so repeated gaps cannot become a ban"
+    ),
     # publication
     Setting("PUBLISH_INTERVAL_MS", "1000", _positive_int, "Publication and zone cycle interval"),
     Setting("PUBLISH_TOP_N", "100", _positive_int, "Levels per side in the published book"),
@@ -188,12 +195,20 @@ SETTINGS: tuple[Setting, ...] = (
     # zones
     Setting("ZONE_RANGE_PCT", "1.0", _positive_decimal, "Analysed band around mid, percent"),
     Setting("ZONE_BIN_SIZE", "50", _positive_decimal, "Bin width in quote currency"),
-    Setting("ZONE_BIN_ROUNDING", "floor_ceil", _choice("floor_ceil", "half_up"),
-            "Bin assignment: floor for bids/ceil for asks, or round-half-up for both"),
+    Setting(
+        "ZONE_BIN_ROUNDING",
+        "floor_ceil",
+        _choice("floor_ceil", "half_up"),
+        "Bin assignment: floor for bids/ceil for asks, or round-half-up for both",
+    ),
     Setting("ZONE_VOLUME_MODE", "qty", _choice("qty", "notional"), "Bin volume: sum(qty) or sum(qty*price)"),
     Setting("ZONE_BASELINE_K", "3", _non_negative_int, "Median window half-width in bins"),
-    Setting("ZONE_BASELINE_EPS", "0.00000001", _positive_decimal,
-            "Floor for a bin's baseline volume in score = vol / max(baseline, eps)"),
+    Setting(
+        "ZONE_BASELINE_EPS",
+        "0.00000001",
+        _positive_decimal,
+        "Floor for a bin's baseline volume in score = vol / max(baseline, eps)",
+    ),
     Setting("ZONE_WALL_MULTIPLIER", "4.0", _positive_float, "Score that makes a wall bin"),
     Setting("ZONE_MAX_GAP_BINS", "1", _non_negative_int, "Max empty bins between merged wall bins"),
     Setting("ZONE_CONFIRM_S", "30", _positive_float, "Persistence needed to confirm a zone"),
@@ -202,7 +217,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("ZONE_GRACE_CYCLES", "2", _positive_int, "Missing cycles before a zone has disappeared"),
     Setting("ZONE_DISCARD_S", "10", _positive_float, "Zones that lived less than this are discarded"),
     Setting("ZONE_LINGER_S", "60", _positive_float, "Broken/pulled zones stay visible this long"),
-    Setting("ZONE_DRAW_MIN_S", "5", _non_negative_float, "The page draws a candidate zone once it stood this long"),
+    Setting(
+        "ZONE_DRAW_MIN_S", "5", _non_negative_float, "The page draws a candidate zone once it stood this long"
+    ),
     Setting("ZONE_HISTORY_RETENTION_H", "24", _positive_float, "orderbook_zones_history retention"),
     # order blocks
     Setting("CANDLE_TABLE", "btc_eur_1h", _table_name, "1h OHLCV source table"),
@@ -215,8 +232,12 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("OB_RUN_DELAY_S", "5", _non_negative_int, "Seconds after a candle closes before the hourly run"),
     # web
     Setting("RENDER_TOUCHED", "true", _bool, "Draw touched order blocks (styled differently)"),
-    Setting("OB_DISPLAY_ATR", "10", _positive_float,
-            "The page shows active order blocks within this many ATR(14) of the last close by default"),
+    Setting(
+        "OB_DISPLAY_ATR",
+        "10",
+        _positive_float,
+        "The page shows active order blocks within this many ATR(14) of the last close by default",
+    ),
     Setting("OB_DISPLAY_MAX", "10", _positive_int, "... and at most this many per direction, nearest first"),
     Setting("API_MAX_LIMIT", "5000", _positive_int, "Cap for ?limit= on list endpoints"),
     # infrastructure

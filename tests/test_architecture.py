@@ -106,7 +106,7 @@ def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
             nxt = todo.pop()
             if colour[nxt] == 1:
                 path = [n for n, _ in stack]
-                return [*path[path.index(nxt):], nxt]
+                return [*path[path.index(nxt) :], nxt]
             if colour[nxt] == 0:
                 colour[nxt] = 1
                 stack.append((nxt, sorted(graph.get(nxt, ()))))
@@ -137,8 +137,13 @@ def test_no_import_cycle_anywhere():
 def test_book_imports_no_feature_or_edge_package():
     graph = import_graph()
     above = {p for p, layer in LAYERS.items() if layer > LAYERS["apps.book"]}
-    leaks = [f"{m} -> {t}" for m, ts in graph.items() if package_of(m) == "apps.book" for t in ts
-             if package_of(t) in above]
+    leaks = [
+        f"{m} -> {t}"
+        for m, ts in graph.items()
+        if package_of(m) == "apps.book"
+        for t in ts
+        if package_of(t) in above
+    ]
     assert leaks == []
 
 

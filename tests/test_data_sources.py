@@ -26,7 +26,9 @@ def test_only_simulated_and_real_data_do_not_mix():
 
 
 def test_the_demo_command_defaults_to_its_own_database():
-    assert demo_database_default(["manage.py", "serve", "--port", "1", "--simulator"], {}) == {"DATABASE_URL": DEMO_SQLITE}
+    assert demo_database_default(["manage.py", "serve", "--port", "1", "--simulator"], {}) == {
+        "DATABASE_URL": DEMO_SQLITE
+    }
     assert DEMO_SQLITE.endswith("/var/demo.sqlite3")
     assert demo_database_default(["manage.py", "serve", "--simulator"], {"DATABASE_URL": "sqlite:///x"}) == {}
     assert demo_database_default(["manage.py", "serve"], {}) == {}
@@ -42,16 +44,20 @@ def migrated(tmp_path):
 
 def test_serve_simulator_refuses_a_database_holding_imported_candles(tmp_path, migrated):
     csv = tmp_path / "real.csv"
-    csv.write_text("\n".join(
-        f"{T + i * H},23000.0,23100.0,22900.0,23050.0,12.3,{T + (i + 1) * H - 1},284000.1,1234,6.1,140000.5,0"
-        for i in range(3)))
+    csv.write_text(
+        "\n".join(
+            f"{T + i * H},23000.0,23100.0,22900.0,23050.0,12.3,{T + (i + 1) * H - 1},284000.1,1234,6.1,140000.5,0"
+            for i in range(3)
+        )
+    )
     assert manage(migrated, "import_candles", "--csv", str(csv)).returncode == 0
     done = manage(migrated, "serve", "--port", "1", "--simulator")
     assert done.returncode == 1
     assert done.stderr.strip().splitlines() == [
         f"CommandError: database {tmp_path / 'fresh.sqlite3'} holds import data ({csv}); refusing to add "
         "simulator data (bundled simulator): point DATABASE_URL at another database (make demo uses "
-        "var/demo.sqlite3)"]
+        "var/demo.sqlite3)"
+    ]
     with sqlite3.connect(tmp_path / "fresh.sqlite3") as db:
         assert db.execute("select count(*) from btc_eur_1h").fetchone() == (3,)
         assert db.execute("select kind from data_sources").fetchall() == [("import",)]
@@ -59,7 +65,9 @@ def test_serve_simulator_refuses_a_database_holding_imported_candles(tmp_path, m
 
 def test_streaming_from_binance_refuses_a_database_holding_simulated_data(tmp_path, migrated):
     with sqlite3.connect(tmp_path / "fresh.sqlite3") as db:
-        db.execute("insert into data_sources (kind, url, first_write_ts_ms) values ('simulator', 'bundled simulator', 1)")
+        db.execute(
+            "insert into data_sources (kind, url, first_write_ts_ms) values ('simulator', 'bundled simulator', 1)"
+        )
     for args in (("orderbook_stream",), ("backfill_candles",)):
         done = manage(migrated, *args)
         assert done.returncode == 1

@@ -78,8 +78,12 @@ async def test_pumped_consumer_dispatches_in_order_and_ends_once():
             ended.append(True)
 
     inbox: asyncio.Queue = asyncio.Queue()
-    for message in ({"type": "websocket.connect"}, {"type": "websocket.receive", "text": "a"},
-                    {"type": "websocket.receive", "text": "b"}, {"type": "websocket.disconnect", "code": 1000}):
+    for message in (
+        {"type": "websocket.connect"},
+        {"type": "websocket.receive", "text": "a"},
+        {"type": "websocket.receive", "text": "b"},
+        {"type": "websocket.disconnect", "code": 1000},
+    ):
         inbox.put_nowait(message)
 
     async def send(message):

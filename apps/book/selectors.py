@@ -42,14 +42,28 @@ def book_document(symbol: str, limit: int) -> dict[str, Any]:
     """GET /api/book: the published book, or an empty "connecting" book before the first one."""
     data = published_book(symbol, limit)
     if data is None:
-        return {"symbol": symbol, "update_id": None, "ts_ms": None, "status": "connecting", "bids": [], "asks": []}
+        return {
+            "symbol": symbol,
+            "update_id": None,
+            "ts_ms": None,
+            "status": "connecting",
+            "bids": [],
+            "asks": [],
+        }
     return data
 
 
 def _status_of(symbol: str, row: PublishedBook | None, now_ms: int | None) -> dict[str, Any]:
     if row is None:
-        return {"symbol": symbol, "status": "connecting", "update_id": None, "ts_ms": None, "age_s": None,
-                "best_bid": None, "best_ask": None}
+        return {
+            "symbol": symbol,
+            "status": "connecting",
+            "update_id": None,
+            "ts_ms": None,
+            "age_s": None,
+            "best_bid": None,
+            "best_ask": None,
+        }
     now_ms = int(time.time() * 1000) if now_ms is None else now_ms
     return {
         "symbol": symbol,

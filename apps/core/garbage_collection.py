@@ -51,5 +51,8 @@ def collect_after_recovery() -> None:
     """One full collection, logged: the garbage of the interruption that just ended."""
     started = time.perf_counter()
     found = gc.collect()
-    log.info("gc: %d unreachable objects collected after the recovery in %.1f ms", found,
-             (time.perf_counter() - started) * 1000)
+    log.info(
+        "gc: %d unreachable objects collected after the recovery in %.1f ms",
+        found,
+        (time.perf_counter() - started) * 1000,
+    )

@@ -34,7 +34,9 @@ def json_error(status: int, payload: dict[str, Any]) -> JsonResponse:
     return response
 
 
-def json_endpoint(allowed_params: Iterable[str]) -> Callable[[ApiHandler], Callable[[HttpRequest], HttpResponse]]:
+def json_endpoint(
+    allowed_params: Iterable[str],
+) -> Callable[[ApiHandler], Callable[[HttpRequest], HttpResponse]]:
     """Wrap a handler ``(request, params) -> dict`` into a GET/HEAD JSON view.
 
     Bad query parameters become HTTP 400 ``{"error","parameter","detail"}``; other methods 405.
@@ -46,7 +48,8 @@ def json_endpoint(allowed_params: Iterable[str]) -> Callable[[ApiHandler], Calla
         def view(request: HttpRequest) -> HttpResponse:
             if request.method not in ("GET", "HEAD"):
                 response = json_error(
-                    405, {"error": "method_not_allowed", "detail": f"{request.method} is not supported; use GET"}
+                    405,
+                    {"error": "method_not_allowed", "detail": f"{request.method} is not supported; use GET"},
                 )
                 response["Allow"] = "GET, HEAD"
                 return response

@@ -88,7 +88,9 @@ class QueryParams:
         from_s = self.integer(from_name, minimum=0, maximum=MAX_TIME_S)
         to_s = self.integer(to_name, minimum=0, maximum=MAX_TIME_S)
         if from_s is not None and to_s is not None and from_s > to_s:
-            raise QueryParamError(from_name, f"reversed range: {from_name}={from_s} is after {to_name}={to_s}")
+            raise QueryParamError(
+                from_name, f"reversed range: {from_name}={from_s} is after {to_name}={to_s}"
+            )
         return TimeRange(from_s, to_s)
 
     def limit(self, *, default: int, cap: int, name: str = "limit") -> int:
@@ -106,7 +108,5 @@ class QueryParams:
             raise QueryParamError(name, f"must be one or more of {', '.join(allowed)} separated by commas")
         unknown = [part for part in parts if part not in allowed]
         if unknown:
-            raise QueryParamError(
-                name, f"unknown status {unknown[0][:40]!r}; known: {', '.join(allowed)}"
-            )
+            raise QueryParamError(name, f"unknown status {unknown[0][:40]!r}; known: {', '.join(allowed)}")
         return tuple(dict.fromkeys(parts))

@@ -27,7 +27,9 @@ log = logging.getLogger("apps.live.runtime")
 
 # The streamer's writes run on the sync pool (apps/core/sync_threads.py), not on the one thread that
 # serves every sync Django view in this process, so page/API requests never queue behind them.
-async def publish_to_db(symbol: str, ts_ms: int, status: str, view: BookView | None, health: dict[str, Any]) -> None:
+async def publish_to_db(
+    symbol: str, ts_ms: int, status: str, view: BookView | None, health: dict[str, Any]
+) -> None:
     await in_sync_thread(write_publication)(symbol, ts_ms, status, view, health)
 
 

@@ -73,8 +73,14 @@ class OverlayBroadcaster:
         self.last_seq = seq
         # `text` is the client frame, serialised once here instead of once per connected client.
         text = delta_text(self.epoch, seq, kind, data)
-        message = {"type": GROUP_MESSAGE_TYPE, "epoch": self.epoch, "seq": seq, "kind": kind, "data": data,
-                   "text": text}
+        message = {
+            "type": GROUP_MESSAGE_TYPE,
+            "epoch": self.epoch,
+            "seq": seq,
+            "kind": kind,
+            "data": data,
+            "text": text,
+        }
         try:
             await self.layer.group_send(self.group, message)
             self.sent += 1

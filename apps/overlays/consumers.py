@@ -127,8 +127,11 @@ class OverlayConsumer(PumpedWebsocketConsumer):
             await self.close(code=CLOSE_UNSUPPORTED_DATA)
             return
         if len(text_data.encode("utf-8")) > self.max_client_message_bytes:
-            log.info("closing overlay client channel=%s reason=message over %s bytes",
-                     self.channel_name, self.max_client_message_bytes)
+            log.info(
+                "closing overlay client channel=%s reason=message over %s bytes",
+                self.channel_name,
+                self.max_client_message_bytes,
+            )
             await self.close(code=CLOSE_MESSAGE_TOO_BIG)
             return
         try:
@@ -182,8 +185,11 @@ class OverlayConsumer(PumpedWebsocketConsumer):
             return None, None
         if self.sent - self.acked >= self.max_in_flight:
             self.paused = True
-            log.warning("overlay client paused channel=%s reason=%s messages unacknowledged",
-                        self.channel_name, self.sent - self.acked)
+            log.warning(
+                "overlay client paused channel=%s reason=%s messages unacknowledged",
+                self.channel_name,
+                self.sent - self.acked,
+            )
             return None, None
         if reason is not None:
             log.info("overlay client resnapshot channel=%s reason=%s seq=%s", self.channel_name, reason, seq)
@@ -219,6 +225,11 @@ class OverlayConsumer(PumpedWebsocketConsumer):
         chunks = [text[i : i + FRAGMENT_CHARS] for i in range(0, len(text), FRAGMENT_CHARS)]
         for index, chunk in enumerate(chunks):
             self.sent += 1
-            fragment = {"type": "fragment", "id": self.fragmented, "index": index, "count": len(chunks),
-                        "chunk": chunk}
+            fragment = {
+                "type": "fragment",
+                "id": self.fragmented,
+                "index": index,
+                "count": len(chunks),
+                "chunk": chunk,
+            }
             await self.send(text_data=json.dumps(fragment, separators=(",", ":")))

@@ -132,8 +132,12 @@ class LocalFanout:
                 raise
             except Exception as exc:
                 self.receive_errors += 1
-                log.warning("fan-out receive failed group=%s reason=%r; re-joining in %.1f s",
-                            self.group, exc, self.retry_after_s)
+                log.warning(
+                    "fan-out receive failed group=%s reason=%r; re-joining in %.1f s",
+                    self.group,
+                    exc,
+                    self.retry_after_s,
+                )
                 await asyncio.sleep(self.retry_after_s)
                 with contextlib.suppress(Exception):
                     await self._join()
@@ -177,7 +181,10 @@ def fanout_stats() -> list[dict[str, Any]]:
     for _ in range(2):
         try:
             fanouts = [
-                f for loop, per_loop in list(_fanouts.items()) if not loop.is_closed() for f in list(per_loop.values())
+                f
+                for loop, per_loop in list(_fanouts.items())
+                if not loop.is_closed()
+                for f in list(per_loop.values())
             ]
         except RuntimeError:  # changed size during the copy
             continue

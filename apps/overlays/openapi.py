@@ -59,7 +59,10 @@ def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
     return {
         "description": description,
         "headers": {
-            "ETag": {"schema": {"type": "string"}, "description": "Content tag; send it back as If-None-Match."},
+            "ETag": {
+                "schema": {"type": "string"},
+                "description": "Content tag; send it back as If-None-Match.",
+            },
             "Cache-Control": {"schema": {"type": "string"}, "description": "no-cache: always revalidate."},
         },
         "content": {"application/json": {"schema": schema}},
@@ -134,7 +137,10 @@ def _order_block_schema() -> dict[str, Any]:
             "bos_ts_ms": {"type": "integer"},
             "touched_ts_ms": _NULLABLE_INT,
             "time_from": {"type": "integer", "description": "UTC seconds: open time of the order-block bar."},
-            "time_to": {**_NULLABLE_INT, "description": "UTC seconds of invalidation; null = extends to now."},
+            "time_to": {
+                **_NULLABLE_INT,
+                "description": "UTC seconds of invalidation; null = extends to now.",
+            },
         },
     }
 
@@ -143,8 +149,18 @@ def _zone_schema() -> dict[str, Any]:
     return {
         "type": "object",
         "description": "A chart-ready liquidity band. time_to null: still live, extends to now.",
-        "required": ["id", "kind", "side", "status", "price_low", "price_high", "notional", "strength",
-                     "time_from", "time_to"],
+        "required": [
+            "id",
+            "kind",
+            "side",
+            "status",
+            "price_low",
+            "price_high",
+            "notional",
+            "strength",
+            "time_from",
+            "time_to",
+        ],
         "properties": {
             "id": {"type": "string"},
             "kind": {"type": "string", "enum": ["zone"]},
@@ -178,7 +194,10 @@ def _metric_schema() -> dict[str, Any]:
             "best_ask": _decimal("Best ask price."),
             "spread": _decimal("best_ask - best_bid."),
             "mid": _decimal("(best_bid + best_ask) / 2."),
-            "imbalance_topn": {"type": "number", "description": "Bid/ask quantity imbalance in the top N levels."},
+            "imbalance_topn": {
+                "type": "number",
+                "description": "Bid/ask quantity imbalance in the top N levels.",
+            },
             "update_id": {"type": "integer"},
         },
     }
@@ -207,33 +226,72 @@ def _schemas() -> dict[str, Any]:
     }
 
 
-def _feature_paths(api_max_limit: int) -> dict[str, Any]:
-    """Candles, order blocks and zones."""
+def _candle_paths(api_max_limit: int) -> dict[str, Any]:
+    """Candles."""
     return {
         "/api/candles": _get(
             "1h candles",
             f"Closed 1h candles oldest first. {RANGE_NOTE} Without from: the last `limit` candles up to `to`.",
-            [_time_param("from", "First open time."), _time_param("to", "Last open time."),
-             _limit_param(1000, api_max_limit, "Maximum candles.")],
-            _json({"type": "object", "required": ["symbol", "interval", "candles"], "properties": {
-                "symbol": {"type": "string"}, "interval": {"type": "string", "enum": ["1h"]},
-                "candles": {"type": "array", "items": _ref("Candle")}}}, "Candles."),
+            [
+                _time_param("from", "First open time."),
+                _time_param("to", "Last open time."),
+                _limit_param(1000, api_max_limit, "Maximum candles."),
+            ],
+            _json(
+                {
+                    "type": "object",
+                    "required": ["symbol", "interval", "candles"],
+                    "properties": {
+                        "symbol": {"type": "string"},
+                        "interval": {"type": "string", "enum": ["1h"]},
+                        "candles": {"type": "array", "items": _ref("Candle")},
+                    },
+                },
+                "Candles.",
+            ),
         ),
+    }
+
+
+def _feature_paths(api_max_limit: int) -> dict[str, Any]:
+    """Order blocks and zones."""
+    return {
         "/api/orderblocks": _get(
             "Order blocks",
             f"Order blocks whose life overlaps [from, to]. {RANGE_NOTE}",
-            [_status_param(OB_STATUSES, "blocks"), _time_param("from", "Range start."),
-             _time_param("to", "Range end."), _limit_param(1000, api_max_limit, "Maximum blocks (most recent).")],
-            _json({"type": "object", "required": ["symbol", "orderblocks"], "properties": {
-                "symbol": {"type": "string"}, "orderblocks": {"type": "array", "items": _ref("OrderBlock")}}},
-                "Order-block boxes."),
+            [
+                _status_param(OB_STATUSES, "blocks"),
+                _time_param("from", "Range start."),
+                _time_param("to", "Range end."),
+                _limit_param(1000, api_max_limit, "Maximum blocks (most recent)."),
+            ],
+            _json(
+                {
+                    "type": "object",
+                    "required": ["symbol", "orderblocks"],
+                    "properties": {
+                        "symbol": {"type": "string"},
+                        "orderblocks": {"type": "array", "items": _ref("OrderBlock")},
+                    },
+                },
+                "Order-block boxes.",
+            ),
         ),
         "/api/zones": _get(
             "Liquidity zones",
             "The current liquidity zones (candidates, confirmed, and broken/pulled ones lingering).",
             [_status_param(ZONE_STATUSES, "zones")],
-            _json({"type": "object", "required": ["symbol", "zones"], "properties": {
-                "symbol": {"type": "string"}, "zones": {"type": "array", "items": _ref("Zone")}}}, "Zones."),
+            _json(
+                {
+                    "type": "object",
+                    "required": ["symbol", "zones"],
+                    "properties": {
+                        "symbol": {"type": "string"},
+                        "zones": {"type": "array", "items": _ref("Zone")},
+                    },
+                },
+                "Zones.",
+            ),
         ),
     }
 
@@ -245,62 +303,121 @@ def _edge_paths(api_max_limit: int) -> dict[str, Any]:
             "Everything the chart overlays, in one response",
             "Zones + order blocks + latest metrics + stream status; poll every 2-5 s with If-None-Match.",
             [],
-            _json({"type": "object", "required": ["symbol", "zones", "orderblocks", "metrics", "status"],
-                   "properties": {
-                       "symbol": {"type": "string"},
-                       "zones": {"type": "array", "items": _ref("Zone")},
-                       "orderblocks": {"type": "array", "items": _ref("OrderBlock")},
-                       "metrics": {"oneOf": [_ref("Metric"), {"type": "null"}]},
-                       "status": _ref("StreamStatus")}}, "Overlay state."),
+            _json(
+                {
+                    "type": "object",
+                    "required": ["symbol", "zones", "orderblocks", "metrics", "status"],
+                    "properties": {
+                        "symbol": {"type": "string"},
+                        "zones": {"type": "array", "items": _ref("Zone")},
+                        "orderblocks": {"type": "array", "items": _ref("OrderBlock")},
+                        "metrics": {"oneOf": [_ref("Metric"), {"type": "null"}]},
+                        "status": _ref("StreamStatus"),
+                    },
+                },
+                "Overlay state.",
+            ),
         ),
         "/api/metrics": _get(
             "Order-book metrics",
             f"One row per publication cycle (best bid/ask, spread, mid, imbalance). {RANGE_NOTE}",
-            [_time_param("from", "Range start."), _time_param("to", "Range end."),
-             _limit_param(3600, api_max_limit, "Maximum rows.")],
-            _json({"type": "object", "required": ["symbol", "metrics"], "properties": {
-                "symbol": {"type": "string"}, "metrics": {"type": "array", "items": _ref("Metric")}}}, "Metrics."),
+            [
+                _time_param("from", "Range start."),
+                _time_param("to", "Range end."),
+                _limit_param(3600, api_max_limit, "Maximum rows."),
+            ],
+            _json(
+                {
+                    "type": "object",
+                    "required": ["symbol", "metrics"],
+                    "properties": {
+                        "symbol": {"type": "string"},
+                        "metrics": {"type": "array", "items": _ref("Metric")},
+                    },
+                },
+                "Metrics.",
+            ),
         ),
     }
 
 
 def _book_paths(api_max_limit: int) -> dict[str, Any]:
-    """The book, health and this document."""
+    """The book."""
     return {
         "/api/book": _get(
             "The published order book",
             "The latest published top-N book (decimal strings), best price first.",
-            [{"name": "limit", "in": "query", "required": False, "description": "Levels per side, 1..100.",
-              "schema": {"type": "integer", "minimum": 1, "maximum": BOOK_MAX_LIMIT, "default": BOOK_MAX_LIMIT}}],
-            _json({"type": "object", "required": ["symbol", "update_id", "ts_ms", "status", "bids", "asks"],
-                   "properties": {
-                       "symbol": {"type": "string"},
-                       "update_id": {"type": ["integer", "null"]},
-                       "ts_ms": {"type": ["integer", "null"]},
-                       "status": {"type": "string", "enum": list(STREAM_STATUSES)},
-                       "bids": {"type": "array", "items": _ref("Level")},
-                       "asks": {"type": "array", "items": _ref("Level")}}}, "Order book."),
+            [
+                {
+                    "name": "limit",
+                    "in": "query",
+                    "required": False,
+                    "description": "Levels per side, 1..100.",
+                    "schema": {
+                        "type": "integer",
+                        "minimum": 1,
+                        "maximum": BOOK_MAX_LIMIT,
+                        "default": BOOK_MAX_LIMIT,
+                    },
+                }
+            ],
+            _json(
+                {
+                    "type": "object",
+                    "required": ["symbol", "update_id", "ts_ms", "status", "bids", "asks"],
+                    "properties": {
+                        "symbol": {"type": "string"},
+                        "update_id": {"type": ["integer", "null"]},
+                        "ts_ms": {"type": ["integer", "null"]},
+                        "status": {"type": "string", "enum": list(STREAM_STATUSES)},
+                        "bids": {"type": "array", "items": _ref("Level")},
+                        "asks": {"type": "array", "items": _ref("Level")},
+                    },
+                },
+                "Order book.",
+            ),
         ),
+    }
+
+
+def _health_paths(api_max_limit: int) -> dict[str, Any]:
+    """Health and this document."""
+    return {
         "/api/health": _get(
             "Stream health",
             "Stream status and counters.",
             [],
-            _json({"type": "object", "required": ["symbol", "status", "stream"], "additionalProperties": True,
-                   "properties": {
-                       "symbol": {"type": "string"},
-                       "status": {"type": "string", "enum": list(STREAM_STATUSES)},
-                       "stream": {"type": "object", "additionalProperties": True},
-                       "web": {"type": "object", "additionalProperties": True,
-                               "description": "The web process that answered: pid and its overlay "
-                                              "fan-out counters (subscribers, received, delivered, "
-                                              "subscriber_errors, receive_errors, joins)."}}}, "Health."),
+            _json(
+                {
+                    "type": "object",
+                    "required": ["symbol", "status", "stream"],
+                    "additionalProperties": True,
+                    "properties": {
+                        "symbol": {"type": "string"},
+                        "status": {"type": "string", "enum": list(STREAM_STATUSES)},
+                        "stream": {"type": "object", "additionalProperties": True},
+                        "web": {
+                            "type": "object",
+                            "additionalProperties": True,
+                            "description": "The web process that answered: pid and its overlay "
+                            "fan-out counters (subscribers, received, delivered, "
+                            "subscriber_errors, receive_errors, joins).",
+                        },
+                    },
+                },
+                "Health.",
+            ),
         ),
         "/api/schema": {
             "get": {
                 "summary": "This OpenAPI document",
                 "parameters": [],
-                "responses": {"200": {"description": "OpenAPI 3.1 JSON.",
-                                      "content": {"application/json": {"schema": {"type": "object"}}}}},
+                "responses": {
+                    "200": {
+                        "description": "OpenAPI 3.1 JSON.",
+                        "content": {"application/json": {"schema": {"type": "object"}}},
+                    }
+                },
             }
         },
     }
@@ -309,9 +426,11 @@ def _book_paths(api_max_limit: int) -> dict[str, Any]:
 def openapi_document(symbol: str, api_max_limit: int) -> dict[str, Any]:
     """The full OpenAPI 3.1 document for this deployment's symbol and limit cap."""
     paths: dict[str, Any] = {
+        **_candle_paths(api_max_limit),
         **_feature_paths(api_max_limit),
         **_edge_paths(api_max_limit),
         **_book_paths(api_max_limit),
+        **_health_paths(api_max_limit),
     }
     for spec in paths.values():
         spec["get"]["operationId"] = spec["get"]["summary"].split(",")[0].lower().replace(" ", "_")

@@ -100,12 +100,21 @@ class ControlApi:
             "pings_answered": sim.pings_answered,
             "live_candle_open_ms": sim.candles.live.open_ms,
             "walls": [
-                {"wall_id": w.wall_id, "side": w.side, "price": fmt_price(w.price), "remaining": fmt_qty(w.remaining),
-                 "state": w.state}
+                {
+                    "wall_id": w.wall_id,
+                    "side": w.side,
+                    "price": fmt_price(w.price),
+                    "remaining": fmt_qty(w.remaining),
+                    "state": w.state,
+                }
                 for w in market.walls()
             ],
-            "counters": {**sim.counters, "market_events": market.events_emitted,
-                         "market_trades": market.trades_emitted, "fast_moves": market.fast_moves},
+            "counters": {
+                **sim.counters,
+                "market_events": market.events_emitted,
+                "market_trades": market.trades_emitted,
+                "fast_moves": market.fast_moves,
+            },
         }
 
     def truth(self, query: dict[str, list[str]]) -> dict[str, Any]:
@@ -157,11 +166,15 @@ def _parse_call(body: bytes) -> tuple[str, dict[str, Any]]:
     return action, request
 
 
-def _keyword_arguments(action: str, arguments: dict[str, Any], signature: inspect.Signature) -> dict[str, Any]:
+def _keyword_arguments(
+    action: str, arguments: dict[str, Any], signature: inspect.Signature
+) -> dict[str, Any]:
     spec = CONTROL_ACTIONS[action]
     unknown = sorted(set(arguments) - set(spec))
     if unknown:
-        raise RestError(400, -1, f"{unknown[0]}: unknown parameter for {action} (allowed: {', '.join(spec) or 'none'})")
+        raise RestError(
+            400, -1, f"{unknown[0]}: unknown parameter for {action} (allowed: {', '.join(spec) or 'none'})"
+        )
     kwargs: dict[str, Any] = {}
     for name, kind in spec.items():
         if name not in arguments:

@@ -73,8 +73,13 @@ class DepthStream:
         if self.overlaps and last is not None:
             self.overlaps -= 1
             out = [merge_depth([last, wire])]
-            log.info("sim %s: sending overlap U=%d u=%d (last sent u=%d)", self.name, out[0].first_id,
-                     out[0].final_id, last.final_id)
+            log.info(
+                "sim %s: sending overlap U=%d u=%d (last sent u=%d)",
+                self.name,
+                out[0].first_id,
+                out[0].final_id,
+                last.final_id,
+            )
         if self.duplicates:
             self.duplicates -= 1
             out.append(out[-1])
@@ -194,7 +199,12 @@ class FaultCatalogue:
         return Armed()
 
     def rest_fault(
-        self, kind: str, times: int = 1, retry_after: float = 1.0, delay_s: float = 30.0, path: str | None = None
+        self,
+        kind: str,
+        times: int = 1,
+        retry_after: float = 1.0,
+        delay_s: float = 30.0,
+        path: str | None = None,
     ) -> Armed:
         """The next ``times`` REST requests (to ``path``, default any /api/ path) fail with ``kind``.
 

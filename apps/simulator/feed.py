@@ -88,8 +88,9 @@ class MarketFeed:
                 self._streams.publish(key, depth_update(self.symbol, event), depth_first_id=event.first_id)
                 self._counters["depth_events_sent"] += 1
         for trade in tick.trades:
-            self._candles.on_trade(trade.price, trade.qty, not trade.buyer_is_maker, trade.first_trade_id,
-                                   trade.last_trade_id)
+            self._candles.on_trade(
+                trade.price, trade.qty, not trade.buyer_is_maker, trade.first_trade_id, trade.last_trade_id
+            )
             self._streams.publish("aggTrade", agg_trade(self.symbol, trade, now_ms))
             self._counters["trades_sent"] += 1
         for candle in self._candles.roll(now_ms):

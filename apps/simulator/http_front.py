@@ -123,7 +123,13 @@ async def read_request(reader: asyncio.StreamReader) -> HttpRequest:
     return HttpRequest(method, path, query, headers, body, head)
 
 
-_NO_REQUEST = (ValueError, UnicodeDecodeError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, OSError)
+_NO_REQUEST = (
+    ValueError,
+    UnicodeDecodeError,
+    asyncio.IncompleteReadError,
+    asyncio.LimitOverrunError,
+    OSError,
+)
 
 
 class OnePortServer:
@@ -198,4 +204,3 @@ class OnePortServer:
             writer.transport.abort()
         except OSError:
             pass
-

@@ -37,7 +37,9 @@ class Candle:
 class CandleSeries:
     """Closed history (``history_hours`` candles ending at ``start_price``) and the live candle."""
 
-    def __init__(self, *, seed: int, start_price_ticks: int, start_ms: int, history_hours: int = 2000) -> None:
+    def __init__(
+        self, *, seed: int, start_price_ticks: int, start_ms: int, history_hours: int = 2000
+    ) -> None:
         rng = random.Random(seed * 7919 + 17)
         live_open = start_ms - start_ms % HOUR_MS
         self._history: list[Candle] = []
@@ -66,8 +68,19 @@ class CandleSeries:
             avg = (open_ + close_ + high + low) // 4
             self._history.append(
                 Candle(
-                    open_ms, open_, high, low, close_, volume, volume * avg, trades, taker, taker * avg,
-                    trade_id + 1, trade_id + trades, True,
+                    open_ms,
+                    open_,
+                    high,
+                    low,
+                    close_,
+                    volume,
+                    volume * avg,
+                    trades,
+                    taker,
+                    taker * avg,
+                    trade_id + 1,
+                    trade_id + trades,
+                    True,
                 )
             )
             trade_id += trades
@@ -81,7 +94,9 @@ class CandleSeries:
     def closed(self) -> list[Candle]:
         return self._history
 
-    def on_trade(self, price: int, qty: int, taker_buy: bool, first_trade_id: int, last_trade_id: int) -> None:
+    def on_trade(
+        self, price: int, qty: int, taker_buy: bool, first_trade_id: int, last_trade_id: int
+    ) -> None:
         """Fold one aggTrade into the live candle (its open stays the previous close, so candles chain)."""
         live = self._live
         count = last_trade_id - first_trade_id + 1

@@ -8,7 +8,12 @@ from apps.simulator.market import SimulatedMarket
 from apps.simulator.wire import WireDepth, combined, depth_update, dumps
 
 FRAME_KINDS = (
-    "malformed_json", "truncated", "error_payload", "wrong_symbol", "unknown_event", "server_shutdown",
+    "malformed_json",
+    "truncated",
+    "error_payload",
+    "wrong_symbol",
+    "unknown_event",
+    "server_shutdown",
     "server_shutdown_ws_api",
 )
 
@@ -22,8 +27,10 @@ class OddFrames:
         self._market = market
 
     def frame(self, kind: str, streams: list[str], is_combined: bool, now_ms: int) -> str:
-        depth_stream = next((s for s in streams if "@depth" in s),
-                            streams[0] if streams else f"{self.stream_symbol}@depth@100ms")
+        depth_stream = next(
+            (s for s in streams if "@depth" in s),
+            streams[0] if streams else f"{self.stream_symbol}@depth@100ms",
+        )
         last_u = self._market.update_id
 
         def wrap(payload: dict[str, Any]) -> str:
@@ -39,11 +46,17 @@ class OddFrames:
         if kind == "error_payload":
             return dumps({"code": -1100, "msg": "Illegal characters found in a parameter."})
         if kind == "wrong_symbol":
-            return wrap({
-                "e": "depthUpdate", "E": now_ms, "s": "ETHEUR", "U": last_u + 1, "u": last_u + 3,
-                "b": [["3012.34000000", "1.25000000"], ["3012.10000000", "0.00000000"]],
-                "a": [["3013.01000000", "2.00000000"]],
-            })
+            return wrap(
+                {
+                    "e": "depthUpdate",
+                    "E": now_ms,
+                    "s": "ETHEUR",
+                    "U": last_u + 1,
+                    "u": last_u + 3,
+                    "b": [["3012.34000000", "1.25000000"], ["3012.10000000", "0.00000000"]],
+                    "a": [["3013.01000000", "2.00000000"]],
+                }
+            )
         if kind == "unknown_event":
             return wrap({"e": "somethingNew", "E": now_ms, "s": self.symbol, "x": 1})
         if kind == "server_shutdown":

@@ -94,10 +94,15 @@ class RestApp:
         entry.weight = endpoint_weight(request.path, query)
         admission = self._limiter.admit(entry.weight, self._clock(), entry.monotonic_s)
         entry.used_weight_1m = admission.used_weight
-        headers = {"X-MBX-USED-WEIGHT-1M": str(admission.used_weight), "X-MBX-USED-WEIGHT": str(admission.used_weight)}
+        headers = {
+            "X-MBX-USED-WEIGHT-1M": str(admission.used_weight),
+            "X-MBX-USED-WEIGHT": str(admission.used_weight),
+        }
         if admission.status:
             entry.status = admission.status
-            log.info("sim REST %s %s -> %d (%s)", request.path, request.query, admission.status, admission.reason)
+            log.info(
+                "sim REST %s %s -> %d (%s)", request.path, request.query, admission.status, admission.reason
+            )
             return self._limited(admission.status, admission.retry_after_s, headers)
         fault = self._faults.take_rest_fault(request.path)
         if fault is not None:
@@ -116,7 +121,9 @@ class RestApp:
         entry.status = status
         return json_response(status, body, headers)
 
-    async def _faulted(self, fault: RestFault, entry: RestRequest, headers: dict[str, str]) -> Response | None:
+    async def _faulted(
+        self, fault: RestFault, entry: RestRequest, headers: dict[str, str]
+    ) -> Response | None:
         """The injected answer, or None once a "timeout" fault has held the request long enough."""
         if fault.kind in ("429", "418"):
             if fault.kind == "429":
@@ -128,7 +135,9 @@ class RestApp:
         if fault.kind == "500":
             entry.status = 500
             return json_response(
-                500, {"code": -1000, "msg": "An unknown error occurred while processing the request."}, headers
+                500,
+                {"code": -1000, "msg": "An unknown error occurred while processing the request."},
+                headers,
             )
         if fault.kind == "error_body":
             entry.status = 200
@@ -180,7 +189,9 @@ class RestApp:
         limit = int_param(query, "limit", default=KLINES_DEFAULT_LIMIT, minimum=1, maximum=KLINES_MAX_LIMIT)
         assert limit is not None
         if start is not None and end is not None and start > end:
-            raise RestError(400, -1130, "Data sent for parameter 'startTime' is not valid: startTime > endTime.")
+            raise RestError(
+                400, -1130, "Data sent for parameter 'startTime' is not valid: startTime > endTime."
+            )
         return [kline_row(c) for c in self._candles.query(start, end, limit)]
 
     def _snapshot(self, limit: int) -> dict[str, Any]:

@@ -20,7 +20,24 @@ WEIGHTS = {
     "/api/v3/exchangeInfo": 20,
     "/api/v3/klines": 2,
 }
-KLINE_INTERVALS = {"1s", "1m", "3m", "5m", "15m", "30m", "1h", "2h", "4h", "6h", "8h", "12h", "1d", "3d", "1w", "1M"}
+KLINE_INTERVALS = {
+    "1s",
+    "1m",
+    "3m",
+    "5m",
+    "15m",
+    "30m",
+    "1h",
+    "2h",
+    "4h",
+    "6h",
+    "8h",
+    "12h",
+    "1d",
+    "3d",
+    "1w",
+    "1M",
+}
 
 
 class RestError(Exception):
@@ -51,7 +68,11 @@ def parse_query(query: str) -> dict[str, list[str]]:
 
 
 def int_param(
-    query: dict[str, list[str]], name: str, *, default: int | None = None, minimum: int | None = None,
+    query: dict[str, list[str]],
+    name: str,
+    *,
+    default: int | None = None,
+    minimum: int | None = None,
     maximum: int | None = None,
 ) -> int | None:
     values = query.get(name)
@@ -59,7 +80,9 @@ def int_param(
         return default
     text = values[0]
     if not text.lstrip("-").isdigit():
-        raise RestError(400, -1100, f"Illegal characters found in parameter '{name}'; legal range is '^[0-9]{{1,20}}$'.")
+        raise RestError(
+            400, -1100, f"Illegal characters found in parameter '{name}'; legal range is '^[0-9]{{1,20}}$'."
+        )
     value = int(text)
     if (minimum is not None and value < minimum) or (maximum is not None and value > maximum):
         raise RestError(400, -1130, f"Data sent for parameter '{name}' is not valid.")
@@ -69,7 +92,9 @@ def int_param(
 def required_param(query: dict[str, list[str]], name: str) -> str:
     values = query.get(name)
     if not values or not values[0]:
-        raise RestError(400, -1102, f"Mandatory parameter '{name}' was not sent, was empty/null, or malformed.")
+        raise RestError(
+            400, -1102, f"Mandatory parameter '{name}' was not sent, was empty/null, or malformed."
+        )
     return values[0]
 
 
@@ -140,4 +165,6 @@ TOO_MANY_REQUESTS_MSG = (
     "Too many requests; current limit of IP is {limit} requests per minute. Please use the websocket for "
     "live updates to avoid polling the API."
 )
-BANNED_MSG = "Way too many requests; IP banned until {until}. Please use the websocket for live updates to avoid bans."
+BANNED_MSG = (
+    "Way too many requests; IP banned until {until}. Please use the websocket for live updates to avoid bans."
+)

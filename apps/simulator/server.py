@@ -38,6 +38,16 @@ from apps.simulator.ws_server import WebSocketStreams
 log = logging.getLogger("apps.simulator")
 
 
+COUNTER_NAMES = (
+    "depth_events_sent",
+    "trades_sent",
+    "klines_sent",
+    "frames_sent",
+    "rest_requests",
+    "faults_armed",
+)
+
+
 class BinanceSimulator:
     """A local Binance spot endpoint for one symbol: ``ws_url`` streams, ``rest_url`` REST + control."""
 
@@ -66,37 +76,72 @@ class BinanceSimulator:
         self.depth_interval_s = depth_interval_s
         start_ms = int(clock() * 1000)
         self.market = SimulatedMarket(
-            seed=seed, start_price=start_price, levels_per_side=levels_per_side, random_fast_moves=random_fast_moves,
-            start_ms=start_ms, history_ms=int(history_s * 1000), background_walls=background_walls,
+            seed=seed,
+            start_price=start_price,
+            levels_per_side=levels_per_side,
+            random_fast_moves=random_fast_moves,
+            start_ms=start_ms,
+            history_ms=int(history_s * 1000),
+            background_walls=background_walls,
         )
         self.candles = CandleSeries(
-            seed=seed, start_price_ticks=price_to_ticks(start_price), start_ms=start_ms,
+            seed=seed,
+            start_price_ticks=price_to_ticks(start_price),
+            start_ms=start_ms,
             history_hours=kline_history_hours,
         )
-        self.counters: dict[str, int] = {
-            "depth_events_sent": 0, "trades_sent": 0, "klines_sent": 0, "frames_sent": 0,
-            "rest_requests": 0, "faults_armed": 0,
-        }
-        self._streams = WebSocketStreams(
-            stream_symbol=self.symbol.lower(), counters=self.counters, max_connection_age_s=max_connection_age_s,
-            ping_interval_s=ping_interval_s, pong_timeout_s=pong_timeout_s,
-        )
-        self._feed = MarketFeed(
-            symbol=self.symbol, market=self.market, candles=self.candles, streams=self._streams,
-            depth_interval_s=depth_interval_s, counters=self.counters, clock=clock,
-        )
-        self.faults = FaultCatalogue(
-            depth_streams=self._feed.depth_streams, streams=self._streams, counters=self.counters,
-            odd_frames=OddFrames(symbol=self.symbol, market=self.market), now_ms=self._feed.now_ms,
-        )
-        self._rest = RestApp(
-            symbol=self.symbol, market=self.market, candles=self.candles, faults=self.faults, streams=self._streams,
-            limiter=RateLimiter(weight_limit_1m, ban_s), counters=self.counters, clock=clock,
+        self.counters: dict[str, int] = dict.fromkeys(COUNTER_NAMES, 0)
+        self._build_servers(
+            max_connection_age_s, ping_interval_s, pong_timeout_s, weight_limit_1m, ban_s, clock
         )
         self._control = ControlApi(self)
         self._front: OnePortServer | None = None
         self.host = "127.0.0.1"
         self.port = 0
+
+    def _build_servers(
+        self,
+        max_connection_age_s: float,
+        ping_interval_s: float,
+        pong_timeout_s: float,
+        weight_limit_1m: int,
+        ban_s: float,
+        clock: Callable[[], float],
+    ) -> None:
+        """The WebSocket streams, the market feed, the fault catalogue and the REST app."""
+        self._streams = WebSocketStreams(
+            stream_symbol=self.symbol.lower(),
+            counters=self.counters,
+            max_connection_age_s=max_connection_age_s,
+            ping_interval_s=ping_interval_s,
+            pong_timeout_s=pong_timeout_s,
+        )
+        self._feed = MarketFeed(
+            symbol=self.symbol,
+            market=self.market,
+            candles=self.candles,
+            streams=self._streams,
+            depth_interval_s=self.depth_interval_s,
+            counters=self.counters,
+            clock=clock,
+        )
+        self.faults = FaultCatalogue(
+            depth_streams=self._feed.depth_streams,
+            streams=self._streams,
+            counters=self.counters,
+            odd_frames=OddFrames(symbol=self.symbol, market=self.market),
+            now_ms=self._feed.now_ms,
+        )
+        self._rest = RestApp(
+            symbol=self.symbol,
+            market=self.market,
+            candles=self.candles,
+            faults=self.faults,
+            streams=self._streams,
+            limiter=RateLimiter(weight_limit_1m, ban_s),
+            counters=self.counters,
+            clock=clock,
+        )
 
     # ------------------------------------------------------------------ lifecycle
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> None:
@@ -107,8 +152,14 @@ class BinanceSimulator:
         self.host, self.port = await front.start(host, port)
         self._front = front
         self._feed.start()
-        log.info("sim started: ws=%s rest=%s symbol=%s mid=%s update_id=%d", self.ws_url, self.rest_url,
-                 self.symbol, self.market.mid, self.market.update_id)
+        log.info(
+            "sim started: ws=%s rest=%s symbol=%s mid=%s update_id=%d",
+            self.ws_url,
+            self.rest_url,
+            self.symbol,
+            self.market.mid,
+            self.market.update_id,
+        )
 
     async def stop(self) -> None:
         """Stop the ticker, close every connection (WebSockets with 1001) and stop listening."""
@@ -226,7 +277,12 @@ class BinanceSimulator:
         return self.faults.snapshot_stale(times, behind_ids)
 
     def rest_fault(
-        self, kind: str, times: int = 1, retry_after: float = 1.0, delay_s: float = 30.0, path: str | None = None
+        self,
+        kind: str,
+        times: int = 1,
+        retry_after: float = 1.0,
+        delay_s: float = 30.0,
+        path: str | None = None,
     ) -> Armed:
         return self.faults.rest_fault(kind, times, retry_after, delay_s, path)
 

@@ -152,13 +152,37 @@ def combined(stream: str, payload: dict[str, Any]) -> dict[str, Any]:
     return {"stream": stream, "data": payload}
 
 
+SYMBOL_FILTERS: list[dict[str, Any]] = [
+    {
+        "filterType": "PRICE_FILTER",
+        "minPrice": "0.01000000",
+        "maxPrice": "1000000.00000000",
+        "tickSize": "0.01000000",
+    },
+    {"filterType": "LOT_SIZE", "minQty": "0.00001000", "maxQty": "9000.00000000", "stepSize": "0.00001000"},
+    {
+        "filterType": "NOTIONAL",
+        "minNotional": "5.00000000",
+        "applyMinToMarket": True,
+        "maxNotional": "9000000.00000000",
+        "applyMaxToMarket": False,
+        "avgPriceMins": 5,
+    },
+]
+
+
 def exchange_info(symbol: str, server_ms: int, weight_limit: int) -> dict[str, Any]:
     base, quote = (symbol[:-3], symbol[-3:]) if len(symbol) > 3 else (symbol, "EUR")
     return {
         "timezone": "UTC",
         "serverTime": server_ms,
         "rateLimits": [
-            {"rateLimitType": "REQUEST_WEIGHT", "interval": "MINUTE", "intervalNum": 1, "limit": weight_limit},
+            {
+                "rateLimitType": "REQUEST_WEIGHT",
+                "interval": "MINUTE",
+                "intervalNum": 1,
+                "limit": weight_limit,
+            },
             {"rateLimitType": "ORDERS", "interval": "SECOND", "intervalNum": 10, "limit": 100},
             {"rateLimitType": "RAW_REQUESTS", "interval": "MINUTE", "intervalNum": 5, "limit": 61000},
         ],
@@ -179,22 +203,7 @@ def exchange_info(symbol: str, server_ms: int, weight_limit: int) -> dict[str, A
                 "ocoAllowed": True,
                 "isSpotTradingAllowed": True,
                 "isMarginTradingAllowed": False,
-                "filters": [
-                    {
-                        "filterType": "PRICE_FILTER",
-                        "minPrice": "0.01000000",
-                        "maxPrice": "1000000.00000000",
-                        "tickSize": "0.01000000",
-                    },
-                    {
-                        "filterType": "LOT_SIZE",
-                        "minQty": "0.00001000",
-                        "maxQty": "9000.00000000",
-                        "stepSize": "0.00001000",
-                    },
-                    {"filterType": "NOTIONAL", "minNotional": "5.00000000", "applyMinToMarket": True,
-                     "maxNotional": "9000000.00000000", "applyMaxToMarket": False, "avgPriceMins": 5},
-                ],
+                "filters": SYMBOL_FILTERS,
                 "permissions": [],
                 "permissionSets": [["SPOT"]],
                 "defaultSelfTradePreventionMode": "EXPIRE_MAKER",

@@ -33,6 +33,19 @@ MAX_MESSAGE_BYTES = 2**16
 CLOSE_GOING_AWAY = 1001
 
 
+def stream_key(stream_symbol: str, stream: str) -> str | None:
+    """Internal key for a full stream name, or None if we do not serve it."""
+    prefix = stream_symbol + "@"
+    if not stream.startswith(prefix):
+        return None
+    kind = stream[len(prefix) :]
+    if kind in ("depth", "depth@1000ms"):
+        return "depth"
+    if kind in ("depth@100ms", "aggTrade", "kline_1h"):
+        return kind
+    return None
+
+
 @dataclass(eq=False)
 class StreamClient:
     """One open connection: its streams, its outgoing frames, and how far it got."""
@@ -100,11 +113,17 @@ class WebSocketStreams:
             self._cond.notify_all()
 
     # ------------------------------------------------------------------ handshake and lifetime
-    async def serve(self, request: HttpRequest, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    async def serve(
+        self, request: HttpRequest, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
         """The HTTP front's hook for an upgrade request: handshake, then serve the client until it closes."""
         conn = WebSocketConnection(
-            reader, writer, max_size=MAX_MESSAGE_BYTES, ping_interval=self.ping_interval_s,
-            ping_timeout=self.pong_timeout_s, logger=self._ws_logger,
+            reader,
+            writer,
+            max_size=MAX_MESSAGE_BYTES,
+            ping_interval=self.ping_interval_s,
+            ping_timeout=self.pong_timeout_s,
+            logger=self._ws_logger,
         )
         handshake = conn.handshake_request(request.head)
         if handshake is None:
@@ -139,7 +158,7 @@ class WebSocketStreams:
             names = parse_query(query).get("streams", [""])[0]
             streams, is_combined = [s for s in names.split("/") if s], True
         elif path == "/ws" or path.startswith("/ws/"):
-            streams, is_combined = [s for s in path[len("/ws"):].split("/") if s], False
+            streams, is_combined = [s for s in path[len("/ws") :].split("/") if s], False
         else:
             return json_response(404, {"code": -1000, "msg": f"Unknown path {path}"})
         bad = [s for s in streams if self.stream_key(s) is None]
@@ -151,8 +170,13 @@ class WebSocketStreams:
         client = StreamClient(conn, list(streams), is_combined, asyncio.get_running_loop().time())
         self.clients.append(client)
         self.connections_opened += 1
-        log.info("sim connection %s opened: streams=%s combined=%s (open now: %d)", conn.id, client.streams,
-                 client.combined, len(self.clients))
+        log.info(
+            "sim connection %s opened: streams=%s combined=%s (open now: %d)",
+            conn.id,
+            client.streams,
+            client.combined,
+            len(self.clients),
+        )
         return client
 
     async def _run(self, client: StreamClient) -> None:
@@ -171,8 +195,13 @@ class WebSocketStreams:
                 await sender
             self._forget(client)
             self._pongs_of_closed += conn.pongs
-            log.info("sim connection %s closed: code=%s reason=%r (open now: %d)", conn.id, conn.close_code,
-                     conn.close_reason, len(self.clients))
+            log.info(
+                "sim connection %s closed: code=%s reason=%r (open now: %d)",
+                conn.id,
+                conn.close_code,
+                conn.close_reason,
+                len(self.clients),
+            )
             await self._notify()
 
     def _forget(self, client: StreamClient) -> None:
@@ -180,7 +209,9 @@ class WebSocketStreams:
             self.clients.remove(client)
 
     def _expire(self, client: StreamClient) -> None:
-        log.info("sim connection %s reached max age %.1fs, closing", client.conn.id, self.max_connection_age_s)
+        log.info(
+            "sim connection %s reached max age %.1fs, closing", client.conn.id, self.max_connection_age_s
+        )
         self._in_background(client.conn.close(CLOSE_GOING_AWAY, "max connection age reached"))
 
     def _in_background(self, coro: Any) -> None:
@@ -199,16 +230,7 @@ class WebSocketStreams:
 
     # ------------------------------------------------------------------ publishing
     def stream_key(self, stream: str) -> str | None:
-        """Internal key for a full stream name, or None if we do not serve it."""
-        prefix = self.stream_symbol + "@"
-        if not stream.startswith(prefix):
-            return None
-        kind = stream[len(prefix):]
-        if kind in ("depth", "depth@1000ms"):
-            return "depth"
-        if kind in ("depth@100ms", "aggTrade", "kline_1h"):
-            return kind
-        return None
+        return stream_key(self.stream_symbol, stream)
 
     def publish(self, key: str, payload: dict[str, Any], depth_first_id: int | None = None) -> None:
         """Queue a payload for every client subscribed to a stream with this key."""
@@ -286,7 +308,9 @@ class WebSocketStreams:
         return tasks
 
 
-def subscription_reply(message: str | bytes, streams: list[str], stream_key: Callable[[str], str | None]) -> dict[str, Any]:
+def subscription_reply(
+    message: str | bytes, streams: list[str], key_of: Callable[[str], str | None]
+) -> dict[str, Any]:
     """Binance's live subscribe API: {"method": "SUBSCRIBE"|"UNSUBSCRIBE"|"LIST_SUBSCRIPTIONS", "params",
     "id"}. Updates ``streams`` in place and returns the reply."""
     try:
@@ -301,8 +325,11 @@ def subscription_reply(message: str | bytes, streams: list[str], stream_key: Cal
     if method not in ("SUBSCRIBE", "UNSUBSCRIBE") or not isinstance(params, list):
         return {"error": {"code": 2, "msg": "Invalid request"}, "id": request_id}
     for stream in params:
-        if not isinstance(stream, str) or stream_key(stream) is None:
-            return {"error": {"code": 2, "msg": f"Invalid request: unknown stream {stream!r}"}, "id": request_id}
+        if not isinstance(stream, str) or key_of(stream) is None:
+            return {
+                "error": {"code": 2, "msg": f"Invalid request: unknown stream {stream!r}"},
+                "id": request_id,
+            }
     for stream in params:
         if method == "SUBSCRIBE" and stream not in streams:
             streams.append(stream)

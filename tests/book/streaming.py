@@ -25,7 +25,9 @@ class StreamHarness:
     live_checked: int = 0
     mismatches: list[str] = field(default_factory=list)
     statuses: list[str] = field(default_factory=list)
-    _waiters: list[tuple[Callable[[Published], bool], asyncio.Future[Published]]] = field(default_factory=list)
+    _waiters: list[tuple[Callable[[Published], bool], asyncio.Future[Published]]] = field(
+        default_factory=list
+    )
 
     def observe(self, published: Published) -> None:
         if not self.statuses or self.statuses[-1] != published.status:
@@ -60,7 +62,8 @@ class StreamHarness:
 
     async def live(self, after_update_id: int = 0, timeout: float = 15.0) -> Published:
         return await self.until(
-            lambda p: p.status == "live" and p.view is not None and p.view.update_id > after_update_id, timeout
+            lambda p: p.status == "live" and p.view is not None and p.view.update_id > after_update_id,
+            timeout,
         )
 
     async def quiet(self, seconds: float = 0.2) -> None:
@@ -110,7 +113,9 @@ async def start_harness(
     monotonic: Callable[[], float] = time.monotonic,
     **overrides: Any,
 ) -> StreamHarness:
-    streamer = OrderBookStreamer(fast_settings(sim, **overrides), on_recovered=on_recovered, monotonic=monotonic)
+    streamer = OrderBookStreamer(
+        fast_settings(sim, **overrides), on_recovered=on_recovered, monotonic=monotonic
+    )
     harness = StreamHarness(sim=sim, streamer=streamer)
     streamer.observers.append(harness.observe)
     harness.task = asyncio.create_task(streamer.run())

@@ -80,8 +80,17 @@ def test_malformed_levels_are_rejected(raw):
 
 
 def test_depth_event_and_snapshot_parse_exactly():
-    event = parse_depth_event({"e": "depthUpdate", "E": 5, "s": "BTCEUR", "U": 3, "u": 7,
-                               "b": [["87000.01000000", "0.00000000"]], "a": []})
+    event = parse_depth_event(
+        {
+            "e": "depthUpdate",
+            "E": 5,
+            "s": "BTCEUR",
+            "U": 3,
+            "u": 7,
+            "b": [["87000.01000000", "0.00000000"]],
+            "a": [],
+        }
+    )
     assert (event.first_update_id, event.final_update_id) == (3, 7)
     assert event.bids == ((D("87000.01"), D(0)),)
     with pytest.raises(WireError):

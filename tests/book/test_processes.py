@@ -34,19 +34,30 @@ def free_port() -> int:
 
 def process_env(tmp_path: Path, **extra: str) -> dict[str, str]:
     env = dict(os.environ)
-    env.update(DATABASE_URL=f"sqlite:///{tmp_path / 'db.sqlite3'}", PUBLISH_INTERVAL_MS="200",
-               PYTHONUNBUFFERED="1", **extra)
+    env.update(
+        DATABASE_URL=f"sqlite:///{tmp_path / 'db.sqlite3'}",
+        PUBLISH_INTERVAL_MS="200",
+        PYTHONUNBUFFERED="1",
+        **extra,
+    )
     return env
 
 
 async def run_manage(env: dict[str, str], *args: str) -> asyncio.subprocess.Process:
     return await asyncio.create_subprocess_exec(
-        sys.executable, "manage.py", *args, cwd=ROOT, env=env,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+        sys.executable,
+        "manage.py",
+        *args,
+        cwd=ROOT,
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
     )
 
 
-async def wait_for_line(proc: asyncio.subprocess.Process, needle: str, seen: list[str], timeout: float = 30) -> str:
+async def wait_for_line(
+    proc: asyncio.subprocess.Process, needle: str, seen: list[str], timeout: float = 30
+) -> str:
     async def scan() -> str:
         while True:
             raw = await proc.stdout.readline()
@@ -56,6 +67,7 @@ async def wait_for_line(proc: asyncio.subprocess.Process, needle: str, seen: lis
             seen.append(line)
             if needle in line:
                 return line
+
     return await asyncio.wait_for(scan(), timeout)
 
 
@@ -88,11 +100,17 @@ async def test_serve_runs_web_and_streamer_in_one_process_and_stops_on_sigterm(t
             book = (await client.get("/api/book?limit=3")).json()
             assert book["status"] == "live" and len(book["bids"]) == 3
             health = (await client.get("/api/health")).json()
-            assert health["stream"]["zones"]["computing"] is True and health["stream"]["zones"]["reason"] == "live"
+            assert (
+                health["stream"]["zones"]["computing"] is True
+                and health["stream"]["zones"]["reason"] == "live"
+            )
             sim_url = health["simulator_url"]
-            truth = (await client.get(f"{sim_url}/sim/truth", params={"update_id": book["update_id"], "limit": 3})).json()
+            truth = (
+                await client.get(f"{sim_url}/sim/truth", params={"update_id": book["update_id"], "limit": 3})
+            ).json()
             assert [[Decimal(p), Decimal(q)] for p, q in truth["bids"]] == [
-                [Decimal(p), Decimal(q)] for p, q in book["bids"]]
+                [Decimal(p), Decimal(q)] for p, q in book["bids"]
+            ]
             page = await client.get("/")
             assert page.status_code == 200 and "lightweight-charts" in page.text
     finally:
@@ -117,7 +135,8 @@ async def test_runworker_orderbook_streams_on_boot_without_a_message(tmp_path):
 
         with sqlite3.connect(tmp_path / "db.sqlite3") as db:
             (status, update_id, bids) = db.execute(
-                "select status, update_id, bids from orderbook_published where symbol='BTCEUR'").fetchone()
+                "select status, update_id, bids from orderbook_published where symbol='BTCEUR'"
+            ).fetchone()
         assert update_id is not None and len(json.loads(bids)) == 100
         assert status == "live"  # publication stops before the socket closes on shutdown
 
@@ -132,7 +151,9 @@ async def test_orderbook_channel_forces_a_resync():
         try:
             await h.live()
             consumer = ApplicationCommunicator(
-                OrderBookWorkerConsumer.as_asgi(), {"type": "channel", "channel": "orderbook", "streamer": streamer})
+                OrderBookWorkerConsumer.as_asgi(),
+                {"type": "channel", "channel": "orderbook", "streamer": streamer},
+            )
             await consumer.send_input({"type": "orderbook.resync", "reason": "operator"})
             await h.until(lambda p: streamer.sync.resyncs["operator"] == 1)
             await h.live(after_update_id=sim.update_id)

@@ -26,8 +26,9 @@ def get_json(path: str) -> tuple[int, dict]:
 
 async def test_api_book_serves_the_published_book_equal_to_the_exchange():
     async with BinanceSimulator(depth_interval_s=0.05, seed=11) as sim:
-        streamer = OrderBookStreamer(fast_settings(sim, publish_interval_ms=100), publisher=publish_to_db,
-                                     pruner=prune_metrics_async)
+        streamer = OrderBookStreamer(
+            fast_settings(sim, publish_interval_ms=100), publisher=publish_to_db, pruner=prune_metrics_async
+        )
         h = StreamHarness(sim=sim, streamer=streamer)
         streamer.observers.append(h.observe)
         h.task = asyncio.create_task(streamer.run())
@@ -38,9 +39,13 @@ async def test_api_book_serves_the_published_book_equal_to_the_exchange():
             assert status == 200 and body["status"] == "live" and body["symbol"] == "BTCEUR"
             assert len(body["bids"]) == 5 and len(body["asks"]) == 5
             truth_bids, truth_asks = sim.market.truth_top(body["update_id"], 5)
-            assert body["bids"] == [[format(p, "f").rstrip("0").rstrip("."), format(q, "f").rstrip("0").rstrip(".")]
-                                    for p, q in truth_bids]
-            assert [a[0] for a in body["asks"]] == [format(p, "f").rstrip("0").rstrip(".") for p, _ in truth_asks]
+            assert body["bids"] == [
+                [format(p, "f").rstrip("0").rstrip("."), format(q, "f").rstrip("0").rstrip(".")]
+                for p, q in truth_bids
+            ]
+            assert [a[0] for a in body["asks"]] == [
+                format(p, "f").rstrip("0").rstrip(".") for p, _ in truth_asks
+            ]
             status, health = await sync_to_async(get_json)("/api/health")
             assert status == 200 and health["status"] == "live"
             stream = health["stream"]
@@ -71,8 +76,15 @@ async def test_api_book_serves_the_published_book_equal_to_the_exchange():
 
 
 def test_stale_publication_reads_as_stale_and_bad_limit_is_400(settings):
-    PublishedBook.objects.create(symbol="BTCEUR", update_id=5, ts_ms=1_000, status="live",
-                                 bids=[["1", "2"]], asks=[["3", "4"]], health={})
+    PublishedBook.objects.create(
+        symbol="BTCEUR",
+        update_id=5,
+        ts_ms=1_000,
+        status="live",
+        bids=[["1", "2"]],
+        asks=[["3", "4"]],
+        health={},
+    )
     status, body = get_json("/api/book")
     assert status == 200 and body["status"] == "stale" and body["update_id"] == 5
     for bad in ("0", "101", "abc", "-1"):
@@ -88,8 +100,25 @@ def test_book_before_any_publication_is_connecting():
 
 
 def test_metrics_retention_prunes_in_batches():
-    rows = [OrderbookMetric(ts_ms=t, symbol="BTCEUR", best_bid=1, best_ask=2, spread=1, mid=1.5,
-                            imbalance_topn=0.0, update_id=t) for t in range(1, 26)]
+    rows = [
+        OrderbookMetric(
+            ts_ms=t,
+            symbol="BTCEUR",
+            best_bid=1,
+            best_ask=2,
+            spread=1,
+            mid=1.5,
+            imbalance_topn=0.0,
+            update_id=t,
+        )
+        for t in range(1, 26)
+    ]
     OrderbookMetric.objects.bulk_create(rows)
     assert prune_metrics("BTCEUR", older_than_ms=21, batch=7) == 20
-    assert list(OrderbookMetric.objects.values_list("ts_ms", flat=True).order_by("ts_ms")) == [21, 22, 23, 24, 25]
+    assert list(OrderbookMetric.objects.values_list("ts_ms", flat=True).order_by("ts_ms")) == [
+        21,
+        22,
+        23,
+        24,
+        25,
+    ]

@@ -26,10 +26,17 @@ def test_the_book_view_answers_at_its_update_id_or_not_at_all():
     book.apply(8, [(D(99), D(0)), (D(100), D(5))], [])
     assert not view.current
     # what was captured or already read stays as it was
-    assert view.update_id == 7 and view.best_bid() == (D(99), D(2)) and view.trusted_window == (D(0), D("Infinity"))
+    assert (
+        view.update_id == 7
+        and view.best_bid() == (D(99), D(2))
+        and view.trusted_window == (D(0), D("Infinity"))
+    )
     assert levels == [(D(98), D(1)), (D(99), D(2))]
-    for read in (lambda: view.levels_between(Side.BID, D(98), D(99)), lambda: view.top(Side.BID, 1),
-                 lambda: view.depth(Side.ASK)):
+    for read in (
+        lambda: view.levels_between(Side.BID, D(98), D(99)),
+        lambda: view.top(Side.BID, 1),
+        lambda: view.depth(Side.ASK),
+    ):
         with pytest.raises(BookChangedError, match="update_id=7"):
             read()
     with pytest.raises(dataclasses.FrozenInstanceError):
@@ -37,8 +44,9 @@ def test_the_book_view_answers_at_its_update_id_or_not_at_all():
     assert BookSnapshotView.capture(book).levels_between(Side.BID, D(99), D(100)) == [(D(100), D(5))]
 
 
-@pytest.mark.parametrize("write", [lambda b: b.clear(), lambda b: b.load_snapshot(7, [], []),
-                                   lambda b: b.apply(7, [], [])])
+@pytest.mark.parametrize(
+    "write", [lambda b: b.clear(), lambda b: b.load_snapshot(7, [], []), lambda b: b.apply(7, [], [])]
+)
 def test_every_book_write_ends_the_views_level_reads(write):
     book = OrderBook()
     book.load_snapshot(7, [(D(99), D(2))], [(D(101), D(3))])

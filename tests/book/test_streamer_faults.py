@@ -47,7 +47,9 @@ def no_request_inside_retry_after(sim: BinanceSimulator) -> list[str]:
             window_end = entry.monotonic_s + entry_retry_after(entry)
             for later in log[i + 1 :]:
                 if later.monotonic_s < window_end - 0.01:
-                    problems.append(f"{later.path} at +{later.monotonic_s - entry.monotonic_s:.3f}s after {entry.status}")
+                    problems.append(
+                        f"{later.path} at +{later.monotonic_s - entry.monotonic_s:.3f}s after {entry.status}"
+                    )
     return problems
 
 
@@ -282,15 +284,24 @@ async def test_every_fault_in_one_run(sim):
         await step("old_event", lambda: armed(sim.inject_old_event))
         await step("snapshot_stale", lambda: armed(lambda: sim.snapshot_stale(times=1)), resync=True)
         await step("ws_lag", lambda: armed(lambda: sim.ws_lag(0.5)), resync=True)
-        for kind in ("malformed_json", "truncated", "error_payload", "wrong_symbol", "unknown_event",
-                     "server_shutdown"):
+        for kind in (
+            "malformed_json",
+            "truncated",
+            "error_payload",
+            "wrong_symbol",
+            "unknown_event",
+            "server_shutdown",
+        ):
             await step(kind, lambda kind=kind: armed(lambda: sim.inject_frame(kind)))
         await step("abrupt", lambda: armed(lambda: sim.disconnect("abrupt")))
         await step("going_away", lambda: armed(lambda: sim.disconnect("going_away")))
         await step("stall", lambda: armed(lambda: sim.stall(2.5)))
         for kind in ("429", "418", "500", "timeout", "error_body"):
-            await step(f"rest_{kind}", lambda kind=kind: armed(
-                lambda: sim.rest_fault(kind, retry_after=RETRY_AFTER_S, delay_s=2.0)), resync=True)
+            await step(
+                f"rest_{kind}",
+                lambda kind=kind: armed(lambda: sim.rest_fault(kind, retry_after=RETRY_AFTER_S, delay_s=2.0)),
+                resync=True,
+            )
         await step("fast_move", lambda: armed(lambda: sim.fast_move("down", Decimal("150"))))
     finally:
         await h.stop()

@@ -47,8 +47,15 @@ def test_the_watchdog_decides_on_its_clock_only():
 def test_status_reads_stale_after_stale_after_s_on_the_injected_clock():
     clock = ManualClock()
     sync = live_sync()
-    status = StreamStatus(sync, Watchdog(10.0, clock), stale_after_s=5.0, symbol="BTCEUR", broadcaster=None,
-                          lifetime=Lifetime(), clock=clock)
+    status = StreamStatus(
+        sync,
+        Watchdog(10.0, clock),
+        stale_after_s=5.0,
+        symbol="BTCEUR",
+        broadcaster=None,
+        lifetime=Lifetime(),
+        clock=clock,
+    )
     assert status.current == "live"
     clock.now += 5.01
     assert status.current == "stale"
@@ -70,8 +77,15 @@ async def test_status_tells_since_when_why_which_attempt_and_the_last_error():
 
     wall = ManualClock(1_700_000_000.0)
     sync, sink, lifetime = live_sync(), Sink(), Lifetime()
-    status = StreamStatus(sync, Watchdog(10.0, ManualClock()), stale_after_s=5.0, symbol="BTCEUR",
-                          broadcaster=sink, lifetime=lifetime, clock=wall)
+    status = StreamStatus(
+        sync,
+        Watchdog(10.0, ManualClock()),
+        stale_after_s=5.0,
+        symbol="BTCEUR",
+        broadcaster=sink,
+        lifetime=lifetime,
+        clock=wall,
+    )
     status.note()
     sync.disconnected()
     wall.now += 3
@@ -86,7 +100,14 @@ async def test_status_tells_since_when_why_which_attempt_and_the_last_error():
     assert retry["since_ms"] == 1_700_000_003_000  # when backoff began, not the latest attempt
     assert (retry["reason"], retry["attempt"]) == ("connect failed: OSError: refused", 2)
     assert retry["last_error"] == {"text": "connect failed: OSError: refused", "ts_ms": 1_700_000_003_000}
-    live_again = StreamStatus(live_sync(), Watchdog(10.0, ManualClock()), stale_after_s=5.0, symbol="BTCEUR",
-                              broadcaster=None, lifetime=lifetime, clock=wall)
+    live_again = StreamStatus(
+        live_sync(),
+        Watchdog(10.0, ManualClock()),
+        stale_after_s=5.0,
+        symbol="BTCEUR",
+        broadcaster=None,
+        lifetime=lifetime,
+        clock=wall,
+    )
     live_again.note(reason="gap", attempt=3)
     assert (live_again.reason, live_again.attempt) == ("", 0)  # live: nothing to explain

@@ -7,7 +7,9 @@ from apps.book.domain.sync import DepthSynchronizer, Handover, Outcome, SyncStat
 
 
 def ev(first, final, bids=(), asks=()):
-    return DepthEvent(first, final, 0, tuple((D(p), D(q)) for p, q in bids), tuple((D(p), D(q)) for p, q in asks))
+    return DepthEvent(
+        first, final, 0, tuple((D(p), D(q)) for p, q in bids), tuple((D(p), D(q)) for p, q in asks)
+    )
 
 
 def snap(last, bids=(("100", "1"),), asks=(("101", "1"),)):

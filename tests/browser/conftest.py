@@ -112,8 +112,14 @@ def browser() -> Iterator[Any]:
 
 def _base_env(tmp: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST", "DJANGO_SETTINGS"))}
-    env.update({"DATABASE_URL": f"sqlite:///{tmp / 'site.sqlite3'}", "DJANGO_SETTINGS_MODULE": "project.settings",
-                "PYTHONUNBUFFERED": "1", "LOG_LEVEL": "INFO"})
+    env.update(
+        {
+            "DATABASE_URL": f"sqlite:///{tmp / 'site.sqlite3'}",
+            "DJANGO_SETTINGS_MODULE": "project.settings",
+            "PYTHONUNBUFFERED": "1",
+            "LOG_LEVEL": "INFO",
+        }
+    )
     return env
 
 
@@ -124,19 +130,53 @@ def seeded_site(tmp_path_factory, migrated_db) -> Iterator[Site]:
     tmp = tmp_path_factory.mktemp("seeded")
     redis_port, web_port = free_port(), free_port()
     redis = subprocess.Popen(
-        ["redis-server", "--port", str(redis_port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        [
+            "redis-server",
+            "--port",
+            str(redis_port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     env = _site_env(tmp, migrated_db)
     env["REDIS_URL"] = f"redis://127.0.0.1:{redis_port}/0"
-    seeded = subprocess.run([_python(), "-m", "tests.browser.seed_demo", "--now-ms", str(int(time.time() * 1000))],
-                            cwd=ROOT, env=env, check=True, capture_output=True, text=True)
+    seeded = subprocess.run(
+        [_python(), "-m", "tests.browser.seed_demo", "--now-ms", str(int(time.time() * 1000))],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+    )
     log_path = tmp / "daphne.log"
     with open(log_path, "wb") as log:
-        web = subprocess.Popen([str(Path(_python()).with_name("daphne")), "-b", "127.0.0.1", "-p", str(web_port),
-                                "project.asgi:application"], cwd=ROOT, env=env, stdout=log, stderr=log)
-    site = Site(url=f"http://127.0.0.1:{web_port}", env=env, log_path=log_path, scene=json.loads(seeded.stdout),
-                redis_url=env["REDIS_URL"])
+        web = subprocess.Popen(
+            [
+                str(Path(_python()).with_name("daphne")),
+                "-b",
+                "127.0.0.1",
+                "-p",
+                str(web_port),
+                "project.asgi:application",
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=log,
+        )
+    site = Site(
+        url=f"http://127.0.0.1:{web_port}",
+        env=env,
+        log_path=log_path,
+        scene=json.loads(seeded.stdout),
+        redis_url=env["REDIS_URL"],
+    )
     try:
         wait_until(lambda: httpx.get(f"{site.url}/api/overlays", timeout=2).status_code == 200, 20, "daphne")
         yield site
@@ -154,8 +194,13 @@ def live_site(tmp_path_factory, migrated_db) -> Iterator[Site]:
     port = free_port()
     log_path = tmp / "serve.log"
     with open(log_path, "wb") as log:
-        server = subprocess.Popen([_python(), "manage.py", "serve", "--simulator", "--port", str(port)],
-                                  cwd=ROOT, env=env, stdout=log, stderr=log)
+        server = subprocess.Popen(
+            [_python(), "manage.py", "serve", "--simulator", "--port", str(port)],
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=log,
+        )
     site = Site(url=f"http://127.0.0.1:{port}", env=env, log_path=log_path)
 
     def simulator_ready() -> str | None:

@@ -55,12 +55,20 @@ def main() -> None:
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     with open(tmp / "serve.log", "wb") as log:
-        server = subprocess.Popen([_python(), "manage.py", "serve", "--simulator", "--port", str(port)],
-                                  cwd=ROOT, env=env, stdout=log, stderr=log)
+        server = subprocess.Popen(
+            [_python(), "manage.py", "serve", "--simulator", "--port", str(port)],
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=log,
+        )
     try:
         say(f"waiting for {url} to go live")
-        health = wait_until(lambda: (h := httpx.get(f"{url}/api/health", timeout=2).json())["status"] == "live" and h,
-                            60, "serve --simulator")
+        health = wait_until(
+            lambda: (h := httpx.get(f"{url}/api/health", timeout=2).json())["status"] == "live" and h,
+            60,
+            "serve --simulator",
+        )
         sim = health["simulator_url"]
         mid = Decimal(httpx.get(f"{url}/api/overlays", timeout=5).json()["metrics"]["mid"])
         at = lambda offset: str((mid + offset) // 50 * 50 + 25)  # noqa: E731
@@ -71,13 +79,25 @@ def main() -> None:
         say("walls placed; pulling one after 15 s, then waiting for confirmation (~35 s)")
         time.sleep(15)
         control(sim, action="pull_wall", wall_id=spoof)
-        wait_until(lambda: sum(z["status"] == "confirmed" for z in httpx.get(f"{url}/api/zones", timeout=2).json()["zones"]) >= 2,
-                   60, "two confirmed zones", interval=1)
+        wait_until(
+            lambda: (
+                sum(
+                    z["status"] == "confirmed"
+                    for z in httpx.get(f"{url}/api/zones", timeout=2).json()["zones"]
+                )
+                >= 2
+            ),
+            60,
+            "two confirmed zones",
+            interval=1,
+        )
         with sync_playwright() as playwright:
             browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
             page = browser.new_page(viewport=VIEWPORT)
             page.goto(url + "/")
-            page.wait_for_function("() => window.__chartDebug && __chartDebug.ready && __chartDebug.pill === 'live'")
+            page.wait_for_function(
+                "() => window.__chartDebug && __chartDebug.ready && __chartDebug.pill === 'live'"
+            )
             page.wait_for_function("() => __chartDebug.painted.bands.some((b) => b.status === 'confirmed')")
             page.evaluate(f"""() => {{
               const n = __chartDebug.series.data().length;

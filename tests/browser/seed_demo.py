@@ -36,50 +36,90 @@ def seed(now_ms: int) -> dict:
         c = (o + Decimal(rng.randint(-180, 190))).quantize(Decimal("0.01"))
         h = max(o, c) + Decimal(rng.randint(5, 90))
         low = min(o, c) - Decimal(rng.randint(5, 90))
-        candles.append(Candle(open_time_ms=first + i * HOUR_MS, open=o, high=h, low=low, close=c,
-                              volume=Decimal("3.5")))
+        candles.append(
+            Candle(open_time_ms=first + i * HOUR_MS, open=o, high=h, low=low, close=c, volume=Decimal("3.5"))
+        )
         price = c
     Candle.objects.bulk_create(candles)
     last = candles[-1].close
 
-    def block(direction: str, bar: int, status: str, low: Decimal, high: Decimal, valid_to_bar: int | None = None):
+    def block(
+        direction: str, bar: int, status: str, low: Decimal, high: Decimal, valid_to_bar: int | None = None
+    ):
         return OrderBlock(
-            symbol=symbol, direction=direction, created_ts_ms=first + bar * HOUR_MS,
+            symbol=symbol,
+            direction=direction,
+            created_ts_ms=first + bar * HOUR_MS,
             valid_from_ts_ms=first + (bar + 3) * HOUR_MS,
             valid_to_ts_ms=None if valid_to_bar is None else first + valid_to_bar * HOUR_MS,
-            price_low=low, price_high=high, atr14=Decimal("142.5"), bos_level=high + 150,
+            price_low=low,
+            price_high=high,
+            atr14=Decimal("142.5"),
+            bos_level=high + 150,
             bos_ts_ms=first + (bar + 2) * HOUR_MS,
-            touched_ts_ms=None if status == "fresh" else first + (bar + 8) * HOUR_MS, status=status,
+            touched_ts_ms=None if status == "fresh" else first + (bar + 8) * HOUR_MS,
+            status=status,
         )
 
-    OrderBlock.objects.bulk_create([
-        block("bullish", 230, "fresh", last - 420, last - 330),
-        block("bearish", 250, "touched", last + 260, last + 340),
-        block("bullish", 200, "invalid", last - 700, last - 640, valid_to_bar=240),
-    ])
+    OrderBlock.objects.bulk_create(
+        [
+            block("bullish", 230, "fresh", last - 420, last - 330),
+            block("bearish", 250, "touched", last + 260, last + 340),
+            block("bullish", 200, "invalid", last - 700, last - 640, valid_to_bar=240),
+        ]
+    )
 
-    def zone(side: str, low: Decimal, high: Decimal, status: str, age_s: int, strength: float, ended_s: int = 0):
+    def zone(
+        side: str, low: Decimal, high: Decimal, status: str, age_s: int, strength: float, ended_s: int = 0
+    ):
         first_seen = now_ms - age_s * 1000
         last_seen = now_ms - ended_s * 1000
         return ZoneCurrent(
-            id=f"{symbol}:{side}:{low}:{high}", ts_ms=now_ms, symbol=symbol, side=side, price_low=low,
-            price_high=high, notional=(high - low) * 40 * low / 50, strength=strength,
-            persistence_s=(last_seen - first_seen) / 1000, status=status, first_seen_ts_ms=first_seen,
-            last_seen_ts_ms=last_seen, book_update_id=1000,
+            id=f"{symbol}:{side}:{low}:{high}",
+            ts_ms=now_ms,
+            symbol=symbol,
+            side=side,
+            price_low=low,
+            price_high=high,
+            notional=(high - low) * 40 * low / 50,
+            strength=strength,
+            persistence_s=(last_seen - first_seen) / 1000,
+            status=status,
+            first_seen_ts_ms=first_seen,
+            last_seen_ts_ms=last_seen,
+            book_update_id=1000,
         )
 
     base = (last / 50).to_integral_value() * 50
-    ZoneCurrent.objects.bulk_create([
-        zone("bid", base - 200, base - 100, "confirmed", 5 * 3600, 9.0),
-        zone("ask", base + 150, base + 200, "candidate", 40 * 60, 5.0),
-        zone("ask", base + 400, base + 450, "pulled", 3 * 3600, 6.0, ended_s=30),
-    ])
+    ZoneCurrent.objects.bulk_create(
+        [
+            zone("bid", base - 200, base - 100, "confirmed", 5 * 3600, 9.0),
+            zone("ask", base + 150, base + 200, "candidate", 40 * 60, 5.0),
+            zone("ask", base + 400, base + 450, "pulled", 3 * 3600, 6.0, ended_s=30),
+        ]
+    )
     bid, ask = last - Decimal("0.5"), last + Decimal("0.5")
-    OrderbookMetric.objects.create(ts_ms=now_ms, symbol=symbol, best_bid=bid, best_ask=ask, spread=ask - bid,
-                                   mid=(bid + ask) / 2, imbalance_topn=0.12, update_id=1000)
-    PublishedBook.objects.update_or_create(symbol=symbol, defaults={
-        "update_id": 1000, "ts_ms": now_ms, "status": "live", "bids": [[str(bid), "1"]],
-        "asks": [[str(ask), "1"]], "health": {}})
+    OrderbookMetric.objects.create(
+        ts_ms=now_ms,
+        symbol=symbol,
+        best_bid=bid,
+        best_ask=ask,
+        spread=ask - bid,
+        mid=(bid + ask) / 2,
+        imbalance_topn=0.12,
+        update_id=1000,
+    )
+    PublishedBook.objects.update_or_create(
+        symbol=symbol,
+        defaults={
+            "update_id": 1000,
+            "ts_ms": now_ms,
+            "status": "live",
+            "bids": [[str(bid), "1"]],
+            "asks": [[str(ask), "1"]],
+            "health": {},
+        },
+    )
     return {"last_close": str(last), "first_ms": first, "current_hour_ms": current_hour}
 
 

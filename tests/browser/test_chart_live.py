@@ -18,15 +18,19 @@ WALL_QTY = "600"  # the simulator's book holds ~40-140 BTC per 50 EUR bin: this 
 
 
 def place_wall(site, side: str, price: Decimal) -> str:
-    response = httpx.post(f"{site.simulator_url}/sim/control", timeout=5,
-                          json={"action": "place_wall", "side": side, "price": str(price), "qty": WALL_QTY})
+    response = httpx.post(
+        f"{site.simulator_url}/sim/control",
+        timeout=5,
+        json={"action": "place_wall", "side": side, "price": str(price), "qty": WALL_QTY},
+    )
     response.raise_for_status()
     return response.json()["result"]
 
 
 def pull_wall(site, wall_id: str) -> None:
-    httpx.post(f"{site.simulator_url}/sim/control", json={"action": "pull_wall", "wall_id": wall_id},
-               timeout=5).raise_for_status()
+    httpx.post(
+        f"{site.simulator_url}/sim/control", json={"action": "pull_wall", "wall_id": wall_id}, timeout=5
+    ).raise_for_status()
 
 
 def wall_price(page, side: str, distance: int) -> Decimal:
@@ -52,12 +56,16 @@ def test_a_wall_placed_in_the_simulator_appears_on_the_page_without_reload(brows
         assert page.evaluate("__chartDebug.transport") == "ws"
         zone = next(z for z in live_site.get("/api/zones")["zones"] if z["id"] == band["id"])
         assert Decimal(zone["price_low"]) <= price <= Decimal(zone["price_high"])
-        top, bottom = page.evaluate("([h, l]) => [__chartDebug.priceToY(h), __chartDebug.priceToY(l)]",
-                                    [zone["price_high"], zone["price_low"]])
+        top, bottom = page.evaluate(
+            "([h, l]) => [__chartDebug.priceToY(h), __chartDebug.priceToY(l)]",
+            [zone["price_high"], zone["price_low"]],
+        )
         mid_y = (band["y1"] + band["y2"]) / 2
         assert mid_y == pytest.approx((top + bottom) / 2, abs=PX)
         assert band["y2"] - band["y1"] >= max(bottom - top, page.evaluate("__chartDebug.minHeightPx")) - PX
-        assert band["x1"] == pytest.approx(page.evaluate(f"__chartDebug.timeToX({zone['time_from']})"), abs=PX)
+        assert band["x1"] == pytest.approx(
+            page.evaluate(f"__chartDebug.timeToX({zone['time_from']})"), abs=PX
+        )
         assert band["tailTo"] == page.evaluate("__chartDebug.painted.width")  # live: reaches the right edge
         assert page.page_errors == []
         save_artifact(page, "chart-live.png")
@@ -93,13 +101,16 @@ def test_killing_the_socket_switches_to_polling_and_updates_continue(browser, li
     wall = place_wall(live_site, "ask", price)
     try:
         page.wait_for_function(
-            f"() => ({BAND_AT})(['ask', {float(price)}]) && __chartDebug.transport === 'polling'", timeout=20_000
+            f"() => ({BAND_AT})(['ask', {float(price)}]) && __chartDebug.transport === 'polling'",
+            timeout=20_000,
         )
         metrics_before = page.evaluate("__chartDebug.state().metrics.ts_ms")
         page.wait_for_function(f"() => __chartDebug.state().metrics.ts_ms > {metrics_before}", timeout=10_000)
         save_artifact(page, "chart-live-polling.png")
         link["up"] = True
-        page.wait_for_function("() => __chartDebug.pill === 'live' && !__chartDebug.pollingActive", timeout=30_000)
+        page.wait_for_function(
+            "() => __chartDebug.pill === 'live' && !__chartDebug.pollingActive", timeout=30_000
+        )
         assert page.evaluate(BAND_AT, ["ask", float(price)]) is not None  # still drawn after the switch back
     finally:
         pull_wall(live_site, wall)

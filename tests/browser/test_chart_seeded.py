@@ -48,9 +48,15 @@ def test_boxes_and_bands_are_painted_where_the_data_says(browser, seeded_site):
     state = seeded_site.get("/api/overlays")
     blocks = {b["status"]: b for b in state["orderblocks"]}
     zones = {z["status"]: z for z in state["zones"]}
-    assert set(blocks) == {"fresh", "touched", "invalid"} and set(zones) == {"confirmed", "candidate", "pulled"}
+    assert set(blocks) == {"fresh", "touched", "invalid"} and set(zones) == {
+        "confirmed",
+        "candidate",
+        "pulled",
+    }
     del blocks["invalid"]  # hidden unless the toggle shows it (next test)
-    page.wait_for_function("() => __chartDebug.painted.boxes.length === 2 && __chartDebug.painted.bands.length === 3")
+    page.wait_for_function(
+        "() => __chartDebug.painted.boxes.length === 2 && __chartDebug.painted.bands.length === 3"
+    )
     g = geometry(page, [*blocks.values(), *zones.values()])
     painted, times, xs, ys = g["painted"], g["times"], g["xs"], g["ys"]
     width = painted["width"]
@@ -128,7 +134,10 @@ def test_hovering_a_band_or_a_box_shows_its_details(browser, seeded_site):
     }""")
     painted = page.evaluate("__chartDebug.painted")
     confirmed = next(b for b in painted["bands"] if b["status"] == "confirmed")
-    page.mouse.move(pane["left"] + (confirmed["x1"] + confirmed["x2"]) / 2, pane["top"] + (confirmed["y1"] + confirmed["y2"]) / 2)
+    page.mouse.move(
+        pane["left"] + (confirmed["x1"] + confirmed["x2"]) / 2,
+        pane["top"] + (confirmed["y1"] + confirmed["y2"]) / 2,
+    )
     tooltip = page.locator("#tooltip")
     tooltip.wait_for(state="visible")
     text = tooltip.inner_text()
@@ -148,10 +157,22 @@ def test_pushed_deltas_update_the_page_without_reload(browser, seeded_site, push
     last_close = float(seeded_site.scene["last_close"])
     low, high = last_close + 600, last_close + 650
     zone = {
-        "id": "BTCEUR:ask:pushed", "kind": "zone", "symbol": "BTCEUR", "side": "ask", "status": "candidate",
-        "price_low": f"{low:.2f}", "price_high": f"{high:.2f}", "notional": "500000", "strength": 7.5,
-        "persistence_s": 1.0, "first_seen_ts_ms": 0, "last_seen_ts_ms": 0, "ts_ms": 0, "book_update_id": 1,
-        "time_from": page.evaluate("Math.floor(Date.now() / 1000)") - 120, "time_to": None,
+        "id": "BTCEUR:ask:pushed",
+        "kind": "zone",
+        "symbol": "BTCEUR",
+        "side": "ask",
+        "status": "candidate",
+        "price_low": f"{low:.2f}",
+        "price_high": f"{high:.2f}",
+        "notional": "500000",
+        "strength": 7.5,
+        "persistence_s": 1.0,
+        "first_seen_ts_ms": 0,
+        "last_seen_ts_ms": 0,
+        "ts_ms": 0,
+        "book_update_id": 1,
+        "time_from": page.evaluate("Math.floor(Date.now() / 1000)") - 120,
+        "time_to": None,
     }
     zone["first_seen_ts_ms"] = zone["time_from"] * 1000
     pusher.send("zones", {"added": [zone], "changed": [], "removed": []})
@@ -159,13 +180,36 @@ def test_pushed_deltas_update_the_page_without_reload(browser, seeded_site, push
     band = next(b for b in page.evaluate("__chartDebug.painted.bands") if b["id"] == zone["id"])
     assert band["y1"] == pytest.approx(page.evaluate(f"__chartDebug.priceToY({high})"), abs=PX)
 
-    pusher.send("metrics", {"ts_ms": 1, "symbol": "BTCEUR", "best_bid": "80000.5", "best_ask": "80001.5",
-                            "spread": "1", "mid": "80001", "imbalance_topn": 0.5, "update_id": 2})
-    page.wait_for_function("() => __chartDebug.priceLines.best_bid === 80000.5 && __chartDebug.priceLines.mid === 80001")
+    pusher.send(
+        "metrics",
+        {
+            "ts_ms": 1,
+            "symbol": "BTCEUR",
+            "best_bid": "80000.5",
+            "best_ask": "80001.5",
+            "spread": "1",
+            "mid": "80001",
+            "imbalance_topn": 0.5,
+            "update_id": 2,
+        },
+    )
+    page.wait_for_function(
+        "() => __chartDebug.priceLines.best_bid === 80000.5 && __chartDebug.priceLines.mid === 80001"
+    )
 
     next_hour = seeded_site.scene["current_hour_ms"] // 1000
-    pusher.send("candle", {"time": next_hour, "open": last_close, "high": last_close + 50, "low": last_close - 20,
-                           "close": last_close + 30, "volume": 1.0, "closed": False})
+    pusher.send(
+        "candle",
+        {
+            "time": next_hour,
+            "open": last_close,
+            "high": last_close + 50,
+            "low": last_close - 20,
+            "close": last_close + 30,
+            "volume": 1.0,
+            "closed": False,
+        },
+    )
     page.wait_for_function(f"() => __chartDebug.series.data().at(-1).time === {next_hour}")
     assert page.evaluate("__chartDebug.series.data().at(-1).close") == pytest.approx(last_close + 30)
 
@@ -197,15 +241,34 @@ def test_a_lost_message_makes_the_page_refetch_the_state(browser, seeded_site, p
     page.wait_for_function(f"() => __chartDebug.seq.seq === {pusher.broadcaster.last_seq}")
     snapshots = page.evaluate("__chartDebug.counts.snapshots")
     drop["next_delta"] = True
-    pusher.send("zones", {"added": [{"id": "lost", "kind": "zone", "side": "bid", "status": "candidate",
-                                     "price_low": "1", "price_high": "2", "strength": 5, "time_from": 0,
-                                     "time_to": None}], "changed": [], "removed": []})
+    pusher.send(
+        "zones",
+        {
+            "added": [
+                {
+                    "id": "lost",
+                    "kind": "zone",
+                    "side": "bid",
+                    "status": "candidate",
+                    "price_low": "1",
+                    "price_high": "2",
+                    "strength": 5,
+                    "time_from": 0,
+                    "time_to": None,
+                }
+            ],
+            "changed": [],
+            "removed": [],
+        },
+    )
     pusher.send("status", {"symbol": "BTCEUR", "status": "live"})
     page.wait_for_function(f"() => __chartDebug.counts.snapshots === {snapshots + 1}")
     assert drop["dropped"] == 1
     assert page.evaluate("__chartDebug.counts.holes") == 1
     state = page.evaluate("__chartDebug.state()")
-    assert sorted(z["id"] for z in state["zones"]) == sorted(z["id"] for z in seeded_site.get("/api/zones")["zones"])
+    assert sorted(z["id"] for z in state["zones"]) == sorted(
+        z["id"] for z in seeded_site.get("/api/zones")["zones"]
+    )
     pusher.send("status", {"symbol": "BTCEUR", "status": "live"})
     page.wait_for_function(f"() => __chartDebug.seq.seq === {pusher.broadcaster.last_seq}")
     page.context.close()

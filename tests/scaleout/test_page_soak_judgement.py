@@ -14,9 +14,20 @@ SERVER = {
 
 def sample(t_s: float, heap_mb: float = 4.0, **changes) -> PageSample:
     base = PageSample(
-        t_s=t_s, heap_used=int(heap_mb * 1e6), nodes=169, listeners=59, renderer_rss_kb=180_000,
-        renderer_cpu_s=t_s * 0.05, task_s=t_s * 0.05, deltas=int(t_s), snapshots=1, connects=1, polls=0,
-        zones=2, blocks=1, pill="live",
+        t_s=t_s,
+        heap_used=int(heap_mb * 1e6),
+        nodes=169,
+        listeners=59,
+        renderer_rss_kb=180_000,
+        renderer_cpu_s=t_s * 0.05,
+        task_s=t_s * 0.05,
+        deltas=int(t_s),
+        snapshots=1,
+        connects=1,
+        polls=0,
+        zones=2,
+        blocks=1,
+        pill="live",
     )
     return dataclasses.replace(base, **changes)
 
@@ -38,7 +49,8 @@ def test_a_missing_extra_or_stale_item_is_a_difference():
         {"zones": {"11": "confirmed"}, "orderblocks": {"5": "fresh"}}, SERVER
     )
     assert "extra ['99']" in state_difference(
-        {"zones": {"11": "confirmed", "12": "candidate", "99": "broken"}, "orderblocks": {"5": "fresh"}}, SERVER
+        {"zones": {"11": "confirmed", "12": "candidate", "99": "broken"}, "orderblocks": {"5": "fresh"}},
+        SERVER,
     )
     assert "other state ['5']" in state_difference(
         {"zones": {"11": "confirmed", "12": "candidate"}, "orderblocks": {"5": "touched"}}, SERVER

@@ -18,7 +18,9 @@ DEPTH = "btceur@depth@100ms"
 
 @pytest.fixture
 async def sim() -> AsyncIterator[BinanceSimulator]:
-    simulator = BinanceSimulator(depth_interval_s=0.02, seed=7, random_fast_moves=False, background_walls=False)
+    simulator = BinanceSimulator(
+        depth_interval_s=0.02, seed=7, random_fast_moves=False, background_walls=False
+    )
     await simulator.start()
     try:
         yield simulator

@@ -20,8 +20,14 @@ ROOT = Path(__file__).resolve().parents[2]
 
 async def _spawn(*args: str) -> asyncio.subprocess.Process:
     return await asyncio.create_subprocess_exec(
-        sys.executable, "-u", "manage.py", "binance_sim", *args, cwd=ROOT,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        sys.executable,
+        "-u",
+        "manage.py",
+        "binance_sim",
+        *args,
+        cwd=ROOT,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
     )
 
@@ -35,8 +41,11 @@ async def test_command_serves_until_sigterm():
         rest_url = match.group(2)
         async with httpx.AsyncClient(base_url=rest_url, timeout=5) as client:
             assert (await client.get("/api/v3/ping")).status_code == 200
-            state = (await client.post("/sim/control", json={"action": "fast_move", "direction": "up",
-                                                             "distance": "20.00"})).json()
+            state = (
+                await client.post(
+                    "/sim/control", json={"action": "fast_move", "direction": "up", "distance": "20.00"}
+                )
+            ).json()
             assert state["ok"] is True
         status = (await asyncio.wait_for(process.stderr.readline(), 10)).decode()
         assert "update_id=" in status
@@ -55,9 +64,13 @@ async def test_command_rejects_a_bad_start_price():
 
 
 async def test_stream_and_truth_across_the_100000_boundary():
-    async with BinanceSimulator(start_price=Decimal("99990.00"), depth_interval_s=0.02, seed=5,
-                                random_fast_moves=False) as sim:
-        async with httpx.AsyncClient(base_url=sim.rest_url) as rest, connect(f"{sim.ws_url}/ws/btceur@depth@100ms") as ws:
+    async with BinanceSimulator(
+        start_price=Decimal("99990.00"), depth_interval_s=0.02, seed=5, random_fast_moves=False
+    ) as sim:
+        async with (
+            httpx.AsyncClient(base_url=sim.rest_url) as rest,
+            connect(f"{sim.ws_url}/ws/btceur@depth@100ms") as ws,
+        ):
             first = await next_depth(ws)
             snapshot = (await rest.get("/api/v3/depth", params={"symbol": "BTCEUR", "limit": 5000})).json()
             bids, asks = book_from_snapshot(snapshot)

@@ -56,11 +56,16 @@ async def test_control_fault_actions_arm_real_faults(sim, rest):
             for _ in range(1000):
                 await recv_json(ws)
     for body in (
-        {"action": "inject_duplicate"}, {"action": "inject_overlap"}, {"action": "inject_old_event"},
-        {"action": "snapshot_stale", "times": 1}, {"action": "ws_lag", "seconds": 0.01},
-        {"action": "stall", "seconds": 0.01}, {"action": "inject_frame", "kind": "unknown_event"},
+        {"action": "inject_duplicate"},
+        {"action": "inject_overlap"},
+        {"action": "inject_old_event"},
+        {"action": "snapshot_stale", "times": 1},
+        {"action": "ws_lag", "seconds": 0.01},
+        {"action": "stall", "seconds": 0.01},
+        {"action": "inject_frame", "kind": "unknown_event"},
         {"action": "rest_fault", "kind": "500", "times": 1, "path": "/api/v3/klines"},
-        {"action": "fast_move", "direction": "up", "distance": "5.00"}, {"action": "close_candle"},
+        {"action": "fast_move", "direction": "up", "distance": "5.00"},
+        {"action": "close_candle"},
     ):
         response = await control(rest, **body)
         assert response.status_code == 200, response.text
@@ -92,7 +97,9 @@ async def test_bad_control_input_is_a_400_naming_the_field(sim, rest, body, fiel
 
 
 async def test_control_rejects_non_json(rest):
-    response = await rest.post("/sim/control", content=b"not json", headers={"Content-Type": "application/json"})
+    response = await rest.post(
+        "/sim/control", content=b"not json", headers={"Content-Type": "application/json"}
+    )
     assert response.status_code == 400 and "body" in response.json()["error"]
 
 

@@ -39,8 +39,9 @@ async def test_one_port_serves_streams_rest_and_a_control_post_with_a_body(sim, 
     async with connect(f"{sim.ws_url}/stream?streams={DEPTH}") as ws:
         await next_depth(ws)
         price = (sim.market.best_bid - Decimal("20.00")).quantize(Decimal("0.01"))
-        placed = await rest.post("/sim/control", json={"action": "place_wall", "side": "bid", "price": str(price),
-                                                       "qty": "3"})
+        placed = await rest.post(
+            "/sim/control", json={"action": "place_wall", "side": "bid", "price": str(price), "qty": "3"}
+        )
         assert placed.status_code == 200 and placed.json()["result"].startswith("w")
         ping = await rest.get("/api/v3/ping")
         assert ping.status_code == 200
@@ -73,17 +74,31 @@ async def test_a_malformed_request_is_dropped_without_an_answer(sim, raw):
 
 async def test_handshake_answers(sim):
     opened = await exchange(sim, HANDSHAKE.format(path=f"/ws/{DEPTH}", extra="").encode())
-    assert opened.startswith(b"HTTP/1.1 101 Switching Protocols\r\n") and b"\r\nServer: binance-sim\r\n" in opened
+    assert (
+        opened.startswith(b"HTTP/1.1 101 Switching Protocols\r\n")
+        and b"\r\nServer: binance-sim\r\n" in opened
+    )
     unknown = await exchange(sim, HANDSHAKE.format(path="/ws/ethusdt@depth", extra="").encode())
-    assert unknown.startswith(b"HTTP/1.1 400 ") and unknown.endswith(b'"Invalid stream name(s): ethusdt@depth"}')
-    no_key = HANDSHAKE.format(path=f"/ws/{DEPTH}", extra="").replace("Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n", "")
+    assert unknown.startswith(b"HTTP/1.1 400 ") and unknown.endswith(
+        b'"Invalid stream name(s): ethusdt@depth"}'
+    )
+    no_key = HANDSHAKE.format(path=f"/ws/{DEPTH}", extra="").replace(
+        "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n", ""
+    )
     refused = await exchange(sim, no_key.encode())
     assert refused.startswith(b"HTTP/1.1 400 ") and b"missing Sec-WebSocket-Key" in refused
     assert b"\r\nServer: binance-sim\r\n" in refused
 
 
 def test_parse_head():
-    method, target, headers = parse_head(b"POST /sim/control?x=1 HTTP/1.1\r\nContent-Length: 2\r\nX-A:  b \r\n\r\n")
-    assert (method, target, headers["content-length"], headers["X-A"]) == ("POST", "/sim/control?x=1", "2", "b")
+    method, target, headers = parse_head(
+        b"POST /sim/control?x=1 HTTP/1.1\r\nContent-Length: 2\r\nX-A:  b \r\n\r\n"
+    )
+    assert (method, target, headers["content-length"], headers["X-A"]) == (
+        "POST",
+        "/sim/control?x=1",
+        "2",
+        "b",
+    )
     with pytest.raises(ValueError):
         parse_head(b"GET / HTTP/1.1\r\nBad Header: x\r\n\r\n")

@@ -52,9 +52,15 @@ def test_query_selects_by_open_time_like_binance():
 
 @pytest.mark.parametrize(
     "value, text",
-    [(fmt_price(8_700_001), "87000.01000000"), (fmt_price(10_000_000), "100000.00000000"), (fmt_price(1), "0.01000000"),
-     (fmt_qty(1), "0.00001000"), (fmt_qty(0), "0.00000000"), (fmt_qty(123_456_789), "1234.56789000"),
-     (fmt_quote(12_345_678), "1.23456780")],
+    [
+        (fmt_price(8_700_001), "87000.01000000"),
+        (fmt_price(10_000_000), "100000.00000000"),
+        (fmt_price(1), "0.01000000"),
+        (fmt_qty(1), "0.00001000"),
+        (fmt_qty(0), "0.00000000"),
+        (fmt_qty(123_456_789), "1234.56789000"),
+        (fmt_quote(12_345_678), "1.23456780"),
+    ],
 )
 def test_eight_decimal_strings(value, text):
     assert value == text

@@ -88,7 +88,9 @@ def test_level_count_stays_near_the_target():
 
 
 def _quiet_market(**kwargs) -> SimulatedMarket:
-    return SimulatedMarket(seed=8, levels_per_side=300, random_fast_moves=False, background_walls=False, **kwargs)
+    return SimulatedMarket(
+        seed=8, levels_per_side=300, random_fast_moves=False, background_walls=False, **kwargs
+    )
 
 
 def test_wall_rests_until_pulled_and_pull_trades_nothing():
@@ -136,7 +138,9 @@ def test_wall_through_the_touch_trades_first_then_rests():
     asks_through = [q for p, q in market.truth_at(market.update_id)[1] if p <= price]
     wall_id = market.place_wall("bid", price, Decimal("100"))
     tick = market.step(START_MS + 100)
-    assert sum(t.qty for t in tick.trades if t.price <= int(price * 100)) >= sum(int(q * 10**5) for q in asks_through)
+    assert sum(t.qty for t in tick.trades if t.price <= int(price * 100)) >= sum(
+        int(q * 10**5) for q in asks_through
+    )
     wall = market.wall(wall_id)
     assert wall.state == "resting" and market.best_bid == price
     assert market.best_ask > price
@@ -157,7 +161,9 @@ def test_bad_commands_are_refused():
 
 
 def test_digit_boundary_crossing_keeps_exact_prices():
-    market = SimulatedMarket(seed=9, start_price=Decimal("99990.00"), levels_per_side=300, random_fast_moves=False)
+    market = SimulatedMarket(
+        seed=9, start_price=Decimal("99990.00"), levels_per_side=300, random_fast_moves=False
+    )
     bids, asks = (dict(side) for side in market.top_ints(10_000))
     market.fast_move("up", Decimal("25.00"))
     for tick in run(market, 100):

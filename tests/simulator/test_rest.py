@@ -21,7 +21,10 @@ MINUTE_START = 1_800_000_000.0  # a multiple of 60: tests run far from a minute 
 async def limited_sim():
     t0 = time.monotonic()
     simulator = BinanceSimulator(
-        depth_interval_s=0.05, random_fast_moves=False, weight_limit_1m=60, ban_s=7.0,
+        depth_interval_s=0.05,
+        random_fast_moves=False,
+        weight_limit_1m=60,
+        ban_s=7.0,
         clock=lambda: MINUTE_START + (time.monotonic() - t0),
     )
     await simulator.start()
@@ -33,7 +36,13 @@ async def limited_sim():
 
 async def test_depth_snapshot_shape_limits_and_weights(sim, rest):
     used = 0
-    for limit, weight, levels in ((None, 5, 100), (5, 5, 5), (101, 25, 101), (600, 50, 600), (5000, 250, None)):
+    for limit, weight, levels in (
+        (None, 5, 100),
+        (5, 5, 5),
+        (101, 25, 101),
+        (600, 50, 600),
+        (5000, 250, None),
+    ):
         params = {"symbol": "BTCEUR"} | ({"limit": limit} if limit else {})
         response = await rest.get("/api/v3/depth", params=params)
         assert response.status_code == 200
@@ -104,11 +113,18 @@ async def test_klines_history_and_live_candle(sim, rest):
         assert later[1] == earlier[4]  # open = previous close
     assert rows[-1][0] == sim.candles.live.open_ms
     assert Decimal(rows[-2][4]) == Decimal("87000.00")  # the history ends at the start price
-    everything = (await rest.get("/api/v3/klines", params={"symbol": "BTCEUR", "interval": "1h", "limit": 1000,
-                                                          "startTime": 0})).json()
+    everything = (
+        await rest.get(
+            "/api/v3/klines", params={"symbol": "BTCEUR", "interval": "1h", "limit": 1000, "startTime": 0}
+        )
+    ).json()
     assert len(everything) == 1000 and everything[0][0] == rows[-1][0] - 2000 * 3_600_000
-    window = (await rest.get("/api/v3/klines", params={
-        "symbol": "BTCEUR", "interval": "1h", "startTime": rows[10][0], "endTime": rows[14][0]})).json()
+    window = (
+        await rest.get(
+            "/api/v3/klines",
+            params={"symbol": "BTCEUR", "interval": "1h", "startTime": rows[10][0], "endTime": rows[14][0]},
+        )
+    ).json()
     assert [r[0] for r in window] == [r[0] for r in rows[10:15]]
 
 
@@ -121,7 +137,9 @@ async def test_close_candle_closes_the_hour_and_opens_the_next(sim, rest):
             if message["k"]["x"]:
                 break
     assert message["k"]["t"] == live_open
-    rows = (await rest.get("/api/v3/klines", params={"symbol": "BTCEUR", "interval": "1h", "limit": 2})).json()
+    rows = (
+        await rest.get("/api/v3/klines", params={"symbol": "BTCEUR", "interval": "1h", "limit": 2})
+    ).json()
     assert [r[0] for r in rows] == [live_open, live_open + 3_600_000]
 
 

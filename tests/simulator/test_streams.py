@@ -66,7 +66,12 @@ async def test_combined_stream_wraps_payloads_with_stream_name(sim):
     k = candle["k"]
     assert set(k) == {"t", "T", "s", "i", "f", "L", "o", "c", "h", "l", "v", "n", "x", "q", "V", "Q", "B"}
     assert k["i"] == "1h" and k["T"] - k["t"] == 3_599_999
-    assert Decimal(k["l"]) <= min(Decimal(k["o"]), Decimal(k["c"])) <= max(Decimal(k["o"]), Decimal(k["c"])) <= Decimal(k["h"])
+    assert (
+        Decimal(k["l"])
+        <= min(Decimal(k["o"]), Decimal(k["c"]))
+        <= max(Decimal(k["o"]), Decimal(k["c"]))
+        <= Decimal(k["h"])
+    )
 
 
 async def test_book_built_from_snapshot_and_events_equals_truth(sim, rest):
@@ -114,5 +119,7 @@ async def test_subscribe_method_adds_a_stream(sim):
         await ws.send('{"method":"SUBSCRIBE","params":["btceur@aggTrade"],"id":7}')
         messages = [await recv_json(ws) for _ in range(2)]
         assert messages[0] == {"result": None, "id": 7} or messages[1] == {"result": None, "id": 7}
-        trade = next(m for m in messages if "e" in m) if any("e" in m for m in messages) else await recv_json(ws)
+        trade = (
+            next(m for m in messages if "e" in m) if any("e" in m for m in messages) else await recv_json(ws)
+        )
         assert trade["e"] == "aggTrade"

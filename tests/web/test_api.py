@@ -34,7 +34,12 @@ def test_candles_default_is_every_candle_oldest_first_in_utc_seconds(client, see
     times = [c["time"] for c in body["candles"]]
     assert times == [T0_S + i * 3600 for i in range(48)]
     first = body["candles"][0]
-    assert (first["open"], first["high"], first["low"], first["close"]) == (87000.0, 87060.0, 86960.0, 87020.0)
+    assert (first["open"], first["high"], first["low"], first["close"]) == (
+        87000.0,
+        87060.0,
+        86960.0,
+        87020.0,
+    )
 
 
 def test_candles_range_is_inclusive_and_limit_takes_from_the_right_end(client, seeded):
@@ -57,7 +62,11 @@ def test_orderblocks_are_chart_ready_boxes(client, seeded):
     bull = blocks[f"{SYMBOL}:bullish:{T0_MS + 3 * HOUR_MS}"]
     assert bull["time_from"] == T0_S + 3 * 3600 and bull["time_to"] is None
     assert (bull["price_low"], bull["price_high"], bull["direction"], bull["status"]) == (
-        "86900", "86950", "bullish", "fresh")
+        "86900",
+        "86950",
+        "bullish",
+        "fresh",
+    )
     assert bull["atr14"] == "120.5" and bull["bos_level"] == "87100"
     invalid = blocks[f"{SYMBOL}:bullish:{T0_MS + 20 * HOUR_MS}"]
     assert invalid["time_to"] == T0_S + 30 * 3600
@@ -96,7 +105,12 @@ def test_metrics_range_and_limit(client, seeded):
     _, body = get(client, "/api/metrics")
     assert [m["time"] for m in body["metrics"]] == [base + k for k in range(10)]
     m = body["metrics"][0]
-    assert (m["best_bid"], m["best_ask"], m["spread"], m["mid"]) == ("87000.01", "87000.02", "0.01", "87000.015")
+    assert (m["best_bid"], m["best_ask"], m["spread"], m["mid"]) == (
+        "87000.01",
+        "87000.02",
+        "0.01",
+        "87000.015",
+    )
     _, body = get(client, "/api/metrics", **{"from": base + 2, "to": base + 4})
     assert [m["time"] for m in body["metrics"]] == [base + 2, base + 3, base + 4]
     _, body = get(client, "/api/metrics", limit=2)
@@ -180,8 +194,9 @@ def test_limit_cap_follows_the_setting(client, settings, seeded):
     assert len(body["candles"]) == 10
 
 
-@pytest.mark.parametrize("url", ["/api/candles", "/api/orderblocks", "/api/zones", "/api/overlays",
-                                 "/api/metrics", "/api/schema"])
+@pytest.mark.parametrize(
+    "url", ["/api/candles", "/api/orderblocks", "/api/zones", "/api/overlays", "/api/metrics", "/api/schema"]
+)
 def test_only_get_is_allowed(client, url):
     response = client.post(url)
     assert response.status_code == 405 and response["Allow"] == "GET, HEAD"
@@ -202,8 +217,9 @@ def test_polling_with_the_etag_gets_304_until_something_changes(client, seeded):
     assert changed.json()["metrics"]["best_bid"] == "87010"
 
 
-@pytest.mark.parametrize("url", ["/api/candles", "/api/orderblocks?status=fresh", "/api/zones",
-                                 "/api/metrics", "/api/schema"])
+@pytest.mark.parametrize(
+    "url", ["/api/candles", "/api/orderblocks?status=fresh", "/api/zones", "/api/metrics", "/api/schema"]
+)
 def test_every_endpoint_answers_304_to_its_own_etag(client, seeded, url):
     etag = client.get(url)["ETag"]
     assert client.get(url, HTTP_IF_NONE_MATCH=etag).status_code == 304
@@ -227,8 +243,16 @@ def test_a_new_block_changes_the_blocks_etag(client, seeded):
 def test_schema_documents_every_endpoint(client):
     _, body = get(client, "/api/schema")
     assert body["openapi"].startswith("3.")
-    assert set(body["paths"]) == {"/api/candles", "/api/orderblocks", "/api/zones", "/api/overlays",
-                                  "/api/metrics", "/api/book", "/api/health", "/api/schema"}
+    assert set(body["paths"]) == {
+        "/api/candles",
+        "/api/orderblocks",
+        "/api/zones",
+        "/api/overlays",
+        "/api/metrics",
+        "/api/book",
+        "/api/health",
+        "/api/schema",
+    }
     limit = next(p for p in body["paths"]["/api/candles"]["get"]["parameters"] if p["name"] == "limit")
     assert limit["schema"]["maximum"] == 5000
     book_limit = body["paths"]["/api/book"]["get"]["parameters"][0]
@@ -248,6 +272,8 @@ def test_chart_page_loads_the_pinned_library_locally_and_credits_tradingview(cli
 def test_chart_page_passes_the_render_touched_setting_to_the_page(client, settings, render_touched):
     settings.CONFIG = type(settings.CONFIG)(**{**settings.CONFIG.__dict__, "render_touched": render_touched})
     html = client.get("/").content.decode()
-    config = json.loads(html.split('<script id="page-config" type="application/json">')[1].split("</script>")[0])
+    config = json.loads(
+        html.split('<script id="page-config" type="application/json">')[1].split("</script>")[0]
+    )
     assert config["renderTouched"] is render_touched
     assert config["wsPath"] == "/ws/overlays" and config["symbol"] == SYMBOL

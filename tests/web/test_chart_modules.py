@@ -17,7 +17,10 @@ def test_chart_modules_pass_their_node_unit_tests():
         pytest.skip("node is not installed")
     result = subprocess.run(
         [node, "--experimental-default-type=module", "--test", "tests/web/js/chart_modules.test.mjs"],
-        cwd=ROOT, capture_output=True, text=True, timeout=60,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
     assert "# fail 0" in result.stdout

@@ -152,8 +152,14 @@ async def test_binary_frames_close_the_socket():
 
 @pytest.mark.parametrize(
     "message",
-    ["not json", json.dumps({"action": "shout"}), json.dumps([1, 2]), json.dumps({"action": "ack", "received": -1}),
-     json.dumps({"action": "ack", "received": 10**6}), json.dumps({"action": "ack", "received": "3"})],
+    [
+        "not json",
+        json.dumps({"action": "shout"}),
+        json.dumps([1, 2]),
+        json.dumps({"action": "ack", "received": -1}),
+        json.dumps({"action": "ack", "received": 10**6}),
+        json.dumps({"action": "ack", "received": "3"}),
+    ],
 )
 async def test_unusable_client_messages_get_an_error_and_the_socket_stays_open(message):
     comm, _ = await connect()
@@ -215,7 +221,9 @@ async def test_large_messages_go_out_as_fragments_no_larger_than_the_server_cap(
         if message["index"] == message["count"] - 1:
             break
     assert len(frames) > 1
-    assert all(len(frame.encode()) <= 16 * 1024 for frame in frames)  # proxies commonly cap WebSocket messages at 16 KiB
+    assert all(
+        len(frame.encode()) <= 16 * 1024 for frame in frames
+    )  # proxies commonly cap WebSocket messages at 16 KiB
     joined = json.loads("".join(json.loads(frame)["chunk"] for frame in frames))
     assert joined["type"] == "snapshot" and len(joined["state"]["orderblocks"]) == 150
     # a big broadcast (a full order-block run) is fragmented the same way, then small deltas flow as usual

@@ -19,9 +19,19 @@ pytestmark = [pytest.mark.asyncio, pytest.mark.django_db(transaction=True)]
 
 def make_zone(zone_id: str) -> None:
     ZoneCurrent.objects.create(
-        id=zone_id, ts_ms=1, symbol="BTCEUR", side="bid", price_low="86950", price_high="87000",
-        notional="1000", strength=5.0, persistence_s=1.0, status="candidate", first_seen_ts_ms=1_000,
-        last_seen_ts_ms=2_000, book_update_id=1,
+        id=zone_id,
+        ts_ms=1,
+        symbol="BTCEUR",
+        side="bid",
+        price_low="86950",
+        price_high="87000",
+        notional="1000",
+        strength=5.0,
+        persistence_s=1.0,
+        status="candidate",
+        first_seen_ts_ms=1_000,
+        last_seen_ts_ms=2_000,
+        book_update_id=1,
     )
 
 
@@ -76,13 +86,17 @@ async def test_book_and_health_fast_path_answer_the_django_documents():
         assert empty.status_code == 200 and empty.json()["status"] == "connecting"
         await sync_to_async(make_published)()
         book = await http.get("/api/book")  # no TTL: a new publication shows on the next request
-        assert book.headers["cache-control"] == "no-cache" and book.headers["content-type"] == "application/json"
+        assert (
+            book.headers["cache-control"] == "no-cache" and book.headers["content-type"] == "application/json"
+        )
         assert book.json() == await sync_to_async(lambda: json.loads(Client().get("/api/book").content))()
         assert book.json()["update_id"] == 99 and book.json()["bids"] == [["87000.01", "1.5"]]
         again = await http.get("/api/book", headers={"If-None-Match": book.headers["etag"]})
         assert again.status_code == 304 and again.content == b""
         head = await http.head("/api/book")
-        assert head.status_code == 200 and head.content == b"" and head.headers["etag"] == book.headers["etag"]
+        assert (
+            head.status_code == 200 and head.content == b"" and head.headers["etag"] == book.headers["etag"]
+        )
         limited = await http.get("/api/book?limit=0")  # Django validates query strings
         assert limited.status_code == 400 and limited.json()["parameter"] == "limit"
         assert (await http.post("/api/book")).status_code == 405
@@ -97,9 +111,19 @@ async def test_book_and_health_fast_path_answer_the_django_documents():
 async def asgi_get(path: str) -> int:
     """One GET straight through the ASGI application (no HTTP client objects), its status code."""
     route, _, query = path.partition("?")
-    scope = {"type": "http", "method": "GET", "path": route, "raw_path": route.encode(),
-             "query_string": query.encode(), "headers": [(b"host", b"127.0.0.1")], "http_version": "1.1",
-             "scheme": "http", "server": ("127.0.0.1", 80), "client": ("127.0.0.1", 5000), "root_path": ""}
+    scope = {
+        "type": "http",
+        "method": "GET",
+        "path": route,
+        "raw_path": route.encode(),
+        "query_string": query.encode(),
+        "headers": [(b"host", b"127.0.0.1")],
+        "http_version": "1.1",
+        "scheme": "http",
+        "server": ("127.0.0.1", 80),
+        "client": ("127.0.0.1", 5000),
+        "root_path": "",
+    }
     incoming = [{"type": "http.request", "body": b"", "more_body": False}]
     done = asyncio.Event()
     status: list[int] = []

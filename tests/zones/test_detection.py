@@ -309,7 +309,9 @@ def test_the_encoder_holds_only_the_current_books_values_however_many_it_has_see
     encoder = LevelEncoder()
     asks = flat_asks("1010", 3)
     for cycle in range(300):  # 300 cycles x 12 fresh quantities = 3600 values seen
-        bids = [(price, qty + D(cycle * 12 + i) / 10**6) for i, (price, qty) in enumerate(flat_bids("1000", 12))]
+        bids = [
+            (price, qty + D(cycle * 12 + i) / 10**6) for i, (price, qty) in enumerate(flat_bids("1000", 12))
+        ]
         detection = detect_zones(bids, asks, None, WIDE, encoder=encoder)
         assert detection == detect_zones(bids, asks, None, WIDE, exact_decimal=True)
         assert len(encoder) <= encoder.slack * 2 * (len(bids) + len(asks))

@@ -60,6 +60,7 @@ class ZoneWatch:
                 while (zone := self.find(side, price, status)) is None:
                     await self.changed.wait()
                 return zone
+
         return await asyncio.wait_for(wait(), timeout)
 
 
@@ -74,13 +75,15 @@ def wall_size(sim: BinanceSimulator, side: str, price: Decimal) -> Decimal:
 async def test_walls_become_candidate_confirmed_then_pulled_or_broken():
     config = settings.CONFIG
     assert config.zone_confirm_s == 30 and config.zone_confirm_cycles == 5  # the defaults under test
-    async with BinanceSimulator(depth_interval_s=0.1, seed=21, random_fast_moves=False,
-                                background_walls=False) as sim:
+    async with BinanceSimulator(
+        depth_interval_s=0.1, seed=21, random_fast_moves=False, background_walls=False
+    ) as sim:
         layer = ThrottledInMemoryChannelLayer(capacity=10_000)
         broadcaster = OverlayBroadcaster("BTCEUR", layer)
         listener = ZoneCycleListener(config, broadcaster)
-        streamer = OrderBookStreamer(fast_settings(sim, publish_interval_ms=1000), listeners=[listener],
-                                     broadcaster=broadcaster)
+        streamer = OrderBookStreamer(
+            fast_settings(sim, publish_interval_ms=1000), listeners=[listener], broadcaster=broadcaster
+        )
         h = StreamHarness(sim=sim, streamer=streamer)
         streamer.observers.append(h.observe)
         watch = ZoneWatch(layer)

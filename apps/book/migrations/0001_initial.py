@@ -4,45 +4,53 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
-    dependencies = [
-    ]
+    dependencies = []
 
     operations = [
         migrations.CreateModel(
-            name='PublishedBook',
+            name="PublishedBook",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('symbol', models.CharField(max_length=20, unique=True)),
-                ('update_id', models.BigIntegerField(null=True)),
-                ('ts_ms', models.BigIntegerField()),
-                ('status', models.CharField(max_length=16)),
-                ('bids', models.JSONField(default=list)),
-                ('asks', models.JSONField(default=list)),
-                ('health', models.JSONField(default=dict)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("symbol", models.CharField(max_length=20, unique=True)),
+                ("update_id", models.BigIntegerField(null=True)),
+                ("ts_ms", models.BigIntegerField()),
+                ("status", models.CharField(max_length=16)),
+                ("bids", models.JSONField(default=list)),
+                ("asks", models.JSONField(default=list)),
+                ("health", models.JSONField(default=dict)),
             ],
             options={
-                'db_table': 'orderbook_published',
+                "db_table": "orderbook_published",
             },
         ),
         migrations.CreateModel(
-            name='OrderbookMetric',
+            name="OrderbookMetric",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('ts_ms', models.BigIntegerField(db_index=True)),
-                ('symbol', models.CharField(max_length=20)),
-                ('best_bid', models.DecimalField(decimal_places=8, max_digits=24)),
-                ('best_ask', models.DecimalField(decimal_places=8, max_digits=24)),
-                ('spread', models.DecimalField(decimal_places=8, max_digits=24)),
-                ('mid', models.DecimalField(decimal_places=8, max_digits=24)),
-                ('imbalance_topn', models.FloatField()),
-                ('update_id', models.BigIntegerField()),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("ts_ms", models.BigIntegerField(db_index=True)),
+                ("symbol", models.CharField(max_length=20)),
+                ("best_bid", models.DecimalField(decimal_places=8, max_digits=24)),
+                ("best_ask", models.DecimalField(decimal_places=8, max_digits=24)),
+                ("spread", models.DecimalField(decimal_places=8, max_digits=24)),
+                ("mid", models.DecimalField(decimal_places=8, max_digits=24)),
+                ("imbalance_topn", models.FloatField()),
+                ("update_id", models.BigIntegerField()),
             ],
             options={
-                'db_table': 'orderbook_metrics',
-                'indexes': [models.Index(fields=['symbol', 'ts_ms'], name='metrics_symbol_ts')],
+                "db_table": "orderbook_metrics",
+                "indexes": [models.Index(fields=["symbol", "ts_ms"], name="metrics_symbol_ts")],
             },
         ),
     ]

@@ -4,23 +4,27 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('book', '0001_initial'),
+        ("book", "0001_initial"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='DataSource',
+            name="DataSource",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(max_length=16)),
-                ('url', models.CharField(max_length=500)),
-                ('first_write_ts_ms', models.BigIntegerField()),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("kind", models.CharField(max_length=16)),
+                ("url", models.CharField(max_length=500)),
+                ("first_write_ts_ms", models.BigIntegerField()),
             ],
             options={
-                'db_table': 'data_sources',
-                'constraints': [models.UniqueConstraint(fields=('kind', 'url'), name='data_source_kind_url')],
+                "db_table": "data_sources",
+                "constraints": [models.UniqueConstraint(fields=("kind", "url"), name="data_source_kind_url")],
             },
         ),
     ]

@@ -118,7 +118,9 @@ class BookSession:
             if not self.sync.needs_snapshot:
                 continue  # the stream moved on while we fetched (disconnect/resync): re-evaluate
             result = self.sync.on_snapshot(snapshot)
-            log.info("snapshot lastUpdateId=%d -> %s %s", snapshot.last_update_id, result.outcome, result.reason)
+            log.info(
+                "snapshot lastUpdateId=%d -> %s %s", snapshot.last_update_id, result.outcome, result.reason
+            )
             if result.outcome is Outcome.SNAPSHOT_TOO_OLD:
                 self.snapshots_too_old += 1
                 too_old_in_a_row += 1

@@ -85,7 +85,9 @@ class ConnectionLoop:
         self.reconnects[reason.split(":")[0]] += 1
         delay = self.backoff.next_delay()
         self.last_backoff_s = delay
-        log.warning("disconnected reason=%s; reconnect in %.2fs (attempt %d)", reason, delay, self.backoff.attempt)
+        log.warning(
+            "disconnected reason=%s; reconnect in %.2fs (attempt %d)", reason, delay, self.backoff.attempt
+        )
         if reason != "shutdown":
             self.status.error(reason)
         self.status.note(reason=reason, attempt=self.backoff.attempt)

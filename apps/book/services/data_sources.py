@@ -28,7 +28,9 @@ def claim_source(source: DataSource, *, database: str, now_ms: int) -> None:
             f"database {database} holds {conflict.describe()}; refusing to add {source.describe()}: "
             "point DATABASE_URL at another database (make demo uses var/demo.sqlite3)"
         )
-    DataSourceRow.objects.get_or_create(kind=source.kind, url=source.url, defaults={"first_write_ts_ms": now_ms})
+    DataSourceRow.objects.get_or_create(
+        kind=source.kind, url=source.url, defaults={"first_write_ts_ms": now_ms}
+    )
 
 
 def claim_source_for_command(kind: SourceKind, url: str) -> None:

@@ -49,9 +49,9 @@ def prune_metrics(symbol: str, older_than_ms: int, batch: int = 5000) -> int:
     deleted = 0
     while True:
         ids = list(
-            OrderbookMetric.objects.filter(symbol=symbol, ts_ms__lt=older_than_ms).values_list("id", flat=True)[
-                :batch
-            ]
+            OrderbookMetric.objects.filter(symbol=symbol, ts_ms__lt=older_than_ms).values_list(
+                "id", flat=True
+            )[:batch]
         )
         if not ids:
             return deleted

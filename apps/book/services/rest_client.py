@@ -105,12 +105,16 @@ class BinanceRestClient:
             wait = self.budget.wait_for(weight, self.monotonic(), snapshot=snapshot)
             if wait <= 0:
                 return
-            reason = self.budget.block_reason if self.monotonic() < self.budget.blocked_until else "weight budget"
+            reason = (
+                self.budget.block_reason if self.monotonic() < self.budget.blocked_until else "weight budget"
+            )
             self.counters[f"waited:{reason}"] += 1
             log.info("rest waiting %.2fs reason=%s", wait, reason)
             await asyncio.sleep(wait)
 
-    async def _request(self, path: str, params: dict[str, Any], weight: int, *, snapshot: bool = False) -> Any:
+    async def _request(
+        self, path: str, params: dict[str, Any], weight: int, *, snapshot: bool = False
+    ) -> Any:
         attempt = 0
         while True:
             attempt += 1

@@ -56,7 +56,9 @@ class StreamStatus:
             return "stale"
         return status
 
-    def note(self, status: str | None = None, *, reason: str | None = None, attempt: int | None = None) -> None:
+    def note(
+        self, status: str | None = None, *, reason: str | None = None, attempt: int | None = None
+    ) -> None:
         """Log and push the status if it changed (`status`: the current one, when already read);
         `reason` / `attempt` describe the state being entered or retried."""
         status = status or self.current
@@ -74,13 +76,18 @@ class StreamStatus:
             self.reason, self.attempt = "", 0
         if self.broadcaster is not None and self._pushed != (status, self.reason, self.attempt):
             self._pushed = (status, self.reason, self.attempt)
-            self.lifetime.spawn(self.broadcaster.send("status", {"symbol": self.symbol, "status": status,
-                                                                 **self.details()}))
+            self.lifetime.spawn(
+                self.broadcaster.send("status", {"symbol": self.symbol, "status": status, **self.details()})
+            )
 
     def error(self, text: str) -> None:
         """Remember the last error (a failed connect or snapshot, a lost connection)."""
         self.last_error = {"text": text[:300], "ts_ms": self._now_ms()}
 
     def details(self) -> dict[str, Any]:
-        return {"since_ms": self.since_ms, "reason": self.reason, "attempt": self.attempt,
-                "last_error": self.last_error}
+        return {
+            "since_ms": self.since_ms,
+            "reason": self.reason,
+            "attempt": self.attempt,
+            "last_error": self.last_error,
+        }

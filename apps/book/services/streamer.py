@@ -88,7 +88,6 @@ class StreamerSettings:
         return f"{self.ws_url}/stream?streams={depth}/{sym}@aggTrade/{sym}@kline_1h"
 
 
-
 class OrderBookStreamer:
     def __init__(
         self,
@@ -111,35 +110,85 @@ class OrderBookStreamer:
         )
         # the one REST client: snapshots here and, through the composition, the order blocks' candle
         # backfill share its weight budget
-        self.rest = rest or BinanceRestClient.with_budget_from(settings.rest_url, settings, monotonic=monotonic)
+        self.rest = rest or BinanceRestClient.with_budget_from(
+            settings.rest_url, settings, monotonic=monotonic
+        )
         self.budget = self.rest.budget
         self.lifetime = lifetime = Lifetime()
         self.watchdog = watchdog = Watchdog(settings.watchdog_s, monotonic)
         self.stream_status = status = StreamStatus(
-            sync, watchdog, stale_after_s=settings.stale_after_s, symbol=symbol, broadcaster=broadcaster,
-            lifetime=lifetime, clock=clock,
+            sync,
+            watchdog,
+            stale_after_s=settings.stale_after_s,
+            symbol=symbol,
+            broadcaster=broadcaster,
+            lifetime=lifetime,
+            clock=clock,
         )
         self.backoff = backoff = Backoff(settings.backoff_base_s, settings.backoff_cap_s, rng)
-        self.connections = connections = Connections(settings.stream_url, monotonic=monotonic, clock=clock)
-        self.session = session = BookSession(
-            settings, sync=sync, rest=self.rest, lifetime=lifetime, on_status=status.note, on_error=status.error,
+        self.connections = Connections(settings.stream_url, monotonic=monotonic, clock=clock)
+        self.session = BookSession(
+            settings,
+            sync=sync,
+            rest=self.rest,
+            lifetime=lifetime,
+            on_status=status.note,
+            on_error=status.error,
             on_live=backoff.reset,
-            on_recovered=on_recovered, rng=rng,
+            on_recovered=on_recovered,
+            rng=rng,
         )
+        self._build_loops(listeners, publisher, pruner, broadcaster, clock, monotonic)
+        self._build_views()
+
+    def _build_loops(
+        self,
+        listeners: Sequence[StreamListener],
+        publisher: Publisher | None,
+        pruner: Callable[[str, int], Awaitable[Any]] | None,
+        broadcaster: DeltaSink | None,
+        clock: Callable[[], float],
+        monotonic: Callable[[], float],
+    ) -> None:
+        """The parts that run: handover, publication, frame routing and the connection loop."""
+        settings, sync, lifetime, status = self.settings, self.sync, self.lifetime, self.stream_status
+        connections, session, watchdog, backoff = self.connections, self.session, self.watchdog, self.backoff
         self.handover = handover = MakeBeforeBreak(
-            settings, connections=connections, sync=sync, lifetime=lifetime, backoff=backoff,
-            release=session.on_depth, monotonic=monotonic,
+            settings,
+            connections=connections,
+            sync=sync,
+            lifetime=lifetime,
+            backoff=backoff,
+            release=session.on_depth,
+            monotonic=monotonic,
         )
         self.publication = publication = PublicationLoop(
-            settings, sync=sync, status=status, lifetime=lifetime, listeners=listeners, publisher=publisher,
-            pruner=pruner, broadcaster=broadcaster, health=self.health, clock=clock, monotonic=monotonic,
+            settings,
+            sync=sync,
+            status=status,
+            lifetime=lifetime,
+            listeners=listeners,
+            publisher=publisher,
+            pruner=pruner,
+            broadcaster=broadcaster,
+            health=self.health,
+            clock=clock,
+            monotonic=monotonic,
         )
-        self.router = FrameRouter(symbol, watchdog=watchdog, session=session, handover=handover, publication=publication)
+        self.router = FrameRouter(
+            self.symbol, watchdog=watchdog, session=session, handover=handover, publication=publication
+        )
         self.connection = ConnectionLoop(
-            connections=connections, handover=handover, session=session, sync=sync, watchdog=watchdog,
-            status=status, lifetime=lifetime, backoff=backoff, on_frame=self.router.route,
+            connections=connections,
+            handover=handover,
+            session=session,
+            sync=sync,
+            watchdog=watchdog,
+            status=status,
+            lifetime=lifetime,
+            backoff=backoff,
+            on_frame=self.router.route,
         )
-        self._build_views()
 
     def _build_views(self) -> None:
         """The collections other components and tests reach through the facade (shared, not copied)."""
@@ -153,9 +202,17 @@ class OrderBookStreamer:
         self.reconnects: Counter[str] = self.connection.reconnects
         self.listener_errors: Counter[str] = self.publication.listener_errors
         self._health = HealthCollector(
-            symbol=self.symbol, sync=self.sync, status=self.stream_status, watchdog=self.watchdog,
-            connections=self.connections, connection=self.connection, handover=self.handover,
-            session=self.session, router=self.router, publication=self.publication, rest=self.rest,
+            symbol=self.symbol,
+            sync=self.sync,
+            status=self.stream_status,
+            watchdog=self.watchdog,
+            connections=self.connections,
+            connection=self.connection,
+            handover=self.handover,
+            session=self.session,
+            router=self.router,
+            publication=self.publication,
+            rest=self.rest,
             sections=self.health_sections,
         )
 

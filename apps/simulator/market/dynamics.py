@@ -41,7 +41,9 @@ class PriceDynamics:
         elif rng.random() < 0.3:
             taker_buy = rng.random() < 0.5
             touch_qty = book.side(not taker_buy).peekitem(0 if taker_buy else -1)[1]
-            self._matching.sweep(taker_buy, None, max(1, int(touch_qty * rng.uniform(0.2, 1.5))), False, now_ms)
+            self._matching.sweep(
+                taker_buy, None, max(1, int(touch_qty * rng.uniform(0.2, 1.5))), False, now_ms
+            )
             self._requote(taker_buy, bb if taker_buy else ba)
 
     def _requote(self, moved_up: bool, old_touch: int) -> None:

@@ -43,7 +43,12 @@ class Matching:
         return trades
 
     def sweep(
-        self, taker_buy: bool, limit: int | None, max_qty: int | None, eat_walls: bool, now_ms: int,
+        self,
+        taker_buy: bool,
+        limit: int | None,
+        max_qty: int | None,
+        eat_walls: bool,
+        now_ms: int,
         keep_last: bool = True,
     ) -> bool:
         """A taker order eating the opposite side. Returns True if it stopped at a wall.
@@ -72,4 +77,6 @@ class Matching:
         count = 1 + min(int(self._rng.expovariate(0.7)), 8)
         first = self._trade_id + 1
         self._trade_id += count
-        self._trades.append(MarketTrade(self._agg_id, price, qty, first, self._trade_id, now_ms, buyer_is_maker))
+        self._trades.append(
+            MarketTrade(self._agg_id, price, qty, first, self._trade_id, now_ms, buyer_is_maker)
+        )

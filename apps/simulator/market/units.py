@@ -50,7 +50,7 @@ def steps_to_qty(steps: int) -> Decimal:
 
 
 def parse_side(side: str) -> bool:
-    """"bid"/"buy" -> True, "ask"/"sell" -> False."""
+    """ "bid"/"buy" -> True, "ask"/"sell" -> False."""
     if side in ("bid", "BID", "buy"):
         return True
     if side in ("ask", "ASK", "sell"):

@@ -4,56 +4,59 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
-    dependencies = [
-    ]
+    dependencies = []
 
     operations = [
         migrations.CreateModel(
-            name='ZoneCurrent',
+            name="ZoneCurrent",
             fields=[
-                ('ts_ms', models.BigIntegerField()),
-                ('symbol', models.CharField(max_length=20)),
-                ('side', models.CharField(max_length=3)),
-                ('price_low', models.DecimalField(decimal_places=8, max_digits=24)),
-                ('price_high', models.DecimalField(decimal_places=8, max_digits=24)),
-                ('notional', models.DecimalField(decimal_places=8, max_digits=30)),
-                ('strength', models.FloatField()),
-                ('persistence_s', models.FloatField()),
-                ('status', models.CharField(max_length=10)),
-                ('first_seen_ts_ms', models.BigIntegerField()),
-                ('last_seen_ts_ms', models.BigIntegerField()),
-                ('book_update_id', models.BigIntegerField()),
-                ('id', models.CharField(max_length=120, primary_key=True, serialize=False)),
+                ("ts_ms", models.BigIntegerField()),
+                ("symbol", models.CharField(max_length=20)),
+                ("side", models.CharField(max_length=3)),
+                ("price_low", models.DecimalField(decimal_places=8, max_digits=24)),
+                ("price_high", models.DecimalField(decimal_places=8, max_digits=24)),
+                ("notional", models.DecimalField(decimal_places=8, max_digits=30)),
+                ("strength", models.FloatField()),
+                ("persistence_s", models.FloatField()),
+                ("status", models.CharField(max_length=10)),
+                ("first_seen_ts_ms", models.BigIntegerField()),
+                ("last_seen_ts_ms", models.BigIntegerField()),
+                ("book_update_id", models.BigIntegerField()),
+                ("id", models.CharField(max_length=120, primary_key=True, serialize=False)),
             ],
             options={
-                'db_table': 'orderbook_zones_current',
-                'indexes': [models.Index(fields=['symbol', 'status'], name='zones_cur_symbol_status')],
+                "db_table": "orderbook_zones_current",
+                "indexes": [models.Index(fields=["symbol", "status"], name="zones_cur_symbol_status")],
             },
         ),
         migrations.CreateModel(
-            name='ZoneHistory',
+            name="ZoneHistory",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('ts_ms', models.BigIntegerField()),
-                ('symbol', models.CharField(max_length=20)),
-                ('side', models.CharField(max_length=3)),
-                ('price_low', models.DecimalField(decimal_places=8, max_digits=24)),
-                ('price_high', models.DecimalField(decimal_places=8, max_digits=24)),
-                ('notional', models.DecimalField(decimal_places=8, max_digits=30)),
-                ('strength', models.FloatField()),
-                ('persistence_s', models.FloatField()),
-                ('status', models.CharField(max_length=10)),
-                ('first_seen_ts_ms', models.BigIntegerField()),
-                ('last_seen_ts_ms', models.BigIntegerField()),
-                ('book_update_id', models.BigIntegerField()),
-                ('zone_id', models.CharField(db_index=True, max_length=120)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("ts_ms", models.BigIntegerField()),
+                ("symbol", models.CharField(max_length=20)),
+                ("side", models.CharField(max_length=3)),
+                ("price_low", models.DecimalField(decimal_places=8, max_digits=24)),
+                ("price_high", models.DecimalField(decimal_places=8, max_digits=24)),
+                ("notional", models.DecimalField(decimal_places=8, max_digits=30)),
+                ("strength", models.FloatField()),
+                ("persistence_s", models.FloatField()),
+                ("status", models.CharField(max_length=10)),
+                ("first_seen_ts_ms", models.BigIntegerField()),
+                ("last_seen_ts_ms", models.BigIntegerField()),
+                ("book_update_id", models.BigIntegerField()),
+                ("zone_id", models.CharField(db_index=True, max_length=120)),
             ],
             options={
-                'db_table': 'orderbook_zones_history',
-                'indexes': [models.Index(fields=['symbol', 'ts_ms'], name='zones_hist_symbol_ts')],
+                "db_table": "orderbook_zones_history",
+                "indexes": [models.Index(fields=["symbol", "ts_ms"], name="zones_hist_symbol_ts")],
             },
         ),
     ]

@@ -4,14 +4,13 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('zones', '0001_initial'),
+        ("zones", "0001_initial"),
     ]
 
     operations = [
         migrations.AddConstraint(
-            model_name='zonehistory',
-            constraint=models.UniqueConstraint(fields=('zone_id', 'ts_ms'), name='zones_hist_zone_ts_unique'),
+            model_name="zonehistory",
+            constraint=models.UniqueConstraint(fields=("zone_id", "ts_ms"), name="zones_hist_zone_ts_unique"),
         ),
     ]

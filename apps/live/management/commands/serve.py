@@ -41,35 +41,12 @@ class Command(BaseCommand):
         config = settings.CONFIG
         self._prepare_database()
         if not options["no_stream"]:
-            if options["simulator"]:
-                claim_source_for_command(SourceKind.SIMULATOR, SIMULATOR_SOURCE_URL)
-            else:
-                claim_source_for_command(SourceKind.BINANCE, config.binance_ws_url)
+            self._claim_source(options["simulator"])
         state: dict[str, Any] = {}
 
         async def background() -> None:
-            if options["no_stream"]:
-                return
-            overrides: dict[str, Any] = {}
-            if options["simulator"]:
-                from apps.simulator.server import BinanceSimulator
-
-                sim = BinanceSimulator(symbol=config.symbol, seed=options["sim_seed"])
-                await sim.start("127.0.0.1", options["sim_port"])
-                state["sim"] = sim
-                overrides = {"ws_url": sim.ws_url, "rest_url": sim.rest_url}
-                self.stdout.write(f"simulator: ws={sim.ws_url} rest={sim.rest_url}")
-                await self._seed_candles(sim.rest_url)
-            streamer = build_streamer(config, **overrides)
-            if "sim" in state:
-                sim_url: str = state["sim"].rest_url
-                streamer.health_sections["simulator_url"] = lambda: sim_url
-            state["streamer"] = streamer
-            try:
-                await run_streamer(streamer)
-            finally:
-                if "sim" in state:
-                    await state["sim"].stop()
+            if not options["no_stream"]:
+                await self._stream(config, options, state)
 
         def on_shutdown() -> None:
             streamer = state.get("streamer")
@@ -77,6 +54,7 @@ class Command(BaseCommand):
                 streamer.stop()
 
         endpoints = build_endpoint_description_strings(host=options["host"], port=options["port"])
+
         def on_listening() -> None:
             self.stdout.write(f"serving http://{options['host']}:{options['port']}/ (symbol {config.symbol})")
             self.stdout.flush()
@@ -92,7 +70,39 @@ class Command(BaseCommand):
         )
         server.run()
         if server.listen_failure is not None:
-            raise CommandError(f"cannot listen on {options['host']}:{options['port']}: {server.listen_failure}")
+            raise CommandError(
+                f"cannot listen on {options['host']}:{options['port']}: {server.listen_failure}"
+            )
+
+    def _claim_source(self, simulator: bool) -> None:
+        """Refuse to mix simulated and real market data in one database (one line, exit 1)."""
+        if simulator:
+            claim_source_for_command(SourceKind.SIMULATOR, SIMULATOR_SOURCE_URL)
+        else:
+            claim_source_for_command(SourceKind.BINANCE, settings.CONFIG.binance_ws_url)
+
+    async def _stream(self, config: Any, options: dict[str, Any], state: dict[str, Any]) -> None:
+        """The streamer (and with --simulator the simulator feeding it) until shutdown."""
+        overrides: dict[str, Any] = {}
+        if options["simulator"]:
+            from apps.simulator.server import BinanceSimulator
+
+            sim = BinanceSimulator(symbol=config.symbol, seed=options["sim_seed"])
+            await sim.start("127.0.0.1", options["sim_port"])
+            state["sim"] = sim
+            overrides = {"ws_url": sim.ws_url, "rest_url": sim.rest_url}
+            self.stdout.write(f"simulator: ws={sim.ws_url} rest={sim.rest_url}")
+            await self._seed_candles(sim.rest_url)
+        streamer = build_streamer(config, **overrides)
+        if "sim" in state:
+            sim_url: str = state["sim"].rest_url
+            streamer.health_sections["simulator_url"] = lambda: sim_url
+        state["streamer"] = streamer
+        try:
+            await run_streamer(streamer)
+        finally:
+            if "sim" in state:
+                await state["sim"].stop()
 
     def _prepare_database(self) -> None:
         """SQLite (the embedded default) is migrated here; any other database must be already."""

@@ -38,6 +38,7 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         require_migrated()
+
         def progress(message: str) -> None:
             self.stderr.write(f"compute_orderblocks: {message}\n")
             self.stderr.flush()
