@@ -191,6 +191,12 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("PUBLISH_TOP_N", "100", _positive_int, "Levels per side in the published book"),
     Setting("IMBALANCE_TOP_N", "20", _positive_int, "Levels per side used for imbalance_topn"),
     Setting("STALE_AFTER_S", "5", _positive_float, "Published book older than this reads as stale"),
+    Setting(
+        "HEALTH_STALE_S",
+        "10",
+        _positive_float,
+        "/api/health answers 503 once the book has not been live for longer than this",
+    ),
     Setting("METRICS_RETENTION_H", "24", _positive_float, "orderbook_metrics retention"),
     # zones
     Setting("ZONE_RANGE_PCT", "1.0", _positive_decimal, "Analysed band around mid, percent"),
@@ -279,6 +285,7 @@ class Config:
     publish_top_n: int
     imbalance_top_n: int
     stale_after_s: float
+    health_stale_s: float
     metrics_retention_h: float
     zone_range_pct: Decimal
     zone_bin_size: Decimal

@@ -53,6 +53,22 @@ def book_document(symbol: str, limit: int) -> dict[str, Any]:
     return data
 
 
+def _details_of(row: PublishedBook, status: str, now_ms: int) -> dict[str, Any]:
+    """Since when, why, which attempt, the last error: as the streamer wrote them, except when its
+    publications stopped (the row reads stale by age): then since its last publication."""
+    health = row.health or {}
+    details = {
+        "since_ms": health.get("since_ms"),
+        "reason": health.get("reason") or "",
+        "attempt": health.get("attempt") or 0,
+        "last_error": health.get("last_error"),
+    }
+    if status == "stale" and row.status == "live":
+        details["since_ms"] = row.ts_ms
+        details["reason"] = f"no publication for {(now_ms - row.ts_ms) // 1000} s"
+    return details
+
+
 def _status_of(symbol: str, row: PublishedBook | None, now_ms: int | None) -> dict[str, Any]:
     if row is None:
         return {
@@ -63,21 +79,28 @@ def _status_of(symbol: str, row: PublishedBook | None, now_ms: int | None) -> di
             "age_s": None,
             "best_bid": None,
             "best_ask": None,
+            "since_ms": None,
+            "reason": "",
+            "attempt": 0,
+            "last_error": None,
         }
     now_ms = int(time.time() * 1000) if now_ms is None else now_ms
+    status = _effective_status(row, now_ms)
     return {
         "symbol": symbol,
-        "status": _effective_status(row, now_ms),
+        "status": status,
         "update_id": row.update_id,
         "ts_ms": row.ts_ms,
         "age_s": round((now_ms - row.ts_ms) / 1000, 3),
         "best_bid": row.bids[0][0] if row.bids else None,
         "best_ask": row.asks[0][0] if row.asks else None,
+        **_details_of(row, status, now_ms),
     }
 
 
 def stream_status(symbol: str, now_ms: int | None = None) -> dict[str, Any]:
-    """{"status", "update_id", "ts_ms", "age_s", "best_bid", "best_ask"}; "connecting" before any data."""
+    """{"status", "update_id", "ts_ms", "age_s", "best_bid", "best_ask", "since_ms", "reason", "attempt",
+    "last_error"}; "connecting" before any data."""
     return _status_of(symbol, _latest_row(symbol), now_ms)
 
 
@@ -85,9 +108,15 @@ def stream_health(symbol: str, now_ms: int | None = None) -> dict[str, Any]:
     """Status and the streamer's health counters, both from one read of the published row."""
     row = _latest_row(symbol)
     status = _status_of(symbol, row, now_ms)
+    last_error = status["last_error"]
     return {
         "symbol": symbol,
         "status": status["status"],
+        "ok": status["status"] == "live",
+        "since": status["since_ms"] / 1000 if status["since_ms"] is not None else None,
+        "last_error": {"text": last_error["text"], "time": last_error["ts_ms"] / 1000}
+        if last_error
+        else None,
         "published_ts_ms": status["ts_ms"],
         "published_age_s": status["age_s"],
         "stream": row.health if row is not None else {},
@@ -101,3 +130,12 @@ def health_document(symbol: str) -> dict[str, Any]:
     if simulator_url:  # only when `serve --simulator` feeds the stream
         data["simulator_url"] = simulator_url
     return data
+
+
+def health_http_status(document: dict[str, Any], now_s: float, health_stale_s: float) -> int:
+    """503 once the book has not been live for longer than `health_stale_s` (or never was), else 200:
+    load balancers and uptime monitors act on it; the body is the same either way."""
+    if document["ok"]:
+        return 200
+    since = document["since"]
+    return 503 if since is None or now_s - since > health_stale_s else 200

@@ -108,6 +108,8 @@ class HotDocument(Protocol):
     def body(self) -> bytes: ...
     @property
     def etag(self) -> str: ...
+    @property
+    def status_code(self) -> int: ...
 
 
 HotRoute = Callable[[str], Awaitable[HotDocument]]  # symbol -> the current document
@@ -136,14 +138,15 @@ class HotReadsFastPath:
             return
         entry = await document(settings.CONFIG.symbol)
         common = [(b"etag", entry.etag.encode()), (b"cache-control", b"no-cache")]
-        if entry.etag in headers.get("if-none-match", ""):
+        # like Django's conditional GET: only a successful answer can be "not modified"
+        if entry.status_code == 200 and entry.etag in headers.get("if-none-match", ""):
             await send({"type": "http.response.start", "status": 304, "headers": common})
             await send({"type": "http.response.body", "body": b""})
             return
         await send(
             {
                 "type": "http.response.start",
-                "status": 200,
+                "status": entry.status_code,
                 "headers": [
                     (b"content-type", b"application/json"),
                     (b"content-length", str(len(entry.body)).encode()),

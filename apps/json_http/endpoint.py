@@ -19,11 +19,14 @@ from apps.json_http.query_params import QueryParamError, QueryParams
 
 log = logging.getLogger(__name__)
 
-ApiHandler = Callable[[HttpRequest, QueryParams], dict[str, Any]]
+# a handler answers its document, or its document and an HTTP status (e.g. /api/health's 503)
+ApiHandler = Callable[[HttpRequest, QueryParams], dict[str, Any] | tuple[dict[str, Any], int]]
 
 
-def json_ok(payload: dict[str, Any]) -> JsonResponse:
-    response = JsonResponse(payload, encoder=DjangoJSONEncoder, json_dumps_params={"separators": (",", ":")})
+def json_ok(payload: dict[str, Any], status: int = 200) -> JsonResponse:
+    response = JsonResponse(
+        payload, status=status, encoder=DjangoJSONEncoder, json_dumps_params={"separators": (",", ":")}
+    )
     response["Cache-Control"] = "no-cache"
     return response
 
@@ -59,6 +62,8 @@ def json_endpoint(
             except QueryParamError as exc:
                 log.info("rejected %s reason=%s", request.path, exc)
                 return json_error(400, exc.as_json())
+            if isinstance(payload, tuple):
+                return json_ok(*payload)
             return json_ok(payload)
 
         return view

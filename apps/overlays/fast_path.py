@@ -8,8 +8,12 @@ unchanged. The answer is the same document, ETag and caching headers the Django 
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
+from django.conf import settings
+
+from apps.book.selectors import health_http_status
 from apps.core.framework_bypasses import HotReadsFastPath, HotRoute
 from apps.overlays.local_fanout import web_health
 from apps.overlays.state_cache import CachedState, book_cache, encode_state, health_cache, state_cache
@@ -17,7 +21,8 @@ from apps.overlays.state_cache import CachedState, book_cache, encode_state, hea
 
 async def _health(symbol: str) -> CachedState:
     entry = await health_cache.get(symbol)
-    return encode_state({**entry.state, "web": web_health()}, entry.read_at)
+    status = health_http_status(entry.state, time.time(), settings.CONFIG.health_stale_s)
+    return encode_state({**entry.state, "web": web_health()}, entry.read_at, status)
 
 
 ROUTES: dict[str, HotRoute] = {

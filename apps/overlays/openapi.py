@@ -383,31 +383,7 @@ def _book_paths(api_max_limit: int) -> dict[str, Any]:
 def _health_paths(api_max_limit: int) -> dict[str, Any]:
     """Health and this document."""
     return {
-        "/api/health": _get(
-            "Stream health",
-            "Stream status and counters.",
-            [],
-            _json(
-                {
-                    "type": "object",
-                    "required": ["symbol", "status", "stream"],
-                    "additionalProperties": True,
-                    "properties": {
-                        "symbol": {"type": "string"},
-                        "status": {"type": "string", "enum": list(STREAM_STATUSES)},
-                        "stream": {"type": "object", "additionalProperties": True},
-                        "web": {
-                            "type": "object",
-                            "additionalProperties": True,
-                            "description": "The web process that answered: pid and its overlay "
-                            "fan-out counters (subscribers, received, delivered, "
-                            "subscriber_errors, receive_errors, joins).",
-                        },
-                    },
-                },
-                "Health.",
-            ),
-        ),
+        "/api/health": _health_path(),
         "/api/schema": {
             "get": {
                 "summary": "This OpenAPI document",
@@ -421,6 +397,53 @@ def _health_paths(api_max_limit: int) -> dict[str, Any]:
             }
         },
     }
+
+
+def _health_path() -> dict[str, Any]:
+    document = {
+        "type": "object",
+        "required": ["symbol", "status", "ok", "since", "last_error", "stream"],
+        "additionalProperties": True,
+        "properties": {
+            "symbol": {"type": "string"},
+            "status": {"type": "string", "enum": list(STREAM_STATUSES)},
+            "ok": {"type": "boolean", "description": "The book is live."},
+            "since": {
+                "type": ["number", "null"],
+                "description": "UTC seconds: when the current status began (null before the first publication).",
+            },
+            "last_error": {
+                "oneOf": [
+                    {"type": "null"},
+                    {
+                        "type": "object",
+                        "required": ["text", "time"],
+                        "properties": {"text": {"type": "string"}, "time": {"type": "number"}},
+                    },
+                ],
+                "description": "The last connection or snapshot error and its time (UTC seconds).",
+            },
+            "stream": {"type": "object", "additionalProperties": True},
+            "web": {
+                "type": "object",
+                "additionalProperties": True,
+                "description": "The web process that answered: pid and its overlay "
+                "fan-out counters (subscribers, received, delivered, "
+                "subscriber_errors, receive_errors, joins).",
+            },
+        },
+    }
+    path = _get(
+        "Stream health",
+        "Stream status and counters. 503 (same body) once the book has not been live for longer "
+        "than HEALTH_STALE_S, for load balancers and uptime monitors.",
+        [],
+        _json(document, "Health: the book is live, or has been down for less than HEALTH_STALE_S."),
+    )
+    path["get"]["responses"]["503"] = _json(
+        document, "The book has not been live for longer than HEALTH_STALE_S."
+    )
+    return path
 
 
 def openapi_document(symbol: str, api_max_limit: int) -> dict[str, Any]:

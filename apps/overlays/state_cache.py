@@ -36,14 +36,15 @@ class CachedState:
     body: bytes
     etag: str
     read_at: float
+    status_code: int = 200
 
 
-def encode_state(state: dict[str, Any], read_at: float) -> CachedState:
+def encode_state(state: dict[str, Any], read_at: float, status_code: int = 200) -> CachedState:
     """The document as the Django JSON views send it: the same bytes and the same content ETag
     (ConditionalGetMiddleware's quoted MD5)."""
     body = json.dumps(state, cls=DjangoJSONEncoder, separators=(",", ":")).encode()
     etag = '"' + hashlib.md5(body, usedforsecurity=False).hexdigest() + '"'
-    return CachedState(state=state, body=body, etag=etag, read_at=read_at)
+    return CachedState(state=state, body=body, etag=etag, read_at=read_at, status_code=status_code)
 
 
 @dataclass

@@ -12,7 +12,7 @@ from django.http.response import HttpResponseBase
 from django.shortcuts import render
 from django.views.decorators.http import require_safe
 
-from apps.book.selectors import health_document
+from apps.book.selectors import health_document, health_http_status
 from apps.json_http.endpoint import json_endpoint
 from apps.json_http.query_params import QueryParams
 from apps.overlays import selectors
@@ -76,6 +76,9 @@ def schema(request: HttpRequest, params: QueryParams) -> dict[str, Any]:
 
 
 @json_endpoint([])
-def health(request: HttpRequest, params: QueryParams) -> dict[str, Any]:
-    """The stream's health as the streamer last wrote it, and this web process's fan-out counters."""
-    return {**health_document(settings.CONFIG.symbol), "web": web_health()}
+def health(request: HttpRequest, params: QueryParams) -> tuple[dict[str, Any], int]:
+    """The stream's health as the streamer last wrote it, and this web process's fan-out counters;
+    503 once the book has not been live for longer than HEALTH_STALE_S."""
+    document = health_document(settings.CONFIG.symbol)
+    status = health_http_status(document, time.time(), settings.CONFIG.health_stale_s)
+    return {**document, "web": web_health()}, status
