@@ -183,9 +183,6 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("REST_TIMEOUT_S", "10", _positive_float, "REST request timeout"),
     Setting("REST_WEIGHT_LIMIT_1M", "6000", _positive_int, "Binance request weight per minute"),
     Setting("REST_WEIGHT_RESERVE", "1000", _non_negative_int, "Weight kept free for other REST users"),
-    Setting(
-        "SNAPSHOTS_PER_10MIN", "12", _positive_int, "Snapshot budget so repeated gaps cannot become a ban"
-    ),
     # publication
     Setting("PUBLISH_INTERVAL_MS", "1000", _positive_int, "Publication and zone cycle interval"),
     Setting("PUBLISH_TOP_N", "100", _positive_int, "Levels per side in the published book"),
@@ -280,7 +277,6 @@ class Config:
     rest_timeout_s: float
     rest_weight_limit_1m: int
     rest_weight_reserve: int
-    snapshots_per_10min: int
     publish_interval_ms: int
     publish_top_n: int
     imbalance_top_n: int

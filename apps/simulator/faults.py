@@ -235,6 +235,10 @@ class FaultCatalogue:
                 return fault
         return None
 
+    def pending(self) -> int:
+        """REST faults and stale snapshots armed but not served yet (0: the REST side is healthy)."""
+        return sum(fault.remaining for fault in self._rest_faults) + max(0, self._stale.remaining)
+
     def take_stale_snapshot(self) -> int | None:
         """If a stale snapshot is armed: how many ids behind the current one it must be at least."""
         if self._stale.remaining <= 0:

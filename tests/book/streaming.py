@@ -99,7 +99,6 @@ def fast_settings(sim: BinanceSimulator, **overrides: Any) -> StreamerSettings:
         "watchdog_s": 1.5,
         "backoff_base_s": 0.05,
         "backoff_cap_s": 0.4,
-        "snapshots_per_10min": 200,
         "rest_timeout_s": 1.0,
     }
     values.update(overrides)

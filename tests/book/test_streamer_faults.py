@@ -64,7 +64,9 @@ async def test_first_sync_follows_the_procedure_and_publishes_truth(harness, sim
     start = harness.live_checked
     await harness.until(lambda p: harness.live_checked >= start + 10)
     assert harness.streamer.snapshots_fetched >= 1
-    assert sim.rest_log[0].path == "/api/v3/depth" and "limit=5000" in sim.rest_log[0].query
+    depth = [r for r in sim.rest_log if r.path == "/api/v3/depth"]
+    assert "limit=5000" in depth[0].query
+    assert [r.path for r in sim.rest_log if r.path != "/api/v3/depth"] == ["/api/v3/exchangeInfo"]
 
 
 @pytest.mark.parametrize("fault", ["duplicate", "overlap", "old_event"])
@@ -228,7 +230,10 @@ async def test_transient_rest_failures_retry_with_backoff(harness, sim, kind):
     sim.rest_fault(kind, delay_s=2.0)
     harness.streamer.request_resync("test")
     await recovered(harness, sim)
-    assert harness.streamer.rest.counters["retries"] >= 1
+    # the failed snapshot request is asked again, after the pacing pause, and then succeeds
+    depth = [r for r in sim.rest_log if r.path == "/api/v3/depth"]
+    failed = next(i for i, r in enumerate(depth) if r.fault == kind)
+    assert depth[-1].status == 200 and len(depth) > failed + 1
 
 
 async def test_buffer_overflow_resyncs_instead_of_dropping(sim):

@@ -34,7 +34,6 @@ STACK_ENV = {
     "BACKOFF_BASE_S": "0.1",
     "BACKOFF_CAP_S": "1",
     "REST_TIMEOUT_S": "3",
-    "SNAPSHOTS_PER_10MIN": "100",
     "OB_RUN_DELAY_S": "0",
     "SYMBOL": "BTCEUR",
     "LOG_LEVEL": "INFO",

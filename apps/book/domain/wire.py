@@ -271,3 +271,20 @@ def parse_kline_row(row: Sequence[Any]) -> KlineRow:
         volume=_kline_decimal(row[5], "volume"),
         close_time_ms=_kline_int(row[6], "close_time"),
     )
+
+
+def exchange_weight_limit(payload: Any) -> int | None:
+    """REQUEST_WEIGHT per 1 MINUTE from an exchangeInfo body's rateLimits (None when it has none)."""
+    if not isinstance(payload, dict) or not isinstance(payload.get("rateLimits"), list):
+        raise WireError("exchangeInfo: no rateLimits list")
+    for rule in payload["rateLimits"]:
+        if (
+            isinstance(rule, dict)
+            and rule.get("rateLimitType") == "REQUEST_WEIGHT"
+            and rule.get("interval") == "MINUTE"
+            and rule.get("intervalNum") == 1
+            and isinstance(rule.get("limit"), int)
+            and rule["limit"] > 0
+        ):
+            return int(rule["limit"])
+    return None

@@ -2,19 +2,20 @@
 
 Feeds depth events to the pure `DepthSynchronizer`, fetches a depth snapshot through the REST client
 (its shared weight budget) whenever the synchronizer asks for one, refetches a snapshot that is too
-old, and acts on every outcome (log, snapshot, "live again").
+old, and acts on every outcome (log, snapshot, "live again"). Every snapshot request after the first
+waits the pause `SnapshotPacing` gives (0.5 s doubling to BACKOFF_CAP_S, reset after a live minute):
+resyncs in a row, failed requests and snapshots too old alike.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import random
 from collections.abc import Callable
 from typing import Any
 
-from apps.book.domain.backoff import Backoff
 from apps.book.domain.events import DepthEvent
+from apps.book.domain.rate_limit import SnapshotPacing
 from apps.book.domain.sync import DepthSynchronizer, Outcome, SyncResult
 from apps.book.services.lifetime import Lifetime
 from apps.book.services.rest_client import BinanceRestClient, RestError
@@ -34,7 +35,6 @@ class BookSession:
         on_error: Callable[[str], None],
         on_live: Callable[[], None],
         on_recovered: Callable[[], None] | None = None,
-        rng: random.Random | None = None,
     ) -> None:
         self.symbol: str = settings.symbol.upper()
         self.snapshot_limit: int = settings.snapshot_limit
@@ -47,7 +47,7 @@ class BookSession:
         # called each time the book is live again after an interruption (snapshot or splice), once
         # what the interruption left behind (dead sockets, HTTP connections, tracebacks) is garbage
         self.on_recovered = on_recovered
-        self.snapshot_backoff = Backoff(settings.backoff_base_s, settings.backoff_cap_s, rng)
+        self.pacing = SnapshotPacing(base_s=settings.backoff_base_s, cap_s=settings.backoff_cap_s)
         self.snapshots_fetched = 0
         self.snapshots_too_old = 0
         self._resync_requested: str | None = None
@@ -79,9 +79,11 @@ class BookSession:
             self._want_snapshot()
         elif outcome is Outcome.SPLICED:
             log.info("spliced onto retained book (%s), no snapshot needed", result.reason)
+            self.pacing.went_live(self.rest.monotonic())
             self._on_live()
         elif outcome is Outcome.LIVE:
             log.info("live: %s", result.reason)
+            self.pacing.went_live(self.rest.monotonic())
             self._on_live()
         self._on_status(reason=reason)
         if outcome in (Outcome.SPLICED, Outcome.LIVE) and self.on_recovered is not None:
@@ -98,7 +100,6 @@ class BookSession:
             self._snapshot_task = asyncio.create_task(self._snapshot_loop(), name="orderbook-snapshot")
 
     async def _snapshot_loop(self) -> None:
-        too_old_in_a_row = 0
         while not self.lifetime.stopped:
             if not self.sync.needs_snapshot:
                 self._snapshot_wanted.clear()
@@ -106,13 +107,17 @@ class BookSession:
                     return
                 await self._snapshot_wanted.wait()
                 continue
+            pause = self.pacing.next_pause(self.rest.monotonic())
+            if pause > 0:
+                log.info("snapshot request %d in a row: pausing %.2fs first", self.pacing.requests, pause)
+                await self.lifetime.sleep(pause)
+                if not self.sync.needs_snapshot:
+                    continue
             try:
                 snapshot = await self.rest.get_depth(self.symbol, self.snapshot_limit)
             except RestError as exc:
-                delay = self.snapshot_backoff.next_delay()
-                log.warning("snapshot failed: %s; retry in %.2fs", exc, delay)
+                log.warning("snapshot failed: %s", exc)
                 self._on_error(f"snapshot failed: {exc}")
-                await self.lifetime.sleep(delay)
                 continue
             self.snapshots_fetched += 1
             if not self.sync.needs_snapshot:
@@ -123,9 +128,5 @@ class BookSession:
             )
             if result.outcome is Outcome.SNAPSHOT_TOO_OLD:
                 self.snapshots_too_old += 1
-                too_old_in_a_row += 1
-                await self.lifetime.sleep(min(0.25 * too_old_in_a_row, 5.0))
                 continue
-            too_old_in_a_row = 0
-            self.snapshot_backoff.reset()
             self.on_result(result)

@@ -2,8 +2,9 @@
 
 - The budget is seeded from `X-MBX-USED-WEIGHT-1M` on every response.
 - 429 and 418 honour `Retry-After` globally: no REST call of any kind is sent before it expires.
-- 5xx, timeouts, transport errors and 200-with-error-body retry with exponential backoff.
-- Depth snapshots also pass a snapshot budget (apps.book.domain.rate_limit).
+- 5xx, timeouts, transport errors and 200-with-error-body retry with exponential backoff (klines);
+  a depth snapshot is tried once: its caller paces the next try (apps.book.domain.rate_limit).
+- The weight limit is the exchange's own when exchangeInfo answers (`refresh_weight_limit`).
 """
 
 from __future__ import annotations
@@ -20,7 +21,13 @@ import httpx
 from apps.book.domain.backoff import Backoff
 from apps.book.domain.events import DepthSnapshot
 from apps.book.domain.rate_limit import WeightBudget, depth_weight
-from apps.book.domain.wire import WireError, parse_error_payload, parse_klines_body, parse_snapshot
+from apps.book.domain.wire import (
+    WireError,
+    exchange_weight_limit,
+    parse_error_payload,
+    parse_klines_body,
+    parse_snapshot,
+)
 
 log = logging.getLogger("apps.book.rest")
 
@@ -38,8 +45,6 @@ class RestLimits(Protocol):
     def rest_weight_limit_1m(self) -> int: ...
     @property
     def rest_weight_reserve(self) -> int: ...
-    @property
-    def snapshots_per_10min(self) -> int: ...
 
 
 class BinanceRestClient:
@@ -51,7 +56,6 @@ class BinanceRestClient:
         budget = WeightBudget(
             limit_per_minute=limits.rest_weight_limit_1m,
             reserve=limits.rest_weight_reserve,
-            snapshots_per_10min=limits.snapshots_per_10min,
         )
         return cls(base_url, budget=budget, timeout_s=limits.rest_timeout_s, monotonic=monotonic)
 
@@ -79,7 +83,11 @@ class BinanceRestClient:
 
     async def get_depth(self, symbol: str, limit: int) -> DepthSnapshot:
         payload = await self._request(
-            "/api/v3/depth", {"symbol": symbol, "limit": limit}, depth_weight(limit), snapshot=True
+            "/api/v3/depth",
+            {"symbol": symbol, "limit": limit},
+            depth_weight(limit),
+            snapshot=True,
+            attempts=1,
         )
         try:
             return parse_snapshot(payload)
@@ -100,9 +108,24 @@ class BinanceRestClient:
         except WireError as exc:
             raise RestError(str(exc)) from None
 
-    async def _wait_for_budget(self, weight: int, snapshot: bool) -> None:
+    async def refresh_weight_limit(self, symbol: str) -> None:
+        """Adopt the exchange's REQUEST_WEIGHT per minute from exchangeInfo; keep the setting if it
+        cannot be had (logged, never raised)."""
+        try:
+            payload = await self._request("/api/v3/exchangeInfo", {"symbol": symbol}, 20, attempts=1)
+            limit = exchange_weight_limit(payload)
+        except (RestError, WireError) as exc:
+            log.warning(
+                "exchangeInfo unavailable (%s): weight limit stays %d/min", exc, self.budget.limit_per_minute
+            )
+            return
+        if limit is not None and limit != self.budget.limit_per_minute:
+            log.info("weight limit from exchangeInfo: %d/min (was %d)", limit, self.budget.limit_per_minute)
+            self.budget.adopt_exchange_limit(limit)
+
+    async def _wait_for_budget(self, weight: int) -> None:
         while True:
-            wait = self.budget.wait_for(weight, self.monotonic(), snapshot=snapshot)
+            wait = self.budget.wait_for(weight, self.monotonic())
             if wait <= 0:
                 return
             reason = (
@@ -113,12 +136,14 @@ class BinanceRestClient:
             await asyncio.sleep(wait)
 
     async def _request(
-        self, path: str, params: dict[str, Any], weight: int, *, snapshot: bool = False
+        self, path: str, params: dict[str, Any], weight: int, *, snapshot: bool = False, attempts: int = 0
     ) -> Any:
-        attempt = 0
+        """One call, retried on 5xx/timeouts/transport errors up to `attempts` (default: the client's)
+        tries; a 429/418 is no failed try: the client waits out its Retry-After and sends again."""
+        attempts = attempts or self.max_attempts
+        failures = 0
         while True:
-            attempt += 1
-            await self._wait_for_budget(weight, snapshot)
+            await self._wait_for_budget(weight)
             self.budget.spend(weight, self.monotonic(), snapshot=snapshot)
             self.counters["requests"] += 1
             problem: str
@@ -138,7 +163,7 @@ class BinanceRestClient:
                     self.budget.block(retry_after, self.monotonic(), str(status))
                     self.counters[str(status)] += 1
                     log.warning("rest %s on %s: no REST call for %.1fs", status, path, retry_after)
-                    continue  # does not count as an attempt: the wait is the remedy
+                    continue  # not a failed attempt: the wait is the remedy
                 if status >= 500:
                     problem = f"http {status}"
                 elif status >= 400:
@@ -156,11 +181,12 @@ class BinanceRestClient:
                         else:
                             self._backoff.reset()
                             return payload
+            failures += 1
+            if failures >= attempts:
+                raise RestError(f"{path}: {problem} after {failures} attempt{'s' if failures > 1 else ''}")
             self.counters["retries"] += 1
-            if attempt >= self.max_attempts:
-                raise RestError(f"{path}: {problem} after {attempt} attempts")
             delay = self._backoff.next_delay()
-            log.warning("rest %s on %s, retry %d in %.2fs", problem, path, attempt, delay)
+            log.warning("rest %s on %s, retry %d in %.2fs", problem, path, failures, delay)
             await asyncio.sleep(delay)
 
 

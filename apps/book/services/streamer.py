@@ -64,7 +64,6 @@ class StreamerSettings:
     rest_timeout_s: float = 10.0
     rest_weight_limit_1m: int = 6000
     rest_weight_reserve: int = 1000
-    snapshots_per_10min: int = 12
     publish_interval_ms: int = 1000
     publish_top_n: int = 100
     imbalance_top_n: int = 20
@@ -136,7 +135,6 @@ class OrderBookStreamer:
             on_error=status.error,
             on_live=backoff.reset,
             on_recovered=on_recovered,
-            rng=rng,
         )
         self._build_loops(listeners, publisher, pruner, broadcaster, clock, monotonic)
         self._build_views()
@@ -265,6 +263,7 @@ class OrderBookStreamer:
         """Run until `stop()`. Never raises on bad data or network faults."""
         log.info("streamer starting symbol=%s url=%s", self.symbol, self.settings.stream_url)
         publisher = asyncio.create_task(self.publication.run(), name="orderbook-publish")
+        self.lifetime.spawn(self.rest.refresh_weight_limit(self.symbol), name="orderbook-exchange-info")
         try:
             await self.connection.run()
         finally:
