@@ -36,6 +36,7 @@ CONTROL_ACTIONS: dict[str, dict[str, type]] = {
     "stall": {"seconds": float},
     "inject_frame": {"kind": str},
     "disconnect": {"mode": str},
+    "refuse_connections": {"seconds": float},
     "rest_fault": {"kind": str, "times": int, "retry_after": float, "delay_s": float, "path": str},
     "place_wall": {"side": str, "price": Decimal, "qty": Decimal},
     "pull_wall": {"wall_id": str},

@@ -284,6 +284,16 @@ class FaultCatalogue:
         log.info("sim fault: %d connection(s) disconnected (%s)", len(tasks), mode)
         return Armed(len(tasks), tasks)
 
+    def refuse_connections(self, seconds: float) -> Armed:
+        """The exchange goes down for ``seconds``: open connections are dropped and new WebSocket
+        handshakes answered 503 until then (REST keeps answering)."""
+        seconds = positive_seconds(seconds, "seconds")
+        self._streams.refuse(seconds)
+        tasks = self._streams.disconnect_all("abrupt")
+        self._armed("refuse_connections")
+        log.info("sim fault: refusing connections for %.1fs (%d dropped)", seconds, len(tasks))
+        return Armed(len(tasks), tasks)
+
 
 def positive_seconds(value: Any, name: str) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:

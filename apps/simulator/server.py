@@ -298,6 +298,9 @@ class BinanceSimulator:
     def disconnect(self, mode: str = "abrupt") -> Armed:
         return self.faults.disconnect(mode)
 
+    def refuse_connections(self, seconds: float) -> Armed:
+        return self.faults.refuse_connections(seconds)
+
 
 def _decimal(value: Any, name: str) -> Decimal:
     if isinstance(value, Decimal):

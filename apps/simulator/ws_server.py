@@ -82,6 +82,7 @@ class WebSocketStreams:
         self._lag_until = 0.0
         self._pongs_of_closed = 0
         self._cond: asyncio.Condition | None = None
+        self._refuse_until = 0.0
         self._closing = False
         self._background: set[asyncio.Task[Any]] = set()
         self._ws_logger = logging.getLogger("apps.simulator.websockets")
@@ -136,6 +137,8 @@ class WebSocketStreams:
         response = conn.accept(handshake)
         if self._closing and response.status_code == 101:
             response = conn.reject(503, "Server is shutting down.\n")
+        elif response.status_code == 101 and asyncio.get_running_loop().time() < self._refuse_until:
+            response = conn.reject(503, "Service unavailable.\n")
         if response.status_code != 101:
             await self._reject(conn, response)
             return
@@ -268,6 +271,10 @@ class WebSocketStreams:
         await client.conn.send(dumps(subscription_reply(message, client.streams, self.stream_key)))
 
     # ------------------------------------------------------------------ what the faults do
+    def refuse(self, seconds: float) -> None:
+        """WebSocket handshakes are answered 503 for ``seconds`` from now (the exchange is down)."""
+        self._refuse_until = asyncio.get_running_loop().time() + seconds
+
     def hold_frames(self, seconds: float) -> None:
         """Every client's frames wait (queued, in order) until ``seconds`` from now."""
         self._lag_until = max(self._lag_until, asyncio.get_running_loop().time() + seconds)

@@ -272,6 +272,9 @@ function updateHeadline() {
     staleAfterS: config.staleAfterS,
   });
   pill.textContent = current.text;
+  const book = store.status || {};
+  const error = book.last_error ? `\nlast error: ${book.last_error.text}` : "";
+  pill.title = `The order book as the server last saw it${book.reason ? `: ${book.reason}` : ""}${error}`;
   pill.className = `pill pill-${current.state}`;
   primitive.setAsOf(current.live ? null : (bookTimeMs() ?? Date.now()) / 1000);
 }
@@ -364,6 +367,11 @@ window.__chartDebug = {
   },
   get priceLines() {
     return Object.fromEntries(Object.entries(priceLines).map(([k, line]) => [k, line.options().price]));
+  },
+  get priceLineStyles() {
+    return Object.fromEntries(
+      Object.entries(priceLines).map(([k, line]) => [k, { color: line.options().color, title: line.options().title }]),
+    );
   },
   state() {
     return {

@@ -12,6 +12,13 @@
 import { formatAge } from "./format.js";
 
 export const UNREACHABLE_AFTER_S = 30;
+export const REASON_CHARS = 48; // the pill stays one line; the whole reason is its tooltip
+
+/** A reason short enough for the pill: "connect failed: InvalidStatus: server rejec…". */
+export function shortReason(reason) {
+  const text = String(reason || "");
+  return text.length > REASON_CHARS ? `${text.slice(0, REASON_CHARS - 1)}…` : text;
+}
 
 const clock = (ms) => new Date(ms).toISOString().slice(11, 19) + " UTC";
 
@@ -34,14 +41,14 @@ export function headline({ serverReachable, book, lastBookMs, nowMs, staleAfterS
     return { state: "stale", text: `stale${ago}`, live: false };
   }
   if (status === "syncing" || status === "resyncing") {
-    const why = book.reason ? ` (${book.reason})` : "";
+    const why = book.reason ? ` (${shortReason(book.reason)})` : "";
     return { state: "resyncing", text: `resyncing the book${why}`, live: false };
   }
   const sinceMs = book.since_ms ?? null;
   if (sinceMs !== null && (nowMs - sinceMs) / 1000 >= UNREACHABLE_AFTER_S) {
     return { state: "unreachable", text: `Binance unreachable since ${clock(sinceMs)}`, live: false };
   }
-  const parts = [book.reason, book.attempt ? `attempt ${book.attempt}` : null].filter(Boolean);
+  const parts = [shortReason(book.reason), book.attempt ? `attempt ${book.attempt}` : null].filter(Boolean);
   const detail = parts.length ? ` (${parts.join(", ")})` : "";
   return { state: "reconnecting", text: `reconnecting to Binance${detail}`, live: false };
 }

@@ -185,10 +185,8 @@ def seeded_site(tmp_path_factory, migrated_db) -> Iterator[Site]:
         _stop(redis)
 
 
-@pytest.fixture(scope="module")
-def live_site(tmp_path_factory, migrated_db) -> Iterator[Site]:
-    """`manage.py serve --simulator`: the one-process demo the README's `make demo` runs."""
-    tmp = tmp_path_factory.mktemp("live")
+def start_live_site(tmp: Path, migrated_db: Path) -> tuple[Site, subprocess.Popen]:
+    """`manage.py serve --simulator` in `tmp`, returned once its book is live."""
     env = _site_env(tmp, migrated_db)
     env["REDIS_URL"] = ""
     port = free_port()
@@ -209,6 +207,17 @@ def live_site(tmp_path_factory, migrated_db) -> Iterator[Site]:
 
     try:
         site.simulator_url = wait_until(simulator_ready, 60, "serve --simulator to go live", interval=0.25)
+    except BaseException:
+        _stop(server)
+        raise
+    return site, server
+
+
+@pytest.fixture(scope="module")
+def live_site(tmp_path_factory, migrated_db) -> Iterator[Site]:
+    """`manage.py serve --simulator`: the one-process demo the README's `make demo` runs."""
+    site, server = start_live_site(tmp_path_factory.mktemp("live"), migrated_db)
+    try:
         yield site
     finally:
         _stop(server)

@@ -203,3 +203,21 @@ async def test_inject_frame_kinds(sim, kind, expected):
                 assert payload["U"] > 0 and payload["u"] >= payload["U"]
             return
         pytest.fail(f"no {kind} frame seen")
+
+
+async def test_refuse_connections_drops_clients_and_answers_503_until_it_ends(sim):
+    from websockets.exceptions import InvalidStatus
+
+    async with connect(f"{sim.ws_url}/ws/{DEPTH}") as ws:
+        await next_depth(ws)
+        await sim.refuse_connections(0.6)
+        with pytest.raises(ConnectionClosed):
+            for _ in range(100):
+                await ws.recv()
+    with pytest.raises(InvalidStatus) as refused:
+        async with connect(f"{sim.ws_url}/ws/{DEPTH}"):
+            pass
+    assert refused.value.response.status_code == 503
+    await asyncio.sleep(0.7)  # the refusal is a span of time: wait it out
+    async with connect(f"{sim.ws_url}/ws/{DEPTH}") as ws:
+        assert (await next_depth(ws))["e"] == "depthUpdate"

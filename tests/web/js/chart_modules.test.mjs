@@ -230,3 +230,11 @@ test("zone colours: bid and ask differ while live; a frozen book is grey", () =>
   assert.equal(rgb(frozenBid), "rgba(139,148,158");
   assert.equal(rgb(frozenBid), rgb(frozenAsk));
 });
+
+test("a long reason is cut for the pill", async () => {
+  const { shortReason, REASON_CHARS } = await import("../../../static/chart/headline.js");
+  const long = "connect failed: InvalidStatus: server rejected WebSocket connection: HTTP 503";
+  assert.equal(shortReason(long).length, REASON_CHARS);
+  assert.ok(shortReason(long).endsWith("…"));
+  assert.equal(shortReason("gap"), "gap");
+});
