@@ -231,6 +231,12 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("OB_FRACTAL_N", "3", _positive_int, "Fractal swing half-width"),
     Setting("OB_DISPLACEMENT_K", "1.2", _positive_float, "Displacement range in ATRs"),
     Setting("OB_ZONE_MODE", "conservative", _choice("conservative", "aggressive"), "Order-block zone bounds"),
+    Setting(
+        "CANDLE_GAP_MAX_H",
+        "48",
+        _positive_int,
+        "A candle-history gap longer than this stops the order-block run (an error, not a warning)",
+    ),
     Setting("OB_WARMUP_BARS", "1000", _positive_int, "Bars recomputed by the incremental hourly run"),
     Setting("OB_RUN_DELAY_S", "5", _non_negative_int, "Seconds after a candle closes before the hourly run"),
     # web
@@ -306,6 +312,7 @@ class Config:
     ob_displacement_k: float
     ob_zone_mode: str
     ob_warmup_bars: int
+    candle_gap_max_h: int
     ob_run_delay_s: int
     render_touched: bool
     ob_display_atr: float

@@ -25,6 +25,7 @@ from websockets.http11 import Response
 
 from apps.book.domain.events import Level
 from apps.simulator.control import ControlApi
+from apps.simulator.fault_controls import FaultControls
 from apps.simulator.faults import Armed, FaultCatalogue
 from apps.simulator.feed import MarketFeed
 from apps.simulator.http_front import HttpRequest, OnePortServer, json_response
@@ -48,7 +49,7 @@ COUNTER_NAMES = (
 )
 
 
-class BinanceSimulator:
+class BinanceSimulator(FaultControls):
     """A local Binance spot endpoint for one symbol: ``ws_url`` streams, ``rest_url`` REST + control."""
 
     def __init__(
@@ -259,47 +260,6 @@ class BinanceSimulator:
         self._feed.publish_kline(candle, self._feed.now_ms())
         log.info("sim candle %d closed on request", candle.open_ms)
         return Armed(candle.open_ms)
-
-    # ------------------------------------------------------------------ faults (see FaultCatalogue)
-    def inject_gap(self, skip_ids: int = 5) -> Armed:
-        return self.faults.inject_gap(skip_ids)
-
-    def inject_duplicate(self) -> Armed:
-        return self.faults.inject_duplicate()
-
-    def inject_overlap(self) -> Armed:
-        return self.faults.inject_overlap()
-
-    def inject_old_event(self) -> Armed:
-        return self.faults.inject_old_event()
-
-    def snapshot_stale(self, times: int = 1, behind_ids: int | None = None) -> Armed:
-        return self.faults.snapshot_stale(times, behind_ids)
-
-    def rest_fault(
-        self,
-        kind: str,
-        times: int = 1,
-        retry_after: float = 1.0,
-        delay_s: float = 30.0,
-        path: str | None = None,
-    ) -> Armed:
-        return self.faults.rest_fault(kind, times, retry_after, delay_s, path)
-
-    def ws_lag(self, seconds: float) -> Armed:
-        return self.faults.ws_lag(seconds)
-
-    def stall(self, seconds: float) -> Armed:
-        return self.faults.stall(seconds)
-
-    def inject_frame(self, kind: str) -> Armed:
-        return self.faults.inject_frame(kind)
-
-    def disconnect(self, mode: str = "abrupt") -> Armed:
-        return self.faults.disconnect(mode)
-
-    def refuse_connections(self, seconds: float) -> Armed:
-        return self.faults.refuse_connections(seconds)
 
 
 def _decimal(value: Any, name: str) -> Decimal:

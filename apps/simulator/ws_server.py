@@ -60,7 +60,42 @@ class StreamClient:
     frames_sent: int = 0
 
 
-class WebSocketStreams:
+class FaultEffects:
+    """What the faults do to the open streams (held frames, stalls, refused handshakes): the state
+    WebSocketStreams consults when it serves and sends."""
+
+    clients: list[StreamClient]
+    _lag_until: float
+    _refuse_until: float
+
+    def refuse(self, seconds: float) -> None:
+        """WebSocket handshakes are answered 503 for ``seconds`` from now (the exchange is down)."""
+        self._refuse_until = asyncio.get_running_loop().time() + seconds
+
+    def hold_frames(self, seconds: float) -> None:
+        """Every client's frames wait (queued, in order) until ``seconds`` from now."""
+        self._lag_until = max(self._lag_until, asyncio.get_running_loop().time() + seconds)
+
+    def stall(self, seconds: float) -> int:
+        """Open connections go silent for ``seconds``: no frames, no pings, no pongs. Returns how many."""
+        loop = asyncio.get_running_loop()
+        until = loop.time() + seconds
+        for client in self.clients:
+            client.stall_until = max(client.stall_until, until)
+            client.conn.pause_reading()
+            loop.call_later(seconds, self._unstall, client)
+        return len(self.clients)
+
+    def _unstall(self, client: StreamClient) -> None:
+        if client not in self.clients or client.conn.state is State.CLOSED:
+            return
+        if asyncio.get_running_loop().time() < client.stall_until - 1e-3:
+            return  # a longer stall was armed meanwhile; its own timer resumes
+        client.conn.resume_reading()
+        log.info("sim connection %s resumed after stall", client.conn.id)
+
+
+class WebSocketStreams(FaultEffects):
     """All WebSocket clients of one symbol's streams."""
 
     def __init__(
@@ -269,33 +304,6 @@ class WebSocketStreams:
 
     async def _on_message(self, client: StreamClient, message: str | bytes) -> None:
         await client.conn.send(dumps(subscription_reply(message, client.streams, self.stream_key)))
-
-    # ------------------------------------------------------------------ what the faults do
-    def refuse(self, seconds: float) -> None:
-        """WebSocket handshakes are answered 503 for ``seconds`` from now (the exchange is down)."""
-        self._refuse_until = asyncio.get_running_loop().time() + seconds
-
-    def hold_frames(self, seconds: float) -> None:
-        """Every client's frames wait (queued, in order) until ``seconds`` from now."""
-        self._lag_until = max(self._lag_until, asyncio.get_running_loop().time() + seconds)
-
-    def stall(self, seconds: float) -> int:
-        """Open connections go silent for ``seconds``: no frames, no pings, no pongs. Returns how many."""
-        loop = asyncio.get_running_loop()
-        until = loop.time() + seconds
-        for client in self.clients:
-            client.stall_until = max(client.stall_until, until)
-            client.conn.pause_reading()
-            loop.call_later(seconds, self._unstall, client)
-        return len(self.clients)
-
-    def _unstall(self, client: StreamClient) -> None:
-        if client not in self.clients or client.conn.state is State.CLOSED:
-            return
-        if asyncio.get_running_loop().time() < client.stall_until - 1e-3:
-            return  # a longer stall was armed meanwhile; its own timer resumes
-        client.conn.resume_reading()
-        log.info("sim connection %s resumed after stall", client.conn.id)
 
     def send_to_all(self, frame_for: Callable[[StreamClient], str]) -> int:
         """Queue one frame (built per client) to every open connection. Returns how many."""

@@ -204,3 +204,22 @@ def test_compute_orderblocks_without_candles_says_so():
     assert OrderBlock.objects.count() == 0
     assert not OrderBlockRun.objects.exists()
     assert Candle.objects.count() == 0
+
+
+def test_a_gap_longer_than_candle_gap_max_h_stops_the_run_with_one_line():
+    from django.core.management.base import CommandError
+
+    from apps.orderblocks.domain.candles import HOUR_MS
+    from apps.orderblocks.services.candles import CandleHistoryGapError
+
+    bars = sc.random_bars(2, 300)
+    later = [replace(b, open_time_ms=b.open_time_ms + 49 * HOUR_MS) for b in bars[150:]]
+    store_bars(bars[:150] + later)  # 49 hours missing after bar 149
+    with pytest.raises(
+        CandleHistoryGapError, match=r"1 gap\(s\) longer than CANDLE_GAP_MAX_H=48 h, the first 49"
+    ):
+        run_orderblocks(full=True)
+    assert OrderBlock.objects.count() == 0 and OrderBlockRun.objects.count() == 0  # nothing half-written
+    with pytest.raises(CommandError, match="CANDLE_GAP_MAX_H"):
+        call_command("compute_orderblocks", stdout=StringIO(), stderr=StringIO())
+    assert run_orderblocks(full=True, config=config(candle_gap_max_h=49)).mode == "full"  # at the limit: fine

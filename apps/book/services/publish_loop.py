@@ -24,6 +24,7 @@ from apps.book.presentation import metrics_dict
 from apps.book.services.cycle import DeltaSink, PublishCycle, StreamListener
 from apps.book.services.lifetime import Lifetime
 from apps.book.services.status import StreamStatus
+from apps.core.repeated_errors import RepeatedErrors
 
 log = logging.getLogger("apps.book.streamer")
 
@@ -75,6 +76,7 @@ class PublicationLoop:
         self._monotonic = monotonic
         self.published = 0
         self.listener_errors: Counter[str] = Counter()
+        self.errors = RepeatedErrors(log, clock=monotonic)  # a failure per cycle: one line, not one each
         self._trades: list[Trade] = []
         self._published_status = ""
 
@@ -105,9 +107,11 @@ class PublicationLoop:
                     await self.pruner(self.symbol, cutoff)
             except asyncio.CancelledError:
                 raise
-            except Exception:
+            except Exception as exc:
                 self.listener_errors["publish"] += 1
-                log.exception("publication failed; continuing")
+                self.errors.error("publication", exc)
+            else:
+                self.errors.ok("publication")
 
     async def publish_once(self) -> None:
         """Capture the book (no await before the copy), notify, run listeners, then persist the
@@ -149,6 +153,8 @@ class PublicationLoop:
             await call
         except asyncio.CancelledError:
             raise
-        except Exception:
+        except Exception as exc:
             self.listener_errors[what] += 1
-            log.exception("listener %s failed; continuing", what)
+            self.errors.error(f"listener {what}", exc)
+        else:
+            self.errors.ok(f"listener {what}")

@@ -169,3 +169,9 @@ def find_gaps(open_times_ms: Iterable[int], interval_ms: int = HOUR_MS) -> list[
             gaps.append(Gap(previous, current, interval_ms))
         previous = current
     return gaps
+
+
+def gaps_too_long(gaps: list[Gap], max_missing_hours: int) -> list[Gap]:
+    """Gaps the order blocks must not be computed across: more than `max_missing_hours` candles missing
+    (a demo series appended to real history, a feed that was down for days)."""
+    return [gap for gap in gaps if gap.missing * gap.interval_ms > max_missing_hours * HOUR_MS]

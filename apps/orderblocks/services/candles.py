@@ -21,6 +21,10 @@ class CandleTableError(RuntimeError):
     """The configured candle table exists but cannot be used."""
 
 
+class CandleHistoryGapError(CandleTableError):
+    """The stored history has a gap longer than CANDLE_GAP_MAX_H: no order blocks across it."""
+
+
 _checked_tables: set[str] = set()
 
 

@@ -28,7 +28,7 @@ from apps.orderblocks.domain.blocks import (
     records_from_detection,
     with_status_events,
 )
-from apps.orderblocks.domain.candles import HOUR_MS, Bar
+from apps.orderblocks.domain.candles import HOUR_MS, Bar, gaps_too_long
 from apps.orderblocks.domain.engine import (
     EngineParams,
     advance_status,
@@ -41,7 +41,9 @@ from apps.orderblocks.models import Candle, OrderBlockRun
 from apps.orderblocks.presentation import orderblock_id, orderblock_overlay
 from apps.orderblocks.services.blocks import delete_blocks, stored_blocks, upsert_blocks
 from apps.orderblocks.services.candles import (
+    CandleHistoryGapError,
     candle_count,
+    candle_gaps,
     ensure_candle_table,
     load_bars,
     open_time_before,
@@ -109,6 +111,7 @@ def run_orderblocks(
     params = EngineParams.from_config(config)
     fingerprint = params_fingerprint(params)
     ensure_candle_table()
+    refuse_long_gaps(config.candle_gap_max_h)
     state = OrderBlockRun.objects.filter(symbol=config.symbol).first()
 
     if full:
@@ -123,6 +126,18 @@ def run_orderblocks(
     summary.duration_s = time.perf_counter() - started
     log.info("%s", summary.describe())
     return summary
+
+
+def refuse_long_gaps(max_missing_hours: int) -> None:
+    """Raise CandleHistoryGapError (one line: where and how long) for a gap over the limit."""
+    too_long = gaps_too_long(candle_gaps(), max_missing_hours)
+    if too_long:
+        first = too_long[0]
+        raise CandleHistoryGapError(
+            f"candle history has {len(too_long)} gap(s) longer than CANDLE_GAP_MAX_H={max_missing_hours} h, "
+            f"the first {first.missing} missing hour(s) from {first.first_missing_ms} to {first.last_missing_ms}: "
+            "no order blocks computed (backfill_candles fills gaps the exchange has data for)"
+        )
 
 
 def _full(config: Any, params: EngineParams, reason: str, fingerprint: str, say: Progress) -> RunSummary:

@@ -28,7 +28,7 @@ from apps.book.services.cycle import DeltaSink
 from apps.orderblocks.domain.candles import HOUR_MS, Bar, KlineError, bar_of
 from apps.orderblocks.presentation import candle_overlay
 from apps.orderblocks.services.backfill import KlineSource, backfill_candles
-from apps.orderblocks.services.candles import latest_open_time_ms, store_bars
+from apps.orderblocks.services.candles import CandleTableError, latest_open_time_ms, store_bars
 from apps.orderblocks.services.jobs import RunSummary, run_orderblocks
 
 log = logging.getLogger("apps.orderblocks.live")
@@ -137,6 +137,9 @@ class OrderBlockListener:
             self._rerun = False  # closes so far are covered by this run; later ones ask for another
             try:
                 summary = await sync_to_async(self._run)(full=False, config=self.config)
+            except CandleTableError as exc:  # a known state of the data: one line, no traceback
+                log.error("order-block run refused: %s", exc)
+                summary = None
             except Exception:
                 log.exception("order-block run failed; the next closed candle retries")
                 summary = None

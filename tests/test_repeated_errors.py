@@ -1,0 +1,40 @@
+"""A failure repeated every cycle is one traceback, then a count, then one line when it ends."""
+
+from __future__ import annotations
+
+import logging
+
+from apps.core.repeated_errors import RepeatedErrors
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_identical_errors_are_counted_not_logged_each_time(caplog):
+    clock, log = Clock(), logging.getLogger("test.repeated")
+    errors = RepeatedErrors(log, summary_every_s=60, clock=clock)
+    with caplog.at_level(logging.WARNING, logger="test.repeated"):
+        for _ in range(120):  # two minutes of a locked database, once a second
+            errors.error("publication", RuntimeError("database is locked"))
+            clock.now += 1
+        errors.error("publication", ValueError("disk full"))
+        errors.ok("publication")
+    lines = [(r.levelname, r.getMessage(), r.exc_info is not None) for r in caplog.records]
+    assert lines[0] == ("ERROR", "publication failed; continuing", True)
+    summaries = [m for _, m, _ in lines if "more time(s)" in m]
+    assert summaries == [
+        "publication failed again: RuntimeError: database is locked (60 more time(s) in the last 60 s)"
+    ]
+    assert (
+        "WARNING",
+        "publication now failing differently after 119 repeat(s) of RuntimeError: database is locked",
+        False,
+    ) in lines
+    assert lines[-1] == ("WARNING", "publication recovered after 0 repeat(s) of ValueError: disk full", False)
+    assert sum(1 for _, _, traced in lines if traced) == 2  # one traceback per distinct failure
+    assert len(lines) == 5  # instead of 121 tracebacks
