@@ -37,6 +37,7 @@ class Command(BaseCommand):
         parser.add_argument("--rest-url", default=None, help="REST base URL (default: BINANCE_REST_URL)")
 
     def handle(self, *args: Any, **options: Any) -> None:
+        self.stderr.style_func = None  # progress lines on stderr: plain, not error-red
         from apps.book.services.rest_client import RestError
 
         since_ms = None

@@ -37,6 +37,7 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
+        self.stderr.style_func = None  # progress lines on stderr: plain, not error-red
         require_migrated()
 
         def progress(message: str) -> None:

@@ -33,6 +33,7 @@ class Command(BaseCommand):
         parser.add_argument("--csv", required=True, help="the CSV file to import")
 
     def handle(self, *args: Any, **options: Any) -> None:
+        self.stderr.style_func = None  # progress lines on stderr: plain, not error-red
         path = Path(options["csv"])
         try:
             text = path.read_text(encoding="utf-8-sig")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import signal
-import sys
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -38,6 +37,7 @@ class Command(BaseCommand):
         parser.add_argument("--status-every", type=float, default=10.0, help="seconds between status lines")
 
     def handle(self, *args: Any, **options: Any) -> None:
+        self.stderr.style_func = None  # progress lines on stderr: plain, not error-red
         if not 0 <= options["port"] <= 65535:
             raise CommandError(f"--port: {options['port']} is not a TCP port")
         if options["depth_interval"] <= 0:
@@ -71,12 +71,12 @@ class Command(BaseCommand):
                     await asyncio.wait_for(stop.wait(), status_every)
                 except TimeoutError:
                     state = sim.state()
-                    sys.stderr.write(
+                    self.stderr.write(
                         f"binance_sim: mid={state['mid']} update_id={state['update_id']} "
                         f"connections={state['connections']} depth_events_sent={state['counters']['depth_events_sent']} "
                         f"rest_requests={state['counters']['rest_requests']}\n"
                     )
-                    sys.stderr.flush()
+                    self.stderr.flush()
         finally:
             await sim.stop()
             self.stdout.write("binance_sim stopped")

@@ -38,6 +38,7 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
+        self.stderr.style_func = None  # progress lines on stderr: plain, not error-red
         path = Path(options["book"])
         limit = options["limit"] if options["limit"] is not None else settings.CONFIG.snapshot_limit
         if limit <= 0:
