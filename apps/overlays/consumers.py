@@ -32,8 +32,10 @@ client acknowledges again it gets a fresh snapshot and the deltas resume.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
+from collections import deque
 from typing import Any
 
 from django.conf import settings
@@ -53,6 +55,8 @@ CLOSE_UNSUPPORTED_DATA = 1003
 CLOSE_MESSAGE_TOO_BIG = 1009
 CLOSE_INTERNAL_ERROR = 1011
 MAX_BACKLOG = 256  # group messages a busy consumer queues; beyond that it re-snapshots
+MAX_UNACKED_BYTES = 2_000_000  # what the server may hold for one client before it pauses it
+RESYNC_MIN_INTERVAL_S = 5.0  # one requested snapshot per this; more requests meanwhile coalesce
 
 
 async def _read_state(symbol: str, newer_than: float) -> dict[str, Any]:
@@ -67,6 +71,8 @@ class OverlayConsumer(PumpedWebsocketConsumer):
 
     max_client_message_bytes = MAX_CLIENT_MESSAGE_BYTES
     max_in_flight = MAX_IN_FLIGHT
+    max_unacked_bytes = MAX_UNACKED_BYTES
+    resync_min_interval_s = RESYNC_MIN_INTERVAL_S
     fanout: LocalFanout | None = None
     backlog_dropped = 0
 
@@ -101,6 +107,11 @@ class OverlayConsumer(PumpedWebsocketConsumer):
         self.sent = 0
         self.acked = 0
         self.paused = False
+        # (message number, bytes) of every message not acknowledged yet, and their sum
+        self._unacked: deque[tuple[int, int]] = deque()
+        self.unacked_bytes = 0
+        self._last_requested_snapshot = -float("inf")
+        self._resync_waiting = False
         self.fragmented = 0
         # Subscribe before reading the state: every change after the read is then delivered.
         self.fanout = local_fanout(self.channel_layer, self.group)
@@ -137,22 +148,63 @@ class OverlayConsumer(PumpedWebsocketConsumer):
         try:
             message = json.loads(text_data)
         except ValueError:
-            await self._send_json({"type": "error", "detail": "message is not JSON"})
+            await self._send_error("message is not JSON")
             return
         action = message.get("action") if isinstance(message, dict) else None
         if action == "ack":
             await self._on_ack(message.get("received"))
         elif action == "resync":
-            await self.send_snapshot("request")
+            await self._on_resync()
         else:
-            await self._send_json({"type": "error", "detail": "action must be 'ack' or 'resync'"})
+            await self._send_error("action must be 'ack' or 'resync'")
+
+    async def _on_resync(self) -> None:
+        """A requested snapshot: at most one per `resync_min_interval_s` (requests meanwhile coalesce
+        into one sent when the interval is over), and none for a paused client (it gets one on resume)."""
+        loop = asyncio.get_running_loop()
+        wait = self._last_requested_snapshot + self.resync_min_interval_s - loop.time()
+        if wait > 0:
+            if not self._resync_waiting:
+                self._resync_waiting = True
+                loop.call_later(wait, self._inbox.put_nowait, {"type": "overlay.resync"})
+            return
+        if self.paused or self._over_budget():
+            self._pause("snapshot requested while over budget")
+            return
+        self._last_requested_snapshot = loop.time()
+        await self.send_snapshot("request")
+
+    async def overlay_resync(self, event: dict[str, Any]) -> None:
+        """The coalesced requests' snapshot, once the interval is over."""
+        self._resync_waiting = False
+        await self._on_resync()
+
+    def _over_budget(self) -> bool:
+        return self.sent - self.acked >= self.max_in_flight or self.unacked_bytes >= self.max_unacked_bytes
+
+    def _pause(self, why: str) -> None:
+        if not self.paused:
+            self.paused = True
+            log.warning(
+                "overlay client paused channel=%s reason=%s (%d messages, %d bytes unacknowledged)",
+                self.channel_name,
+                why,
+                self.sent - self.acked,
+                self.unacked_bytes,
+            )
 
     async def _on_ack(self, received: Any) -> None:
         if isinstance(received, bool) or not isinstance(received, int) or not 0 <= received <= self.sent:
-            await self._send_json({"type": "error", "detail": f"received must be an integer 0..{self.sent}"})
+            await self._send_error(f"received must be an integer 0..{self.sent}")
             return
         self.acked = max(self.acked, received)
-        if self.paused and self.sent - self.acked <= self.max_in_flight // 2:
+        while self._unacked and self._unacked[0][0] <= self.acked:
+            self.unacked_bytes -= self._unacked.popleft()[1]
+        caught_up = (
+            self.sent - self.acked <= self.max_in_flight // 2
+            and self.unacked_bytes <= self.max_unacked_bytes // 2
+        )
+        if self.paused and caught_up:
             self.paused = False
             log.info("overlay client resumed channel=%s reason=caught up", self.channel_name)
             await self.send_snapshot("resume")
@@ -183,13 +235,8 @@ class OverlayConsumer(PumpedWebsocketConsumer):
         self.epoch, self.seq = epoch, seq
         if self.paused:
             return None, None
-        if self.sent - self.acked >= self.max_in_flight:
-            self.paused = True
-            log.warning(
-                "overlay client paused channel=%s reason=%s messages unacknowledged",
-                self.channel_name,
-                self.sent - self.acked,
-            )
+        if self._over_budget():
+            self._pause("unacknowledged messages over budget")
             return None, None
         if reason is not None:
             log.info("overlay client resnapshot channel=%s reason=%s seq=%s", self.channel_name, reason, seq)
@@ -212,19 +259,22 @@ class OverlayConsumer(PumpedWebsocketConsumer):
             {"type": "snapshot", "reason": reason, "epoch": self.epoch, "seq": self.seq, "state": state}
         )
 
+    async def _send_error(self, detail: str) -> None:
+        """Tell the client what was wrong with its message, unless it is not reading what it gets."""
+        if not self._over_budget():
+            await self._send_json({"type": "error", "detail": detail})
+
     async def _send_json(self, message: dict[str, Any]) -> None:
         await self._send_text(json.dumps(message, separators=(",", ":"), default=str))
 
     async def _send_text(self, text: str) -> None:
         """Send one JSON text (ASCII: chars == bytes), fragmented above MAX_FRAME_CHARS."""
         if len(text) <= MAX_FRAME_CHARS:
-            self.sent += 1
-            await self.send(text_data=text)
+            await self._send_counted(text)
             return
         self.fragmented += 1
         chunks = [text[i : i + FRAGMENT_CHARS] for i in range(0, len(text), FRAGMENT_CHARS)]
         for index, chunk in enumerate(chunks):
-            self.sent += 1
             fragment = {
                 "type": "fragment",
                 "id": self.fragmented,
@@ -232,4 +282,11 @@ class OverlayConsumer(PumpedWebsocketConsumer):
                 "count": len(chunks),
                 "chunk": chunk,
             }
-            await self.send(text_data=json.dumps(fragment, separators=(",", ":")))
+            await self._send_counted(json.dumps(fragment, separators=(",", ":")))
+
+    async def _send_counted(self, text: str) -> None:
+        """Send one frame and count it against the client's budget until it is acknowledged."""
+        self.sent += 1
+        self._unacked.append((self.sent, len(text)))
+        self.unacked_bytes += len(text)
+        await self.send(text_data=text)

@@ -334,3 +334,41 @@ async def test_health_reports_this_web_process_fanout_counters():
     assert fanout["subscriber_errors"] == fanout["receive_errors"] == 0 and fanout["joins"] == 1
     for comm in comms:
         await comm.disconnect()
+
+
+async def test_a_resync_flood_gets_one_snapshot_then_one_coalesced_snapshot(monkeypatch):
+    """A client that keeps asking for snapshots cannot make the server queue one per request."""
+    monkeypatch.setattr(OverlayConsumer, "resync_min_interval_s", 0.5)
+    comm, _ = await connect()
+    await receive(comm)
+    for _ in range(200):
+        await comm.send_json_to({"action": "resync"})
+    first = await receive(comm)
+    assert first["type"] == "snapshot" and first["reason"] == "request"
+    assert await comm.receive_nothing(timeout=0.2)  # the other 199 wait for the interval...
+    coalesced = await receive(comm)  # ...and become one snapshot when it is over
+    assert coalesced["type"] == "snapshot" and coalesced["reason"] == "request"
+    assert await comm.receive_nothing(timeout=0.7)
+    await comm.disconnect()
+
+
+async def test_a_client_over_its_byte_budget_is_paused_and_resumes_with_a_snapshot(monkeypatch):
+    monkeypatch.setattr(OverlayConsumer, "resync_min_interval_s", 0.0)
+    monkeypatch.setattr(OverlayConsumer, "max_unacked_bytes", 3000)
+    await seed()
+    comm, _ = await connect()
+    size = len(json.dumps(await receive(comm)))  # the connect snapshot, ~1 kB here
+    requests = 3000 // size + 3
+    for _ in range(requests):
+        await comm.send_json_to({"action": "resync"})
+    got = 0
+    while not await comm.receive_nothing(timeout=0.2):
+        await receive(comm)
+        got += 1
+    assert 1 <= got < requests  # paused once the unacknowledged bytes passed the budget
+    await group_message("e1", 1)
+    assert await comm.receive_nothing(timeout=0.2)  # deltas wait too while paused
+    await comm.send_json_to({"action": "ack", "received": 1 + got})
+    resumed = await receive(comm)
+    assert resumed["type"] == "snapshot" and resumed["reason"] == "resume"
+    await comm.disconnect()
