@@ -223,3 +223,17 @@ def test_a_gap_longer_than_candle_gap_max_h_stops_the_run_with_one_line():
     with pytest.raises(CommandError, match="CANDLE_GAP_MAX_H"):
         call_command("compute_orderblocks", stdout=StringIO(), stderr=StringIO())
     assert run_orderblocks(full=True, config=config(candle_gap_max_h=49)).mode == "full"  # at the limit: fine
+
+
+def test_a_long_gap_after_the_last_computed_candle_stops_the_incremental_run():
+    from apps.orderblocks.domain.candles import HOUR_MS
+    from apps.orderblocks.services.candles import CandleHistoryGapError
+
+    bars = sc.random_bars(3, 400)
+    store_bars(bars[:300])
+    assert run_orderblocks(full=True).mode == "full"
+    stored = OrderBlock.objects.count()
+    store_bars([replace(b, open_time_ms=b.open_time_ms + 60 * HOUR_MS) for b in bars[300:]])
+    with pytest.raises(CandleHistoryGapError, match="the first 60 missing hour"):
+        run_orderblocks()
+    assert OrderBlock.objects.count() == stored  # nothing computed across the gap

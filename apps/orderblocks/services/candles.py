@@ -119,14 +119,12 @@ def candle_count(*, through_ms: int | None = None) -> int:
     return rows.count()
 
 
-def candle_gaps(interval_ms: int = HOUR_MS) -> list[Gap]:
-    """Holes in the stored history (missing hours between the first and the last candle)."""
+def candle_gaps(interval_ms: int = HOUR_MS, *, from_ms: int | None = None) -> list[Gap]:
+    """Holes in the stored history (missing hours between the first and the last candle), or in its
+    part from `from_ms` on."""
     ensure_candle_table()
-    times = (
-        Candle.objects.order_by("open_time_ms")
-        .values_list("open_time_ms", flat=True)
-        .iterator(chunk_size=10_000)
-    )
+    rows = Candle.objects.all() if from_ms is None else Candle.objects.filter(open_time_ms__gte=from_ms)
+    times = rows.order_by("open_time_ms").values_list("open_time_ms", flat=True).iterator(chunk_size=10_000)
     return find_gaps(times, interval_ms)
 
 

@@ -111,7 +111,6 @@ def run_orderblocks(
     params = EngineParams.from_config(config)
     fingerprint = params_fingerprint(params)
     ensure_candle_table()
-    refuse_long_gaps(config.candle_gap_max_h)
     state = OrderBlockRun.objects.filter(symbol=config.symbol).first()
 
     if full:
@@ -128,9 +127,11 @@ def run_orderblocks(
     return summary
 
 
-def refuse_long_gaps(max_missing_hours: int) -> None:
-    """Raise CandleHistoryGapError (one line: where and how long) for a gap over the limit."""
-    too_long = gaps_too_long(candle_gaps(), max_missing_hours)
+def refuse_long_gaps(max_missing_hours: int, *, from_ms: int | None = None) -> None:
+    """Raise CandleHistoryGapError (one line: where and how long) for a gap over the limit: in the
+    whole history (a full run) or from the last computed candle on (an incremental run: what came
+    before was checked by the run that computed it)."""
+    too_long = gaps_too_long(candle_gaps(from_ms=from_ms), max_missing_hours)
     if too_long:
         first = too_long[0]
         raise CandleHistoryGapError(
@@ -142,6 +143,7 @@ def refuse_long_gaps(max_missing_hours: int) -> None:
 
 def _full(config: Any, params: EngineParams, reason: str, fingerprint: str, say: Progress) -> RunSummary:
     symbol = config.symbol
+    refuse_long_gaps(config.candle_gap_max_h)
     say("loading candles")
     bars = load_bars()
     say(f"computing order blocks over {len(bars)} candles")
@@ -184,6 +186,7 @@ def _incremental(
     first_new_ms = _first_open_time_after(through)
     if first_new_ms is None:
         return RunSummary(symbol, "idle", "no new candles", through_ts_ms=through, candles_through=now_count)
+    refuse_long_gaps(config.candle_gap_max_h, from_ms=through)
     window_from = open_time_before(first_new_ms, config.ob_warmup_bars)
     if window_from is None:
         window_from = first_new_ms
