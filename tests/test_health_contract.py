@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import socket
 import sys
 from pathlib import Path
 
@@ -14,14 +13,9 @@ import httpx
 
 from apps.book.selectors import health_http_status
 from apps.simulator.server import BinanceSimulator
+from bench.processes import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def test_health_answers_503_only_once_the_book_has_been_down_for_longer_than_health_stale_s():

@@ -13,6 +13,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from bench.processes import free_port
+
 ROOT = Path(__file__).resolve().parent.parent
 NOT_MIGRATED = "is not migrated: run python manage.py migrate"
 
@@ -63,9 +65,7 @@ def test_commands_on_an_unmigrated_database_say_so_in_one_line(tmp_path, args):
 
 
 def test_serve_on_a_fresh_sqlite_database_migrates_and_serves(tmp_path):
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     proc = subprocess.Popen(
         [sys.executable, "manage.py", "serve", "--port", str(port), "--no-stream"],
         cwd=ROOT,
