@@ -38,42 +38,55 @@ class Setting:
     help: str
 
 
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value <= 0:
-        raise ValueError("must be a positive integer")
-    return value
+def _int_between(low: int, high: int) -> Callable[[str], int]:
+    """An integer in [low, high]: anything else (a fraction, 1e9, an absurd size) is refused."""
+
+    def parse(text: str) -> int:
+        if not re.fullmatch(r"\s*[+-]?\d{1,19}\s*", text):
+            raise ValueError(f"must be a whole number between {low:,} and {high:,}")
+        value = int(text)
+        if not low <= value <= high:
+            raise ValueError(f"must be between {low:,} and {high:,}")
+        return value
+
+    return parse
 
 
-def _non_negative_int(text: str) -> int:
-    value = int(text)
-    if value < 0:
-        raise ValueError("must be >= 0")
-    return value
+def _number_between(low: float, high: float, *, allow_low: bool = False) -> Callable[[str], float]:
+    """A finite number in (low, high] (or [low, high] with allow_low): inf, nan and absurd
+    durations are refused, as a typo would otherwise disable a watchdog or a timeout."""
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise ValueError("must be a number") from None
+        above_low = value >= low if allow_low else value > low
+        if not (above_low and value <= high):  # false for nan too
+            bound = "from" if allow_low else "above"
+            raise ValueError(f"must be a number {bound} {low:g} up to {high:g}")
+        return value
+
+    return parse
 
 
-def _positive_float(text: str) -> float:
-    value = float(text)
-    if not value > 0:
-        raise ValueError("must be a positive number")
-    return value
+def _decimal_between(low: Decimal, high: Decimal) -> Callable[[str], Decimal]:
+    """A finite decimal in (low, high]."""
+
+    def parse(text: str) -> Decimal:
+        try:
+            value = Decimal(text)
+        except InvalidOperation as exc:
+            raise ValueError("must be a decimal number") from exc
+        if not value.is_finite() or not low < value <= high:
+            raise ValueError(f"must be a decimal number above {low} up to {high}")
+        return value
+
+    return parse
 
 
-def _non_negative_float(text: str) -> float:
-    value = float(text)
-    if not value >= 0 or value == float("inf"):
-        raise ValueError("must be a number >= 0")
-    return value
-
-
-def _positive_decimal(text: str) -> Decimal:
-    try:
-        value = Decimal(text)
-    except InvalidOperation as exc:
-        raise ValueError("must be a decimal number") from exc
-    if not value.is_finite() or value <= 0:
-        raise ValueError("must be a positive decimal number")
-    return value
+DAY_S = 86_400.0
+YEAR_H = 8_760.0
 
 
 def _bool(text: str) -> bool:
@@ -123,6 +136,10 @@ def _database_url(text: str) -> str:
     if parsed.scheme in {"postgres", "postgresql"}:
         if not parsed.path.strip("/"):
             raise ValueError("postgres URL needs a database name: postgres://user:pw@host:5432/db")
+        try:
+            parsed.port  # noqa: B018  (urllib checks the port when it is read)
+        except ValueError as exc:
+            raise ValueError(f"postgres URL has a bad port: {exc}") from None
         return text
     raise ValueError("must start with sqlite:/// or postgres://")
 
@@ -143,7 +160,10 @@ def _table_name(text: str) -> str:
 
 
 def _host_list(text: str) -> list[str]:
-    return [h.strip() for h in text.split(",") if h.strip()]
+    hosts = [h.strip() for h in text.split(",") if h.strip()]
+    if not hosts:  # Django would then answer every request 400
+        raise ValueError("must name at least one host the service is reached by (e.g. localhost)")
+    return hosts
 
 
 DEFAULT_SQLITE = f"sqlite:///{BASE_DIR / 'var' / 'db.sqlite3'}"
@@ -169,35 +189,55 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("BINANCE_REST_URL", "https://api.binance.com", _http_url, "Binance REST base URL"),
     Setting("SYMBOL", "BTCEUR", _symbol, "The one spot symbol this service follows"),
     Setting("DEPTH_SPEED", "100ms", _choice("100ms", "1000ms"), "Diff-depth stream cadence"),
-    Setting("SNAPSHOT_LIMIT", "5000", _positive_int, "Levels per side requested from /api/v3/depth"),
-    Setting("WATCHDOG_S", "10", _positive_float, "No depth event for this long forces a reconnect"),
+    Setting("SNAPSHOT_LIMIT", "5000", _int_between(5, 5000), "Levels per side requested from /api/v3/depth"),
+    Setting("WATCHDOG_S", "10", _number_between(0, 3600), "No depth event for this long forces a reconnect"),
     Setting(
         "RECONNECT_AFTER_S",
         "84600",
-        _positive_float,
+        _number_between(60, DAY_S),
         "Proactive make-before-break reconnect age (Binance drops at 24 h)",
     ),
-    Setting("BACKOFF_BASE_S", "0.5", _positive_float, "Reconnect backoff base (full jitter)"),
-    Setting("BACKOFF_CAP_S", "30", _positive_float, "Reconnect backoff cap"),
-    Setting("BUFFER_MAX_EVENTS", "10000", _positive_int, "Bounded event buffer; overflow forces a resync"),
-    Setting("REST_TIMEOUT_S", "10", _positive_float, "REST request timeout"),
-    Setting("REST_WEIGHT_LIMIT_1M", "6000", _positive_int, "Binance request weight per minute"),
-    Setting("REST_WEIGHT_RESERVE", "1000", _non_negative_int, "Weight kept free for other REST users"),
+    Setting("BACKOFF_BASE_S", "0.5", _number_between(0, 60), "Reconnect backoff base (full jitter)"),
+    Setting("BACKOFF_CAP_S", "30", _number_between(0, 3600), "Reconnect backoff cap"),
+    Setting(
+        "BUFFER_MAX_EVENTS",
+        "10000",
+        _int_between(1, 1_000_000),
+        "Bounded event buffer; overflow forces a resync",
+    ),
+    Setting("REST_TIMEOUT_S", "10", _number_between(0, 300), "REST request timeout"),
+    Setting("REST_WEIGHT_LIMIT_1M", "6000", _int_between(1, 1_000_000), "Binance request weight per minute"),
+    Setting(
+        "REST_WEIGHT_RESERVE", "1000", _int_between(0, 1_000_000), "Weight kept free for other REST users"
+    ),
     # publication
-    Setting("PUBLISH_INTERVAL_MS", "1000", _positive_int, "Publication and zone cycle interval"),
-    Setting("PUBLISH_TOP_N", "100", _positive_int, "Levels per side in the published book"),
-    Setting("IMBALANCE_TOP_N", "20", _positive_int, "Levels per side used for imbalance_topn"),
-    Setting("STALE_AFTER_S", "5", _positive_float, "Published book older than this reads as stale"),
+    Setting("PUBLISH_INTERVAL_MS", "1000", _int_between(50, 60_000), "Publication and zone cycle interval"),
+    Setting("PUBLISH_TOP_N", "100", _int_between(1, 5000), "Levels per side in the published book"),
+    Setting("IMBALANCE_TOP_N", "20", _int_between(1, 5000), "Levels per side used for imbalance_topn"),
+    Setting("STALE_AFTER_S", "5", _number_between(0, DAY_S), "Published book older than this reads as stale"),
     Setting(
         "HEALTH_STALE_S",
         "10",
-        _positive_float,
+        _number_between(0, DAY_S),
         "/api/health answers 503 once the book has not been live for longer than this",
     ),
-    Setting("METRICS_RETENTION_H", "24", _positive_float, "orderbook_metrics retention"),
+    Setting(
+        "HEALTH_MAX_MISSED_PUBLICATIONS",
+        "3",
+        _int_between(1, 1_000_000),
+        "/api/health is not ok (503) once this many publications in a row are missing (a failing database)",
+    ),
+    Setting("METRICS_RETENTION_H", "24", _number_between(0, 10 * YEAR_H), "orderbook_metrics retention"),
     # zones
-    Setting("ZONE_RANGE_PCT", "1.0", _positive_decimal, "Analysed band around mid, percent"),
-    Setting("ZONE_BIN_SIZE", "50", _positive_decimal, "Bin width in quote currency"),
+    Setting(
+        "ZONE_RANGE_PCT",
+        "1.0",
+        _decimal_between(Decimal(0), Decimal(100)),
+        "Analysed band around mid, percent",
+    ),
+    Setting(
+        "ZONE_BIN_SIZE", "50", _decimal_between(Decimal(0), Decimal(10) ** 9), "Bin width in quote currency"
+    ),
     Setting(
         "ZONE_BIN_ROUNDING",
         "floor_ceil",
@@ -205,54 +245,81 @@ SETTINGS: tuple[Setting, ...] = (
         "Bin assignment: floor for bids/ceil for asks, or round-half-up for both",
     ),
     Setting("ZONE_VOLUME_MODE", "qty", _choice("qty", "notional"), "Bin volume: sum(qty) or sum(qty*price)"),
-    Setting("ZONE_BASELINE_K", "3", _non_negative_int, "Median window half-width in bins"),
+    Setting("ZONE_BASELINE_K", "3", _int_between(0, 10_000), "Median window half-width in bins"),
     Setting(
         "ZONE_BASELINE_EPS",
         "0.00000001",
-        _positive_decimal,
+        _decimal_between(Decimal(0), Decimal(10) ** 9),
         "Floor for a bin's baseline volume in score = vol / max(baseline, eps)",
     ),
-    Setting("ZONE_WALL_MULTIPLIER", "4.0", _positive_float, "Score that makes a wall bin"),
-    Setting("ZONE_MAX_GAP_BINS", "1", _non_negative_int, "Max empty bins between merged wall bins"),
-    Setting("ZONE_CONFIRM_S", "30", _positive_float, "Persistence needed to confirm a zone"),
-    Setting("ZONE_CONFIRM_CYCLES", "5", _positive_int, "Cycles in a row with strength >= threshold"),
-    Setting("ZONE_STRENGTH_THRESHOLD", "4.0", _positive_float, "Strength needed in each confirm cycle"),
-    Setting("ZONE_GRACE_CYCLES", "2", _positive_int, "Missing cycles before a zone has disappeared"),
-    Setting("ZONE_DISCARD_S", "10", _positive_float, "Zones that lived less than this are discarded"),
-    Setting("ZONE_LINGER_S", "60", _positive_float, "Broken/pulled zones stay visible this long"),
+    Setting("ZONE_WALL_MULTIPLIER", "4.0", _number_between(0, 1e6), "Score that makes a wall bin"),
+    Setting("ZONE_MAX_GAP_BINS", "1", _int_between(0, 10_000), "Max empty bins between merged wall bins"),
+    Setting("ZONE_CONFIRM_S", "30", _number_between(0, DAY_S), "Persistence needed to confirm a zone"),
     Setting(
-        "ZONE_DRAW_MIN_S", "5", _non_negative_float, "The page draws a candidate zone once it stood this long"
+        "ZONE_CONFIRM_CYCLES", "5", _int_between(1, 1_000_000), "Cycles in a row with strength >= threshold"
     ),
-    Setting("ZONE_HISTORY_RETENTION_H", "24", _positive_float, "orderbook_zones_history retention"),
+    Setting(
+        "ZONE_STRENGTH_THRESHOLD", "4.0", _number_between(0, 1e6), "Strength needed in each confirm cycle"
+    ),
+    Setting(
+        "ZONE_GRACE_CYCLES", "2", _int_between(1, 1_000_000), "Missing cycles before a zone has disappeared"
+    ),
+    Setting(
+        "ZONE_DISCARD_S", "10", _number_between(0, DAY_S), "Zones that lived less than this are discarded"
+    ),
+    Setting(
+        "ZONE_LINGER_S", "60", _number_between(0, 7 * DAY_S), "Broken/pulled zones stay visible this long"
+    ),
+    Setting(
+        "ZONE_DRAW_MIN_S",
+        "5",
+        _number_between(0, DAY_S, allow_low=True),
+        "The page draws a candidate zone once it stood this long",
+    ),
+    Setting(
+        "ZONE_HISTORY_RETENTION_H",
+        "24",
+        _number_between(0, 10 * YEAR_H),
+        "orderbook_zones_history retention",
+    ),
     # order blocks
     Setting("CANDLE_TABLE", "btc_eur_1h", _table_name, "1h OHLCV source table"),
-    Setting("OB_ATR_PERIOD", "14", _positive_int, "ATR period"),
+    Setting("OB_ATR_PERIOD", "14", _int_between(1, 10_000), "ATR period"),
     Setting("OB_ATR_METHOD", "wilder", _choice("wilder", "sma"), "ATR smoothing"),
-    Setting("OB_FRACTAL_N", "3", _positive_int, "Fractal swing half-width"),
-    Setting("OB_DISPLACEMENT_K", "1.2", _positive_float, "Displacement range in ATRs"),
+    Setting("OB_FRACTAL_N", "3", _int_between(1, 1_000), "Fractal swing half-width"),
+    Setting("OB_DISPLACEMENT_K", "1.2", _number_between(0, 1_000), "Displacement range in ATRs"),
     Setting("OB_ZONE_MODE", "conservative", _choice("conservative", "aggressive"), "Order-block zone bounds"),
     Setting(
         "CANDLE_GAP_MAX_H",
         "48",
-        _positive_int,
+        _int_between(1, 1_000_000),
         "A candle-history gap longer than this stops the order-block run (an error, not a warning)",
     ),
-    Setting("OB_WARMUP_BARS", "1000", _positive_int, "Bars recomputed by the incremental hourly run"),
-    Setting("OB_RUN_DELAY_S", "5", _non_negative_int, "Seconds after a candle closes before the hourly run"),
+    Setting(
+        "OB_WARMUP_BARS", "1000", _int_between(1, 10_000_000), "Bars recomputed by the incremental hourly run"
+    ),
+    Setting(
+        "OB_RUN_DELAY_S", "5", _int_between(0, 3600), "Seconds after a candle closes before the hourly run"
+    ),
     # web
     Setting("RENDER_TOUCHED", "true", _bool, "Draw touched order blocks (styled differently)"),
     Setting(
         "OB_DISPLAY_ATR",
         "10",
-        _positive_float,
+        _number_between(0, 1e6),
         "The page shows active order blocks within this many ATR(14) of the last close by default",
     ),
-    Setting("OB_DISPLAY_MAX", "10", _positive_int, "... and at most this many per direction, nearest first"),
-    Setting("API_MAX_LIMIT", "5000", _positive_int, "Cap for ?limit= on list endpoints"),
+    Setting(
+        "OB_DISPLAY_MAX",
+        "10",
+        _int_between(1, 10_000),
+        "... and at most this many per direction, nearest first",
+    ),
+    Setting("API_MAX_LIMIT", "5000", _int_between(1, 1_000_000), "Cap for ?limit= on list endpoints"),
     # infrastructure
     Setting("DATABASE_URL", DEFAULT_SQLITE, _database_url, "sqlite:///abs/path.sqlite3 or postgres://..."),
     Setting("REDIS_URL", "", _redis_url, "Empty: in-memory channel layer; redis://host:port/0 for scale-out"),
-    Setting("SQLITE_BUSY_TIMEOUT_S", "20", _positive_float, "SQLite busy timeout"),
+    Setting("SQLITE_BUSY_TIMEOUT_S", "20", _number_between(0, 3600), "SQLite busy timeout"),
     Setting("DJANGO_DEBUG", "false", _bool, "Django DEBUG"),
     Setting("DJANGO_SECRET_KEY", "dev-insecure-change-me", str, "Django SECRET_KEY"),
     Setting("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]", _host_list, "Comma-separated Host names"),
@@ -260,7 +327,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "GC_GEN0_THRESHOLD",
         "50000",
-        _non_negative_int,
+        _int_between(0, 10_000_000),
         "Python GC young-generation threshold for server processes (0: Python's default, 700)",
     ),
 )
@@ -288,6 +355,7 @@ class Config:
     imbalance_top_n: int
     stale_after_s: float
     health_stale_s: float
+    health_max_missed_publications: int
     metrics_retention_h: float
     zone_range_pct: Decimal
     zone_bin_size: Decimal

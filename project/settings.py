@@ -76,7 +76,11 @@ def _database(url: str) -> dict[str, Any]:
 
 DATABASES = {"default": _database(CONFIG.database_url)}
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
-    os.makedirs(os.path.dirname(DATABASES["default"]["NAME"]), exist_ok=True)
+    try:
+        os.makedirs(os.path.dirname(DATABASES["default"]["NAME"]), exist_ok=True)
+    except OSError as exc:  # one line naming the variable, as for any other bad setting
+        sys.stderr.write(f"configuration error: DATABASE_URL: cannot create the SQLite folder: {exc}\n")
+        raise SystemExit(2) from None
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 if CONFIG.redis_url:

@@ -26,6 +26,20 @@ def test_defaults_match_the_spec():
         ("ZONE_BIN_SIZE", "abc"),
         ("DEPTH_SPEED", "250ms"),
         ("GC_GEN0_THRESHOLD", "-1"),
+        ("GC_GEN0_THRESHOLD", "99999999999"),
+        ("WATCHDOG_S", "inf"),
+        ("WATCHDOG_S", "nan"),
+        ("REST_TIMEOUT_S", "1e308"),
+        ("PUBLISH_INTERVAL_MS", "1e23"),
+        ("PUBLISH_INTERVAL_MS", "9" * 5000),
+        ("ZONE_BIN_SIZE", "Infinity"),
+        ("ZONE_RANGE_PCT", "NaN"),
+        ("ZONE_WALL_MULTIPLIER", "-inf"),
+        ("SNAPSHOT_LIMIT", "10000"),
+        ("ALLOWED_HOSTS", ""),
+        ("ALLOWED_HOSTS", " , "),
+        ("DATABASE_URL", "postgres://u:p@h:99999/db"),
+        ("DATABASE_URL", "postgres://u:p@h:port/db"),
     ],
 )
 def test_bad_values_name_the_variable(variable, value):
@@ -48,3 +62,23 @@ def test_server_processes_freeze_start_up_objects_and_use_the_configured_young_g
 
     assert gc.get_freeze_count() > 10_000  # Django and the apps
     assert gc.get_threshold()[0] == settings.CONFIG.gc_gen0_threshold == 50_000
+
+
+def test_every_numeric_setting_refuses_infinity_and_nan_in_one_line():
+    from project.config import SETTINGS
+
+    numeric = [s for s in SETTINGS if s.default.replace(".", "", 1).isdigit()]
+    assert len(numeric) > 30
+    for setting in numeric:
+        for value in ("inf", "nan", "1e400"):
+            with pytest.raises(ConfigError) as info:
+                load_config({setting.env: value})
+            message = str(info.value)
+            assert message.startswith(f"{setting.env}: ") and "\n" not in message, message
+
+
+def test_the_defaults_sit_inside_their_own_bounds():
+    from project.config import SETTINGS
+
+    for setting in SETTINGS:
+        setting.parse(setting.default)

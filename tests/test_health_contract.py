@@ -25,6 +25,41 @@ def test_health_answers_503_only_once_the_book_has_been_down_for_longer_than_hea
     assert health_http_status(down, 109.0, 10) == 200  # a blip: not worth taking the node out
     assert health_http_status(down, 110.5, 10) == 503
     assert health_http_status({"ok": False, "since": None}, 100.0, 10) == 503  # never published
+    # publications failing (a broken database): 503 at once, whatever the grace for a reconnect
+    failing = {"ok": False, "since": 100.0, "publishing": False, "database": {"ok": True}}
+    assert health_http_status(failing, 101.0, 10) == 503
+    unreadable = {"ok": False, "since": None, "publishing": False, "database": {"ok": False}}
+    assert health_http_status(unreadable, 101.0, 10) == 503
+
+
+def test_missed_publications_count_the_cycles_the_row_should_have_been_written_since():
+    from apps.book.selectors import missed_publications
+
+    assert missed_publications(None, 1000) == 0
+    assert missed_publications(0.2, 1000) == 0
+    assert missed_publications(1.9, 1000) == 0  # the next one is due: not missed yet
+    assert missed_publications(2.0, 1000) == 1
+    assert missed_publications(4.5, 1000) == 3
+    assert missed_publications(4.5, 500) == 8
+
+
+def test_the_database_file_watch_notices_a_deleted_or_replaced_sqlite_file(tmp_path):
+    import pytest
+
+    from apps.core.database_state import DatabaseFileLost, DatabaseFileWatch
+
+    path = tmp_path / "watched.sqlite3"
+    path.write_bytes(b"")
+    watch = DatabaseFileWatch(str(path))
+    watch.check()
+    replacement = tmp_path / "new.sqlite3"
+    replacement.write_bytes(b"")
+    replacement.replace(path)
+    with pytest.raises(DatabaseFileLost, match="was replaced by another file"):
+        watch.check()
+    path.unlink()
+    with pytest.raises(DatabaseFileLost, match="is gone"):
+        watch.check()
 
 
 async def wait_for(predicate, timeout: float, what: str):

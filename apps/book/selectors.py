@@ -6,8 +6,10 @@ import time
 from typing import Any
 
 from django.conf import settings
+from django.db import DatabaseError
 
 from apps.book.models import PublishedBook
+from apps.core.database_state import database_file_problem, error_line
 
 BOOK_LIMIT_CAP = 100
 
@@ -104,28 +106,69 @@ def stream_status(symbol: str, now_ms: int | None = None) -> dict[str, Any]:
     return _status_of(symbol, _latest_row(symbol), now_ms)
 
 
+def missed_publications(age_s: float | None, interval_ms: int) -> int:
+    """Publication cycles that should have written the row since it was last written: its age in
+    intervals, less the one under way. A failing database (or a stopped streamer) makes it grow."""
+    if age_s is None:
+        return 0
+    return max(0, int(age_s * 1000 // interval_ms) - 1)
+
+
 def stream_health(symbol: str, now_ms: int | None = None) -> dict[str, Any]:
-    """Status and the streamer's health counters, both from one read of the published row."""
+    """Status and the streamer's health counters, both from one read of the published row.
+
+    `ok` needs a live book AND fewer than HEALTH_MAX_MISSED_PUBLICATIONS missing publications in a
+    row: what readers see must be what the streamer has now, not what it last managed to write."""
     row = _latest_row(symbol)
     status = _status_of(symbol, row, now_ms)
     last_error = status["last_error"]
+    config = settings.CONFIG
+    missed = missed_publications(status["age_s"], config.publish_interval_ms)
+    publishing = missed < config.health_max_missed_publications
     return {
         "symbol": symbol,
         "status": status["status"],
-        "ok": status["status"] == "live",
+        "ok": status["status"] == "live" and publishing,
+        "publishing": publishing,
         "since": status["since_ms"] / 1000 if status["since_ms"] is not None else None,
         "last_error": {"text": last_error["text"], "time": last_error["ts_ms"] / 1000}
         if last_error
         else None,
         "published_ts_ms": status["ts_ms"],
         "published_age_s": status["age_s"],
+        "missed_publications": missed,
+        "database": {"ok": True, "error": None},
         "stream": row.health if row is not None else {},
     }
 
 
+def unreadable_health(symbol: str, problem: str) -> dict[str, Any]:
+    """/api/health when the database cannot be read: not ok, and why."""
+    return {
+        "symbol": symbol,
+        "status": "unknown",
+        "ok": False,
+        "since": None,
+        "last_error": None,
+        "published_ts_ms": None,
+        "published_age_s": None,
+        "missed_publications": None,
+        "publishing": False,
+        "database": {"ok": False, "error": problem},
+        "stream": {},
+    }
+
+
 def health_document(symbol: str) -> dict[str, Any]:
-    """GET /api/health without its `web` part (the answering process adds its own)."""
-    data = stream_health(symbol)
+    """GET /api/health without its `web` part (the answering process adds its own). A database
+    that fails or whose SQLite file is gone gives a not-ok document, never an exception."""
+    problem = database_file_problem()
+    if problem is not None:
+        return unreadable_health(symbol, problem)
+    try:
+        data = stream_health(symbol)
+    except DatabaseError as exc:
+        return unreadable_health(symbol, error_line(exc))
     simulator_url = data["stream"].get("simulator_url")
     if simulator_url:  # only when `serve --simulator` feeds the stream
         data["simulator_url"] = simulator_url
@@ -133,9 +176,12 @@ def health_document(symbol: str) -> dict[str, Any]:
 
 
 def health_http_status(document: dict[str, Any], now_s: float, health_stale_s: float) -> int:
-    """503 once the book has not been live for longer than `health_stale_s` (or never was), else 200:
-    load balancers and uptime monitors act on it; the body is the same either way."""
+    """503 at once when the database fails or publications stopped; 503 once the book has not been
+    live for longer than `health_stale_s` (or never was); else 200: load balancers and uptime
+    monitors act on it; the body is the same either way."""
     if document["ok"]:
         return 200
+    if not document.get("database", {}).get("ok", True) or not document.get("publishing", True):
+        return 503  # the database cannot be read, or publications keep failing: readers get an old book
     since = document["since"]
     return 503 if since is None or now_s - since > health_stale_s else 200

@@ -16,6 +16,7 @@ from apps.book.services.cycle import StreamListener
 from apps.book.services.publication import prune_metrics, write_publication
 from apps.book.services.rest_client import BinanceRestClient
 from apps.book.services.streamer import OrderBookStreamer, StreamerSettings
+from apps.core.database_state import DatabaseFileWatch
 from apps.core.garbage_collection import collect_after_recovery
 from apps.core.sync_threads import in_sync_thread
 from apps.orderblocks.services.live import OrderBlockListener
@@ -25,12 +26,25 @@ from apps.zones.services.live import ZoneCycleListener
 log = logging.getLogger("apps.live.runtime")
 
 
-# The streamer's writes run on the sync pool (apps/core/sync_threads.py), not on the one thread that
-# serves every sync Django view in this process, so page/API requests never queue behind them.
-async def publish_to_db(
-    symbol: str, ts_ms: int, status: str, view: BookView | None, health: dict[str, Any]
-) -> None:
-    await in_sync_thread(write_publication)(symbol, ts_ms, status, view, health)
+class DatabasePublisher:
+    """Writes each publication on the sync pool (apps/core/sync_threads.py), not on the one thread
+    that serves every sync Django view in this process, so page/API requests never queue behind
+    it; refuses to write once the SQLite file it started with is gone or replaced (the write would
+    land in an unlinked file and be lost at the next start): the publication fails loudly."""
+
+    def __init__(self, watch: DatabaseFileWatch) -> None:
+        self.watch = watch
+
+    def write(
+        self, symbol: str, ts_ms: int, status: str, view: BookView | None, health: dict[str, Any]
+    ) -> None:
+        self.watch.check()
+        write_publication(symbol, ts_ms, status, view, health)
+
+    async def __call__(
+        self, symbol: str, ts_ms: int, status: str, view: BookView | None, health: dict[str, Any]
+    ) -> None:
+        await in_sync_thread(self.write)(symbol, ts_ms, status, view, health)
 
 
 async def prune_metrics_async(symbol: str, older_than_ms: int) -> int:
@@ -49,7 +63,7 @@ def build_streamer(config: Any, *, with_listeners: bool = True, **overrides: Any
     streamer = OrderBookStreamer(
         settings,
         listeners=listeners,
-        publisher=publish_to_db,
+        publisher=DatabasePublisher(DatabaseFileWatch.of_database()),
         pruner=prune_metrics_async,
         broadcaster=broadcaster,
         rest=rest,

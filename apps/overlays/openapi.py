@@ -406,8 +406,26 @@ def _health_path() -> dict[str, Any]:
         "additionalProperties": True,
         "properties": {
             "symbol": {"type": "string"},
-            "status": {"type": "string", "enum": list(STREAM_STATUSES)},
-            "ok": {"type": "boolean", "description": "The book is live."},
+            "status": {"type": "string", "enum": [*STREAM_STATUSES, "unknown"]},
+            "ok": {
+                "type": "boolean",
+                "description": "The book is live and its publications reach the database.",
+            },
+            "publishing": {
+                "type": "boolean",
+                "description": "Fewer than HEALTH_MAX_MISSED_PUBLICATIONS publications in a row are missing.",
+            },
+            "missed_publications": {
+                "type": ["integer", "null"],
+                "description": "Publication cycles missing since the last one written (a failing database "
+                "or a stopped streamer); null when the database cannot be read.",
+            },
+            "database": {
+                "type": "object",
+                "required": ["ok", "error"],
+                "properties": {"ok": {"type": "boolean"}, "error": {"type": ["string", "null"]}},
+                "description": "Whether the database can be read (and its SQLite file is still there).",
+            },
             "since": {
                 "type": ["number", "null"],
                 "description": "UTC seconds: when the current status began (null before the first publication).",
@@ -423,7 +441,12 @@ def _health_path() -> dict[str, Any]:
                 ],
                 "description": "The last connection or snapshot error and its time (UTC seconds).",
             },
-            "stream": {"type": "object", "additionalProperties": True},
+            "stream": {
+                "type": "object",
+                "additionalProperties": True,
+                "description": "The streamer's counters as of its last publication; `storage` holds "
+                "failed_publications, failed_in_a_row and last_error (the last database error).",
+            },
             "web": {
                 "type": "object",
                 "additionalProperties": True,
@@ -436,12 +459,16 @@ def _health_path() -> dict[str, Any]:
     path = _get(
         "Stream health",
         "Stream status and counters. 503 (same body) once the book has not been live for longer "
-        "than HEALTH_STALE_S, for load balancers and uptime monitors.",
+        "than HEALTH_STALE_S, and at once when the database cannot be read or "
+        "HEALTH_MAX_MISSED_PUBLICATIONS publications in a row are missing; for load balancers "
+        "and uptime monitors.",
         [],
         _json(document, "Health: the book is live, or has been down for less than HEALTH_STALE_S."),
     )
     path["get"]["responses"]["503"] = _json(
-        document, "The book has not been live for longer than HEALTH_STALE_S."
+        document,
+        "The book has not been live for longer than HEALTH_STALE_S, the database fails, or "
+        "publications stopped reaching it.",
     )
     return path
 

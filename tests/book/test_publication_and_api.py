@@ -12,7 +12,8 @@ from django.test import Client
 from apps.book.models import OrderbookMetric, PublishedBook
 from apps.book.services.publication import prune_metrics
 from apps.book.services.streamer import OrderBookStreamer
-from apps.live.runtime import prune_metrics_async, publish_to_db
+from apps.core.database_state import DatabaseFileWatch
+from apps.live.runtime import DatabasePublisher, prune_metrics_async
 from apps.simulator.server import BinanceSimulator
 from tests.book.streaming import StreamHarness, fast_settings
 
@@ -27,7 +28,9 @@ def get_json(path: str) -> tuple[int, dict]:
 async def test_api_book_serves_the_published_book_equal_to_the_exchange():
     async with BinanceSimulator(depth_interval_s=0.05, seed=11) as sim:
         streamer = OrderBookStreamer(
-            fast_settings(sim, publish_interval_ms=100), publisher=publish_to_db, pruner=prune_metrics_async
+            fast_settings(sim, publish_interval_ms=100),
+            publisher=DatabasePublisher(DatabaseFileWatch.of_database()),
+            pruner=prune_metrics_async,
         )
         h = StreamHarness(sim=sim, streamer=streamer)
         streamer.observers.append(h.observe)

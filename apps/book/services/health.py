@@ -68,6 +68,7 @@ class HealthCollector:
             "listener_errors": dict(self.publication.listener_errors),
             "last_backoff_s": round(self.connection.last_backoff_s, 3),
             "published": self.publication.published,
+            "storage": self.publication.failures.as_dict(),
             "rest": rest_health(self.rest),
             "trusted_window": [decimal_text(window[0]), decimal_text(window[1])] if window else None,
             **{name: section() for name, section in self.sections.items()},

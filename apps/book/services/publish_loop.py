@@ -41,6 +41,34 @@ class Published:
     view: BookView | None
 
 
+@dataclass
+class PublicationFailures:
+    """Failed publications (the database write, mostly): how many, how many in a row now, the last
+    error. In /api/health's `stream.storage` once a publication succeeds again; while they fail,
+    readers see the published row age (`missed_publications`)."""
+
+    total: int = 0
+    in_a_row: int = 0
+    last_error: str | None = None
+    last_error_ms: int | None = None
+
+    def failed(self, exc: BaseException, now_ms: int) -> None:
+        self.total += 1
+        self.in_a_row += 1
+        self.last_error = f"{type(exc).__name__}: {' '.join(str(exc).split())[:300]}"
+        self.last_error_ms = now_ms
+
+    def succeeded(self) -> None:
+        self.in_a_row = 0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "failed_publications": self.total,
+            "failed_in_a_row": self.in_a_row,
+            "last_error": {"text": self.last_error, "ts_ms": self.last_error_ms} if self.last_error else None,
+        }
+
+
 Publisher = Callable[[str, int, str, BookView | None, dict[str, Any]], Awaitable[None]]
 Pruner = Callable[[str, int], Awaitable[Any]]
 
@@ -77,6 +105,7 @@ class PublicationLoop:
         self.published = 0
         self.listener_errors: Counter[str] = Counter()
         self.errors = RepeatedErrors(log, clock=monotonic)  # a failure per cycle: one line, not one each
+        self.failures = PublicationFailures()
         self._trades: list[Trade] = []
         self._published_status = ""
 
@@ -109,8 +138,10 @@ class PublicationLoop:
                 raise
             except Exception as exc:
                 self.listener_errors["publish"] += 1
+                self.failures.failed(exc, int(self._clock() * 1000))
                 self.errors.error("publication", exc)
             else:
+                self.failures.succeeded()
                 self.errors.ok("publication")
 
     async def publish_once(self) -> None:
