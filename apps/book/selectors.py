@@ -123,11 +123,17 @@ def stream_health(symbol: str, now_ms: int | None = None) -> dict[str, Any]:
     }
 
 
-def health_document(symbol: str) -> dict[str, Any]:
-    """GET /api/health without its `web` part (the answering process adds its own)."""
+def health_document(symbol: str, details: bool | None = None) -> dict[str, Any]:
+    """GET /api/health without its `web` part (the answering process adds its own).
+
+    The demo simulator's control URL (`simulator_url`, which moves the market) is shown only with
+    `details` (default: the HEALTH_DETAILS setting)."""
+    details = settings.CONFIG.health_details if details is None else details
     data = stream_health(symbol)
     simulator_url = data["stream"].get("simulator_url")
-    if simulator_url:  # only when `serve --simulator` feeds the stream
+    if not details:
+        data["stream"] = {k: v for k, v in data["stream"].items() if k != "simulator_url"}
+    elif simulator_url:  # only when `serve --simulator` feeds the stream
         data["simulator_url"] = simulator_url
     return data
 

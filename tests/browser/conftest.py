@@ -189,6 +189,7 @@ def start_live_site(tmp: Path, migrated_db: Path) -> tuple[Site, subprocess.Pope
     """`manage.py serve --simulator` in `tmp`, returned once its book is live."""
     env = _site_env(tmp, migrated_db)
     env["REDIS_URL"] = ""
+    env["HEALTH_DETAILS"] = "1"  # /api/health names the simulator's control URL
     port = free_port()
     log_path = tmp / "serve.log"
     with open(log_path, "wb") as log:
