@@ -13,6 +13,7 @@ def test_defaults_match_the_spec():
     assert config.publish_interval_ms == 1000
     assert config.zone_bin_size == Decimal("50")
     assert config.database_url.startswith("sqlite:///")
+    assert config.max_request_body == 65536 and config.health_details is False
 
 
 @pytest.mark.parametrize(
@@ -26,6 +27,8 @@ def test_defaults_match_the_spec():
         ("ZONE_BIN_SIZE", "abc"),
         ("DEPTH_SPEED", "250ms"),
         ("GC_GEN0_THRESHOLD", "-1"),
+        ("MAX_REQUEST_BODY", "0"),
+        ("HEALTH_DETAILS", "maybe"),
     ],
 )
 def test_bad_values_name_the_variable(variable, value):
