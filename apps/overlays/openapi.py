@@ -427,9 +427,14 @@ def _health_path() -> dict[str, Any]:
             "web": {
                 "type": "object",
                 "additionalProperties": True,
-                "description": "The web process that answered: pid and its overlay "
+                "description": "The web process that answered: its overlay "
                 "fan-out counters (subscribers, received, delivered, "
-                "subscriber_errors, receive_errors, joins).",
+                "subscriber_errors, receive_errors, joins), and its pid with HEALTH_DETAILS=1.",
+            },
+            "simulator_url": {
+                "type": "string",
+                "description": "Only under `serve --simulator` with HEALTH_DETAILS=1: the bundled "
+                "simulator's control URL.",
             },
         },
     }
@@ -465,7 +470,9 @@ def openapi_document(symbol: str, api_max_limit: int) -> dict[str, Any]:
             "description": (
                 "Live liquidity zones from the Binance L2 book and 1h order blocks for one spot symbol. "
                 "Push: WebSocket /ws/overlays (snapshot, then deltas with epoch+seq). "
-                "Every bad query parameter returns 400 with a JSON body naming it."
+                "Every bad query parameter returns 400 with a JSON body naming it; every other error "
+                'under /api/ is JSON too ({"error","detail"}), a request body over '
+                "MAX_REQUEST_BODY bytes 413."
             ),
         },
         "paths": paths,
