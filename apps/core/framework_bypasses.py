@@ -74,6 +74,7 @@ from django.http.request import split_domain_port, validate_host
 from twisted.internet import defer
 from twisted.internet import reactor as twisted_reactor
 
+from apps.core.repeated_errors import RepeatedErrors
 from apps.core.security_headers import ASGI_SECURITY_HEADERS, SECURITY_HEADERS
 
 log = logging.getLogger(__name__)
@@ -144,6 +145,7 @@ class HotReadsFastPath:
     def __init__(self, app: Any, routes: dict[str, HotRoute]) -> None:
         self.app = app
         self.routes = routes
+        self.errors = RepeatedErrors(log)  # a failing database: one traceback, then counts
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         document = self.routes.get(scope["path"]) if scope["type"] == "http" else None
@@ -155,12 +157,14 @@ class HotReadsFastPath:
         if not domain or not validate_host(domain, settings.ALLOWED_HOSTS):
             await self.app(scope, receive, send)  # let Django answer 400 for a bad Host
             return
+        where = f"hot read {scope['path']}"
         try:
             entry = await document(settings.CONFIG.symbol)
-        except Exception:
-            log.exception("hot read %s failed", scope["path"])
+        except Exception as exc:
+            self.errors.error(where, exc)
             await _send_answer(send, 500, FAILED_READ_BODY, [(b"cache-control", b"no-store")])
             return
+        self.errors.ok(where)
         common = [(b"etag", entry.etag.encode()), (b"cache-control", b"no-cache")]
         # like Django's conditional GET: only a successful answer can be "not modified"
         if entry.status_code == 200 and _none_match(headers.get("if-none-match", ""), entry.etag):
