@@ -14,6 +14,7 @@ from channels.routing import ChannelNameRouter, ProtocolTypeRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 from django.conf import settings  # noqa: E402
 
+from apps.core.framework_bypasses import install_request_limits  # noqa: E402
 from apps.core.garbage_collection import settle_after_startup  # noqa: E402
 from apps.core.sync_threads import start_sync_threads  # noqa: E402
 from apps.overlays.fast_path import hot_reads_fast_path  # noqa: E402
@@ -27,6 +28,8 @@ application = ProtocolTypeRouter(
     }
 )
 
-# Every server process (serve, daphne web processes, runworker) loads this module once it is set up.
+# Every server process (serve, daphne web processes, runworker) loads this module once it is set up,
+# before its daphne server listens: from here on, a body over MAX_REQUEST_BODY is refused unread.
+install_request_limits(settings.CONFIG.max_request_body)
 start_sync_threads()
 settle_after_startup(settings.CONFIG.gc_gen0_threshold)

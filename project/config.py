@@ -316,6 +316,18 @@ SETTINGS: tuple[Setting, ...] = (
         "... and at most this many per direction, nearest first",
     ),
     Setting("API_MAX_LIMIT", "5000", _int_between(1, 1_000_000), "Cap for ?limit= on list endpoints"),
+    Setting(
+        "MAX_REQUEST_BODY",
+        "65536",
+        _int_between(1024, 1_073_741_824),
+        "Bytes of request body accepted; a larger body is refused with 413 before it is buffered",
+    ),
+    Setting(
+        "HEALTH_DETAILS",
+        "0",
+        _bool,
+        "/api/health also shows the answering pid and the demo simulator's control URL",
+    ),
     # infrastructure
     Setting("DATABASE_URL", DEFAULT_SQLITE, _database_url, "sqlite:///abs/path.sqlite3 or postgres://..."),
     Setting("REDIS_URL", "", _redis_url, "Empty: in-memory channel layer; redis://host:port/0 for scale-out"),
@@ -386,6 +398,8 @@ class Config:
     ob_display_atr: float
     ob_display_max: int
     api_max_limit: int
+    max_request_body: int
+    health_details: bool
     database_url: str
     redis_url: str
     sqlite_busy_timeout_s: float

@@ -32,10 +32,16 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "apps.core.security_headers.SecurityHeadersMiddleware",  # first: sees every answer
+    "apps.json_http.errors.ApiErrorsAsJson",
     "django.middleware.security.SecurityMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.http.ConditionalGetMiddleware",
 ]
+
+# daphne refuses a larger body before buffering it (apps/core/framework_bypasses.py); Django's own
+# cap, for any body that reaches it another way
+DATA_UPLOAD_MAX_MEMORY_SIZE = CONFIG.max_request_body
 
 ROOT_URLCONF = "project.urls"
 ASGI_APPLICATION = "project.asgi.application"
@@ -111,7 +117,8 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"line": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "line"}},
+    "filters": {"one_line": {"()": "apps.core.rejected_requests.OneLinePerRejectedRequest"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "line", "filters": ["one_line"]}},
     "root": {"handlers": ["console"], "level": CONFIG.log_level},
     "loggers": {"django.channels.server": {"level": "WARNING"}, "daphne": {"level": "WARNING"}},
 }

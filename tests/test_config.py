@@ -13,6 +13,7 @@ def test_defaults_match_the_spec():
     assert config.publish_interval_ms == 1000
     assert config.zone_bin_size == Decimal("50")
     assert config.database_url.startswith("sqlite:///")
+    assert config.max_request_body == 65536 and config.health_details is False
 
 
 @pytest.mark.parametrize(
@@ -40,6 +41,8 @@ def test_defaults_match_the_spec():
         ("ALLOWED_HOSTS", " , "),
         ("DATABASE_URL", "postgres://u:p@h:99999/db"),
         ("DATABASE_URL", "postgres://u:p@h:port/db"),
+        ("MAX_REQUEST_BODY", "0"),
+        ("HEALTH_DETAILS", "maybe"),
     ],
 )
 def test_bad_values_name_the_variable(variable, value):

@@ -7,17 +7,30 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import json
 from concurrent.futures import ThreadPoolExecutor
+from types import SimpleNamespace
 
+import daphne.server
+import pytest
+import twisted.web.http
 from channels.consumer import AsyncConsumer, get_handler_name
 from channels.exceptions import StopConsumer
 from channels.layers import InMemoryChannelLayer
+from django.conf import settings
 from django.http.request import split_domain_port, validate_host
+from twisted.internet.address import IPv4Address
+from twisted.internet.task import Clock
+from twisted.internet.testing import StringTransport
 
+import project.asgi  # noqa: F401  (installs the request limits, as in every server process)
+from apps.core import framework_bypasses
 from apps.core.framework_bypasses import (
+    BoundedWebRequest,
     PumpedWebsocketConsumer,
     StreamingServer,
     ThrottledInMemoryChannelLayer,
+    install_request_limits,
     start_all_threads,
 )
 
@@ -111,3 +124,108 @@ def test_daphne_server_runs_on_the_asyncio_twisted_reactor():
     assert type(reactor).__name__ == "AsyncioSelectorReactor"
     assert callable(StreamingServer.run) and StreamingServer.run is not StreamingServer.__mro__[1].run
     assert "reactor.run" in inspect.getsource(StreamingServer.__mro__[1].run)
+
+
+# -- bypass 6: request limits inside daphne ------------------------------------------------------
+
+
+class FakeDaphneServer:
+    """What daphne's WebRequest reads from its server, recording what the application would get."""
+
+    request_buffer_size = 8192
+    proxy_forwarded_address_header = None
+    root_path = ""
+    server_name = "daphne"
+
+    def __init__(self) -> None:
+        self.messages: list[dict] = []
+        self.scopes: list[dict] = []
+
+    def protocol_connected(self, protocol) -> None:
+        pass
+
+    def protocol_disconnected(self, protocol) -> None:
+        pass
+
+    def create_application(self, protocol, scope):
+        self.scopes.append(scope)
+        return SimpleNamespace(put_nowait=self.messages.append)
+
+
+class HalfClosingTransport(StringTransport):
+    """A TCP transport: it can close its sending side only (as Twisted's TCP transport can)."""
+
+    write_closed = False
+
+    def loseWriteConnection(self) -> None:
+        self.write_closed = True
+
+
+@pytest.fixture
+def connection(monkeypatch):
+    """A daphne HTTP connection as daphne's own factory builds it, on an in-memory transport and a
+    fake clock, with a 1000-byte body cap."""
+    clock = Clock()
+    monkeypatch.setattr(framework_bypasses, "reactor", clock)
+    install_request_limits(1000)
+    server = FakeDaphneServer()
+    factory = daphne.http_protocol.HTTPFactory(server)
+    factory.reactor = clock
+    factory.timeOut = None
+    protocol = factory.buildProtocol(IPv4Address("TCP", "127.0.0.1", 40000))
+    transport = HalfClosingTransport()
+    protocol.makeConnection(transport)
+    yield SimpleNamespace(protocol=protocol, transport=transport, server=server, clock=clock)
+    install_request_limits(settings.CONFIG.max_request_body)
+
+
+def test_daphne_builds_requests_from_its_module_global_and_twisted_reads_header_caps_per_line():
+    """Bypass 6: HTTPFactory.buildProtocol takes `WebRequest` from its module; HTTPChannel reads
+    maxHeaders / totalHeadersSize on the instance and calls the request's body hooks."""
+    assert "protocol.requestFactory = WebRequest" in inspect.getsource(daphne.http_protocol.HTTPFactory)
+    assert daphne.http_protocol.WebRequest is BoundedWebRequest  # installed by project.asgi
+    channel_source = inspect.getsource(twisted.web.http.HTTPChannel)
+    assert "self._receivedHeaderCount > self.maxHeaders" in channel_source
+    assert "self._receivedHeaderSize > self.totalHeadersSize" in channel_source
+    all_headers = inspect.getsource(twisted.web.http.HTTPChannel.allHeadersReceived)
+    assert all_headers.index("req.gotLength(") < all_headers.index("_send100Continue")
+    assert "handleContentChunk" in inspect.getsource(twisted.web.http.HTTPChannel._maybeChooseTransferDecoder)
+
+
+def test_a_declared_body_over_the_cap_gets_413_json_at_once_and_no_100_continue(connection):
+    connection.protocol.dataReceived(
+        b"POST /api/x HTTP/1.1\r\nHost: a\r\nContent-Length: 1001\r\nExpect: 100-continue\r\n\r\n"
+        + b"x" * 500
+    )
+    answer = connection.transport.value()
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 413 ") and b"100 Continue" not in answer
+    assert b"Content-Type: application/json" in head and b"X-Content-Type-Options: nosniff" in head
+    assert json.loads(body)["error"] == "content_too_large"
+    assert connection.transport.write_closed and connection.server.scopes == []
+    connection.protocol.dataReceived(b"x" * 100_000)  # the rest of the upload: read and dropped
+    assert connection.transport.value() == answer and connection.server.scopes == []
+    connection.clock.advance(framework_bypasses.REFUSED_LINGER_S)
+    assert connection.transport.disconnecting  # then cut
+
+
+def test_a_chunked_body_is_refused_once_it_grows_past_the_cap(connection):
+    connection.protocol.dataReceived(b"POST /api/x HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n")
+    connection.protocol.dataReceived(b"258\r\n" + b"y" * 600 + b"\r\n")
+    assert connection.transport.value() == b""
+    connection.protocol.dataReceived(b"258\r\n" + b"y" * 600 + b"\r\n")
+    assert connection.transport.value().startswith(b"HTTP/1.1 413 ") and connection.server.scopes == []
+
+
+def test_a_body_within_the_cap_reaches_the_application_whole(connection):
+    connection.protocol.dataReceived(
+        b"POST /api/x HTTP/1.1\r\nHost: a\r\nContent-Length: 1000\r\n\r\n" + b"z" * 1000
+    )
+    assert [scope["path"] for scope in connection.server.scopes] == ["/api/x"]
+    assert b"".join(m["body"] for m in connection.server.messages) == b"z" * 1000
+
+
+def test_more_header_fields_than_the_cap_are_refused(connection):
+    fields = b"".join(b"X-F%d: 1\r\n" % i for i in range(framework_bypasses.MAX_HEADERS + 1))
+    connection.protocol.dataReceived(b"GET / HTTP/1.1\r\nHost: a\r\n" + fields + b"\r\n")
+    assert connection.transport.value().startswith(b"HTTP/1.1 400 ") and connection.server.scopes == []

@@ -159,9 +159,13 @@ def unreadable_health(symbol: str, problem: str) -> dict[str, Any]:
     }
 
 
-def health_document(symbol: str) -> dict[str, Any]:
+def health_document(symbol: str, details: bool | None = None) -> dict[str, Any]:
     """GET /api/health without its `web` part (the answering process adds its own). A database
-    that fails or whose SQLite file is gone gives a not-ok document, never an exception."""
+    that fails or whose SQLite file is gone gives a not-ok document, never an exception.
+
+    The demo simulator's control URL (`simulator_url`, which moves the market) is shown only with
+    `details` (default: the HEALTH_DETAILS setting)."""
+    details = settings.CONFIG.health_details if details is None else details
     problem = database_file_problem()
     if problem is not None:
         return unreadable_health(symbol, problem)
@@ -170,7 +174,9 @@ def health_document(symbol: str) -> dict[str, Any]:
     except DatabaseError as exc:
         return unreadable_health(symbol, error_line(exc))
     simulator_url = data["stream"].get("simulator_url")
-    if simulator_url:  # only when `serve --simulator` feeds the stream
+    if not details:
+        data["stream"] = {k: v for k, v in data["stream"].items() if k != "simulator_url"}
+    elif simulator_url:  # only when `serve --simulator` feeds the stream
         data["simulator_url"] = simulator_url
     return data
 

@@ -35,12 +35,27 @@ slow leak or a lost message somewhere else.
    `daphne.server.Server.run()` running the asyncio Twisted reactor until shutdown, and
    `listen_success(port)` / `listen_error(failure)` being called once an endpoint listens or cannot
    (so `serve` says "serving" only when it is, and exits non-zero when it cannot listen).
+6. `BoundedWebRequest` (installed by `install_request_limits`, from project/asgi.py). daphne reads
+   a whole request body (into memory or a temporary file) before the ASGI application runs, then
+   queues all of it at once: a 1 GB POST held 1 GB of RSS, whatever the answer. This request
+   refuses a body over MAX_REQUEST_BODY with 413 as soon as the declared Content-Length says so,
+   or as soon as a chunked body grows past it, and drops the rest unread; it also caps the header
+   section (MAX_HEADERS fields, MAX_HEADER_BYTES bytes; over either, Twisted answers a bare 400
+   and closes). Relies on: `daphne.http_protocol.HTTPFactory.buildProtocol` setting
+   `requestFactory` from the module global `WebRequest` at each connection; Twisted's
+   `HTTPChannel` calling `Request.gotLength(length)` once the headers are in (before it answers
+   `Expect: 100-continue`), `Request.handleContentChunk(data)` per piece of de-chunked body and
+   `Request.requestReceived` once the body is complete, reading `maxHeaders` /
+   `totalHeadersSize` on the channel instance per header line, and the transport calling
+   `channel.dataReceived` afresh for each read.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import io
+import json
 import logging
 import threading
 import time
@@ -58,6 +73,9 @@ from django.conf import settings
 from django.http.request import split_domain_port, validate_host
 from twisted.internet import defer
 from twisted.internet import reactor as twisted_reactor
+
+from apps.core.repeated_errors import RepeatedErrors
+from apps.core.security_headers import ASGI_SECURITY_HEADERS, SECURITY_HEADERS
 
 log = logging.getLogger(__name__)
 # twisted's `reactor` is typed as a module by its zope interfaces' stubs; the running one is the
@@ -119,12 +137,15 @@ class HotReadsFastPath:
     """Plain GET/HEAD of `routes` answered from shared reads; everything else goes to `app`.
 
     A query string, another method, a bad Host or any other path goes to the Django application
-    unchanged (Django validates and answers 400/405). The answer carries the same ETag and caching
-    headers the Django view gives."""
+    unchanged (Django validates and answers 400/405). The answer carries the same ETag, caching
+    and security headers the Django view gives, and `If-None-Match` is read the same way (`*` or
+    the current ETag -> 304 for a 200 answer). A failed read answers a JSON 500, as Django's
+    error handling would (apps/json_http/errors.py), never daphne's HTML error page."""
 
     def __init__(self, app: Any, routes: dict[str, HotRoute]) -> None:
         self.app = app
         self.routes = routes
+        self.errors = RepeatedErrors(log)  # a failing database: one traceback, then counts
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         document = self.routes.get(scope["path"]) if scope["type"] == "http" else None
@@ -136,25 +157,55 @@ class HotReadsFastPath:
         if not domain or not validate_host(domain, settings.ALLOWED_HOSTS):
             await self.app(scope, receive, send)  # let Django answer 400 for a bad Host
             return
-        entry = await document(settings.CONFIG.symbol)
+        where = f"hot read {scope['path']}"
+        try:
+            entry = await document(settings.CONFIG.symbol)
+        except Exception as exc:
+            self.errors.error(where, exc)
+            await _send_answer(send, 500, FAILED_READ_BODY, [(b"cache-control", b"no-store")])
+            return
+        self.errors.ok(where)
         common = [(b"etag", entry.etag.encode()), (b"cache-control", b"no-cache")]
         # like Django's conditional GET: only a successful answer can be "not modified"
-        if entry.status_code == 200 and entry.etag in headers.get("if-none-match", ""):
-            await send({"type": "http.response.start", "status": 304, "headers": common})
-            await send({"type": "http.response.body", "body": b""})
+        if entry.status_code == 200 and _none_match(headers.get("if-none-match", ""), entry.etag):
+            await _send_answer(send, 304, b"", common, content_type=None)
             return
-        await send(
-            {
-                "type": "http.response.start",
-                "status": entry.status_code,
-                "headers": [
-                    (b"content-type", b"application/json"),
-                    (b"content-length", str(len(entry.body)).encode()),
-                    *common,
-                ],
-            }
-        )
-        await send({"type": "http.response.body", "body": b"" if scope["method"] == "HEAD" else entry.body})
+        body = b"" if scope["method"] == "HEAD" else entry.body
+        await _send_answer(send, entry.status_code, body, common, length=len(entry.body))
+
+
+FAILED_READ_BODY = json.dumps(  # the JSON 500 Django's side answers (apps/json_http/errors.py)
+    {
+        "error": "internal_server_error",
+        "detail": "the server failed to answer this request; the error is in its log",
+    }
+).encode()
+
+
+def _none_match(header: str, etag: str) -> bool:
+    """`If-None-Match` matches: `*` (any current representation) or the ETag, weak or strong
+    (RFC 9110 13.1.2, the weak comparison Django's conditional GET uses)."""
+    if header.strip() == "*":
+        return True
+    return any(tag.strip().removeprefix("W/") == etag for tag in header.split(","))
+
+
+async def _send_answer(
+    send: Send,
+    status: int,
+    body: bytes,
+    headers: list[tuple[bytes, bytes]],
+    *,
+    content_type: bytes | None = b"application/json",
+    length: int | None = None,
+) -> None:
+    """One whole ASGI answer with the security headers every answer carries."""
+    extra = [] if content_type is None else [(b"content-type", content_type)]
+    if content_type is not None:
+        extra.append((b"content-length", str(len(body) if length is None else length).encode()))
+    start = {"type": "http.response.start", "status": status}
+    await send({**start, "headers": [*extra, *headers, *ASGI_SECURITY_HEADERS]})
+    await send({"type": "http.response.body", "body": body})
 
 
 # -- 3. the WebSocket consumer loop -------------------------------------------------------------
@@ -289,3 +340,101 @@ class StreamingServer(daphne.server.Server):
                 task.cancel()
 
         return defer.Deferred.fromFuture(asyncio.ensure_future(wait()))
+
+
+# -- 6. request limits inside daphne ------------------------------------------------------------
+# (daphne.http_protocol is loaded by daphne.server, imported first above for the reactor's sake)
+MAX_HEADERS = 100  # header fields per request (Twisted's own default: 500)
+MAX_HEADER_BYTES = 16384  # request line plus every header line (Twisted's default, set explicitly)
+REFUSED_LINGER_S = 2.0  # how long a refused upload is read and thrown away before the socket is cut
+
+
+def refusal_answer(max_body: int) -> bytes:
+    """The whole 413 answer, bytes on the wire: JSON, the security headers, `Connection: close`."""
+    detail = f"the request body is over the limit of {max_body} bytes (MAX_REQUEST_BODY)"
+    body = json.dumps({"error": "content_too_large", "detail": detail}, separators=(",", ":")).encode()
+    head = [
+        b"HTTP/1.1 413 Content Too Large",
+        b"Content-Type: application/json",
+        b"Content-Length: %d" % len(body),
+        b"Cache-Control: no-store",
+        b"Connection: close",
+        *(f"{name}: {value}".encode("latin-1") for name, value in SECURITY_HEADERS),
+    ]
+    return b"\r\n".join(head) + b"\r\n\r\n" + body
+
+
+def _discard(data: bytes) -> None:
+    """A refused connection's `dataReceived`: what still arrives is read and dropped."""
+
+
+class BoundedWebRequest(daphne.http_protocol.WebRequest):
+    """daphne's request with a body cap and header caps; see item 6 of this module's docstring."""
+
+    max_body = 65536
+    refusal = refusal_answer(65536)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # HTTPChannel reads both per header line; the request is made at the request line
+        self.channel.maxHeaders = MAX_HEADERS
+        self.channel.totalHeadersSize = MAX_HEADER_BYTES
+        self.body_received = 0
+        self.refused = False
+        self._linger: Any = None
+
+    def gotLength(self, length: int | None) -> None:
+        """Headers are in: a declared length over the cap is refused before any body is read."""
+        if length is not None and length > self.max_body:
+            self.content = io.BytesIO()
+            self._refuse(f"Content-Length {length}")
+            return
+        super().gotLength(length)
+
+    def handleContentChunk(self, data: bytes) -> None:
+        """A piece of body (after de-chunking): a chunked body is refused once it grows past the cap."""
+        if self.refused:
+            return
+        self.body_received += len(data)
+        if self.body_received > self.max_body:
+            self.content.close()  # the spooled part, at most max_body bytes
+            self.content = io.BytesIO()
+            self._refuse("chunked body")
+            return
+        super().handleContentChunk(data)
+
+    def requestReceived(self, command: bytes, path: bytes, version: bytes) -> None:
+        """The body is complete: a refused request never reaches the application."""
+        if not self.refused:
+            super().requestReceived(command, path, version)
+
+    def connectionLost(self, reason: Any) -> None:
+        if self._linger is not None and self._linger.active():
+            self._linger.cancel()
+        super().connectionLost(reason)
+
+    def _refuse(self, what: str) -> None:
+        """Answer 413 now, read and drop the rest for up to REFUSED_LINGER_S (so the client, still
+        sending, reads the answer rather than a reset), then cut the connection."""
+        self.refused = True
+        self.requestHeaders.removeHeader(b"expect")  # no "100 Continue" for a refused body
+        channel, transport = self.channel, self.channel.transport
+        channel.dataReceived = _discard
+        transport.write(self.refusal)
+        peer = transport.getPeer()
+        log.info("refused %s over %d bytes from %s", what, self.max_body, getattr(peer, "host", peer))
+        half_close = getattr(transport, "loseWriteConnection", None)
+        if half_close is None:
+            transport.loseConnection()
+            return
+        half_close()
+        self._linger = reactor.callLater(REFUSED_LINGER_S, transport.abortConnection)
+
+
+def install_request_limits(max_body: int) -> None:
+    """Every daphne server of this process (`serve`'s, or the `daphne` command's) builds
+    `BoundedWebRequest`s capped at `max_body` bytes of body from now on. project/asgi.py calls it;
+    both load that module before they listen."""
+    BoundedWebRequest.max_body = max_body
+    BoundedWebRequest.refusal = refusal_answer(max_body)
+    daphne.http_protocol.WebRequest = BoundedWebRequest

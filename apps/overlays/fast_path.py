@@ -22,7 +22,9 @@ from apps.overlays.state_cache import CachedState, book_cache, encode_state, hea
 async def _health(symbol: str) -> CachedState:
     entry = await health_cache.get(symbol)
     status = health_http_status(entry.state, time.time(), settings.CONFIG.health_stale_s)
-    return encode_state({**entry.state, "web": web_health()}, entry.read_at, status)
+    return encode_state(
+        {**entry.state, "web": web_health(settings.CONFIG.health_details)}, entry.read_at, status
+    )
 
 
 ROUTES: dict[str, HotRoute] = {

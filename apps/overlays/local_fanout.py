@@ -192,7 +192,8 @@ def fanout_stats() -> list[dict[str, Any]]:
     return []
 
 
-def web_health() -> dict[str, Any]:
-    """/api/health's `web` part: the answering process and its overlay fan-out (with several web
-    processes, each answers for itself)."""
-    return {"pid": os.getpid(), "overlay_fanout": fanout_stats()}
+def web_health(details: bool) -> dict[str, Any]:
+    """/api/health's `web` part: the answering process's overlay fan-out (with several web
+    processes, each answers for itself), and its pid with `details` (the HEALTH_DETAILS setting)."""
+    section: dict[str, Any] = {"pid": os.getpid()} if details else {}
+    return {**section, "overlay_fanout": fanout_stats()}

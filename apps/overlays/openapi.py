@@ -399,8 +399,16 @@ def _health_paths(api_max_limit: int) -> dict[str, Any]:
     }
 
 
-def _health_path() -> dict[str, Any]:
-    document = {
+_DATABASE_HEALTH = {
+    "type": "object",
+    "required": ["ok", "error"],
+    "properties": {"ok": {"type": "boolean"}, "error": {"type": ["string", "null"]}},
+    "description": "Whether the database can be read (and its SQLite file is still there).",
+}
+
+
+def _health_schema() -> dict[str, Any]:
+    return {
         "type": "object",
         "required": ["symbol", "status", "ok", "since", "last_error", "stream"],
         "additionalProperties": True,
@@ -420,12 +428,7 @@ def _health_path() -> dict[str, Any]:
                 "description": "Publication cycles missing since the last one written (a failing database "
                 "or a stopped streamer); null when the database cannot be read.",
             },
-            "database": {
-                "type": "object",
-                "required": ["ok", "error"],
-                "properties": {"ok": {"type": "boolean"}, "error": {"type": ["string", "null"]}},
-                "description": "Whether the database can be read (and its SQLite file is still there).",
-            },
+            "database": _DATABASE_HEALTH,
             "since": {
                 "type": ["number", "null"],
                 "description": "UTC seconds: when the current status began (null before the first publication).",
@@ -450,12 +453,21 @@ def _health_path() -> dict[str, Any]:
             "web": {
                 "type": "object",
                 "additionalProperties": True,
-                "description": "The web process that answered: pid and its overlay "
+                "description": "The web process that answered: its overlay "
                 "fan-out counters (subscribers, received, delivered, "
-                "subscriber_errors, receive_errors, joins).",
+                "subscriber_errors, receive_errors, joins), and its pid with HEALTH_DETAILS=1.",
+            },
+            "simulator_url": {
+                "type": "string",
+                "description": "Only under `serve --simulator` with HEALTH_DETAILS=1: the bundled "
+                "simulator's control URL.",
             },
         },
     }
+
+
+def _health_path() -> dict[str, Any]:
+    document = _health_schema()
     path = _get(
         "Stream health",
         "Stream status and counters. 503 (same body) once the book has not been live for longer "
@@ -492,7 +504,9 @@ def openapi_document(symbol: str, api_max_limit: int) -> dict[str, Any]:
             "description": (
                 "Live liquidity zones from the Binance L2 book and 1h order blocks for one spot symbol. "
                 "Push: WebSocket /ws/overlays (snapshot, then deltas with epoch+seq). "
-                "Every bad query parameter returns 400 with a JSON body naming it."
+                "Every bad query parameter returns 400 with a JSON body naming it; every other error "
+                'under /api/ is JSON too ({"error","detail"}), a request body over '
+                "MAX_REQUEST_BODY bytes 413."
             ),
         },
         "paths": paths,

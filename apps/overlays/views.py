@@ -13,6 +13,7 @@ from django.shortcuts import render
 from django.views.decorators.http import require_safe
 
 from apps.book.selectors import health_document, health_http_status
+from apps.core.security_headers import PAGE_CSP
 from apps.json_http.endpoint import json_endpoint
 from apps.json_http.query_params import QueryParams
 from apps.overlays import selectors
@@ -42,6 +43,7 @@ def chart_page(request: HttpRequest) -> HttpResponse:
     }
     response = render(request, "overlays/chart.html", {"page_config": page_config, "symbol": config.symbol})
     response["Cache-Control"] = "no-cache"
+    response["Content-Security-Policy"] = PAGE_CSP  # what the page loads; nothing inline
     return response
 
 
@@ -81,4 +83,4 @@ def health(request: HttpRequest, params: QueryParams) -> tuple[dict[str, Any], i
     503 once the book has not been live for longer than HEALTH_STALE_S."""
     document = health_document(settings.CONFIG.symbol)
     status = health_http_status(document, time.time(), settings.CONFIG.health_stale_s)
-    return {**document, "web": web_health()}, status
+    return {**document, "web": web_health(settings.CONFIG.health_details)}, status

@@ -164,7 +164,7 @@ function tooltipHtml(item) {
   const now = primitive.asOf ?? nowSeconds(); // ages stop while the book is not live
   const range = `${formatPrice(item.price_low)} – ${formatPrice(item.price_high)}`;
   if (item.kind === "zone") {
-    return `<div class="tt-title" style="color:${colorOf(item.side)}">${escapeHtml(capitalise(item.side))} liquidity zone</div>
+    return `<div class="tt-title">${escapeHtml(capitalise(item.side))} liquidity zone</div>
       <div><span class="muted">status</span> ${escapeHtml(item.status)}</div>
       <div><span class="muted">range</span> ${range}</div>
       <div><span class="muted">notional</span> ${formatNotional(item.notional)} ${quote}</div>
@@ -175,7 +175,7 @@ function tooltipHtml(item) {
       <div><span class="muted">persistence</span> ${formatAge(item.persistence_s)}</div>`;
   }
   const until = item.time_to === null || item.time_to === undefined ? "open" : formatUtc(item.time_to);
-  return `<div class="tt-title" style="color:${colorOf(item.direction)}">${escapeHtml(capitalise(item.direction))} order block</div>
+  return `<div class="tt-title">${escapeHtml(capitalise(item.direction))} order block</div>
     <div><span class="muted">status</span> ${escapeHtml(item.status)}</div>
     <div><span class="muted">range</span> ${range}</div>
     <div><span class="muted">ATR(14)</span> ${formatPrice(item.atr14)}</div>
@@ -195,6 +195,8 @@ chart.subscribeCrosshairMove((param) => {
     return;
   }
   tooltip.innerHTML = tooltipHtml(item);
+  // coloured through the CSSOM: the page's Content-Security-Policy allows no inline style attribute
+  tooltip.querySelector(".tt-title").style.color = colorOf(item.kind === "zone" ? item.side : item.direction);
   tooltip.dataset.id = item.id;
   tooltip.hidden = false;
   // right of the cursor, or left of it when that would cover the price axis

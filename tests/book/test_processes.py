@@ -87,7 +87,7 @@ async def stop_cleanly(proc: asyncio.subprocess.Process, seen: list[str]) -> Non
 
 
 async def test_serve_runs_web_and_streamer_in_one_process_and_stops_on_sigterm(tmp_path):
-    env = process_env(tmp_path)
+    env = process_env(tmp_path, HEALTH_DETAILS="1")  # /api/health names the simulator's URL
     await migrate(env)
     port = free_port()
     proc = await run_manage(env, "serve", "--port", str(port), "--simulator")

@@ -189,6 +189,7 @@ def start_live_site(tmp: Path, migrated_db: Path) -> tuple[Site, subprocess.Pope
     """`manage.py serve --simulator` in `tmp`, returned once its book is live."""
     env = _site_env(tmp, migrated_db)
     env["REDIS_URL"] = ""
+    env["HEALTH_DETAILS"] = "1"  # /api/health names the simulator's control URL
     port = free_port()
     log_path = tmp / "serve.log"
     with open(log_path, "wb") as log:
@@ -271,6 +272,12 @@ def open_chart(browser, site: Site, *, before_load=None):
     page = context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
+    # what the page's Content-Security-Policy blocked, if anything (read with csp_violations(page))
+    page.add_init_script(
+        "window.__cspViolations = [];"
+        "document.addEventListener('securitypolicyviolation',"
+        " (e) => window.__cspViolations.push(`${e.effectiveDirective} ${e.blockedURI}`));"
+    )
     if before_load is not None:
         before_load(page)
     page.goto(site.url + "/")
@@ -278,6 +285,11 @@ def open_chart(browser, site: Site, *, before_load=None):
     page.wait_for_function("() => window.__chartDebug.pill === 'live'", timeout=20_000)
     page.page_errors = errors
     return page
+
+
+def csp_violations(page) -> list[str]:
+    """Everything the page's Content-Security-Policy blocked since it loaded."""
+    return page.evaluate("window.__cspViolations")
 
 
 def save_artifact(page, name: str) -> Path:

@@ -50,6 +50,7 @@ def main() -> None:
     tmp = Path(tempfile.mkdtemp(prefix="docs-shot-"))
     env = _base_env(tmp)
     env["REDIS_URL"] = ""
+    env["HEALTH_DETAILS"] = "1"  # /api/health names the simulator's control URL
     say("migrating a fresh database")
     subprocess.run([_python(), "manage.py", "migrate", "--noinput", "-v", "0"], cwd=ROOT, env=env, check=True)
     port = free_port()

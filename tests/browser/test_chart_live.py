@@ -10,7 +10,7 @@ from decimal import Decimal
 import httpx
 import pytest
 
-from tests.browser.conftest import ROOT, open_chart, save_artifact
+from tests.browser.conftest import ROOT, csp_violations, open_chart, save_artifact
 
 pytestmark = pytest.mark.browser
 PX = 0.75
@@ -67,7 +67,9 @@ def test_a_wall_placed_in_the_simulator_appears_on_the_page_without_reload(brows
             page.evaluate(f"__chartDebug.timeToX({zone['time_from']})"), abs=PX
         )
         assert band["tailTo"] == page.evaluate("__chartDebug.painted.width")  # live: reaches the right edge
-        assert page.page_errors == []
+        assert (
+            page.page_errors == [] and csp_violations(page) == []
+        )  # the CSP lets the page and its socket work
         save_artifact(page, "chart-live.png")
         if os.environ.get("UPDATE_DOCS_SCREENSHOT"):
             shutil.copy(ROOT / "test-artifacts" / "chart-live.png", ROOT / "docs" / "screenshot.png")

@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from tests.browser.conftest import open_chart, save_artifact
+from tests.browser.conftest import csp_violations, open_chart, save_artifact
 
 pytestmark = pytest.mark.browser
 PX = 0.75  # tolerance: sub-pixel rounding between our mapping and the chart's own
@@ -149,6 +149,9 @@ def test_hovering_a_band_or_a_box_shows_its_details(browser, seeded_site):
     page.wait_for_function("() => document.querySelector('#tooltip').innerText.includes('order block')")
     text = tooltip.inner_text()
     assert "Bullish order block" in text and "fresh" in text and "ATR(14)" in text and "BOS level" in text
+    # the title's colour is set through the CSSOM, which the page's CSP allows (a style attribute it would not)
+    assert page.evaluate("document.querySelector('#tooltip .tt-title').style.color") != ""
+    assert csp_violations(page) == []
     page.context.close()
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 
 import pytest
@@ -316,9 +317,10 @@ async def test_a_busy_client_queues_a_bounded_backlog_then_resnapshots(monkeypat
     await comm.disconnect()
 
 
-async def test_health_reports_this_web_process_fanout_counters():
+async def test_health_reports_this_web_process_fanout_counters(settings):
     """An operator with several web processes sees, per answering process, how many clients its
-    fan-out serves and whether deliveries fail."""
+    fan-out serves and whether deliveries fail (and, with HEALTH_DETAILS, which process it is)."""
+    settings.CONFIG = dataclasses.replace(settings.CONFIG, health_details=True)
     await database_sync_to_async(make_published)()
     comms = [(await connect())[0] for _ in range(2)]
     for comm in comms:
