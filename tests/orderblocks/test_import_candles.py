@@ -7,10 +7,12 @@ import os
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from decimal import Decimal
 from io import StringIO
 
 import pytest
+from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
@@ -281,3 +283,37 @@ def test_hostile_files_give_exit_1_one_error_line_naming_the_line_and_leave_the_
         if name == "multi-line-then-bad.csv":  # the later bad row keeps its physical line number
             assert f"import_candles: {tmp_path / name}: line 5: close: not a number" in err
     assert candle_rows(tmp_path / "hostile.sqlite3") == before
+
+
+@pytest.mark.django_db
+def test_an_import_that_changes_stored_candles_makes_the_next_order_block_run_full(tmp_path):
+    from apps.orderblocks.domain.blocks import order_blocks_for_bars
+    from apps.orderblocks.domain.engine import EngineParams
+    from apps.orderblocks.services.blocks import all_blocks
+    from apps.orderblocks.services.candles import load_bars
+    from apps.orderblocks.services.jobs import run_orderblocks
+    from tests.orderblocks import scenarios as sc
+
+    bars = sc.random_bars(8, 600)
+
+    def csv_of(candles):
+        return "\n".join(
+            f"{b.open_time_ms},{b.open},{b.high},{b.low},{b.close},{b.volume},{b.open_time_ms + H - 1},0,0,0,0,0"
+            for b in candles
+        )
+
+    run_import(write(tmp_path, "a.csv", csv_of(bars)))
+    run_orderblocks()
+    lifted = [
+        replace(b, open=b.open * 2, high=b.high * 2, low=b.low * 2, close=b.close * 2) for b in bars[300:]
+    ]  # same hours, same count: only the values differ
+    err = StringIO()
+    assert "0 new, 300 updated" in run_import(write(tmp_path, "b.csv", csv_of(bars[:300] + lifted)), err)
+    assert "the next order-block run is a full one" in err.getvalue()
+    summary = run_orderblocks()
+    assert summary.mode == "full"
+    want = order_blocks_for_bars(load_bars(), settings.CONFIG.symbol, EngineParams())
+    zones = {(r.direction, r.created_ts_ms, r.price_low, r.price_high) for r in want}
+    assert {
+        (r.direction, r.created_ts_ms, r.price_low, r.price_high) for r in all_blocks(settings.CONFIG.symbol)
+    } == zones

@@ -128,6 +128,13 @@ def run_orderblocks(
     return summary
 
 
+def require_full_run(symbol: str) -> bool:
+    """Make the next run a full one: stored candles changed in a way the incremental run's check
+    (how many candles there are up to the last computed one) cannot see, i.e. the values of candles
+    it already covered (an import that updated them). True when there was a run state to drop."""
+    return OrderBlockRun.objects.filter(symbol=symbol).delete()[0] > 0
+
+
 def refuse_long_gaps(max_missing_hours: int, *, from_ms: int | None = None) -> None:
     """Raise CandleHistoryGapError (one line: where and how long) for a gap over the limit: in the
     whole history (a full run) or from the last computed candle on (an incremental run: what came

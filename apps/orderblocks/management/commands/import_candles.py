@@ -12,7 +12,8 @@ streaming passes, so memory stays bounded whatever its size:
    publishing between them.
 
 Re-importing the same file never duplicates candles (rows are keyed by open time; changed values are
-updated, unchanged ones are not written). Progress goes to stderr.
+updated, unchanged ones are not written). When stored candles changed, the next order-block run is a
+full one (an incremental run only sees candles added). Progress goes to stderr.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from argparse import ArgumentParser
 from pathlib import Path
 from typing import Any
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.db import DatabaseError
 
@@ -38,6 +40,7 @@ from apps.orderblocks.services.candles import (
     candle_gaps,
     store_in_batches,
 )
+from apps.orderblocks.services.jobs import require_full_run
 
 SHOWN_GAPS = 20
 PROGRESS_EVERY_S = 1.0
@@ -95,6 +98,11 @@ class Command(BaseCommand):
             f"imported {result.received} candles {summary.first_ms}..{summary.last_ms}: "
             f"{result.inserted} new, {result.updated} updated, {result.unchanged} unchanged"
         )
+        if result.updated:  # again at the end: a run may have saved its state during the import
+            require_full_run(settings.CONFIG.symbol)
+            Progress(self).say(
+                f"{result.updated} stored candle(s) changed: the next order-block run is a full one"
+            )
         self._report_gaps()
 
     def _check(self, path: Path, copy: Path, now_ms: int) -> CsvSummary:
@@ -129,6 +137,8 @@ class Command(BaseCommand):
 
         def on_batch(total: StoreResult) -> None:
             nonlocal stored
+            if total.updated and not stored.updated:  # at once: a failure later leaves it changed
+                require_full_run(settings.CONFIG.symbol)
             stored = total
             progress.tick("stored", total.received)
 
