@@ -94,7 +94,8 @@ class CsvSummary:
     """What a checked file holds."""
 
     format: str = ""
-    rows: int = 0
+    rows: int = 0  # good candle rows
+    read: int = 0  # candle rows read, good or bad
     first_ms: int | None = None  # earliest open time
     last_ms: int | None = None  # latest open time
     lines: int = 0  # physical lines read
@@ -340,17 +341,18 @@ def check_candle_csv(
     progress: Callable[[CsvSummary], None] | None = None,
 ) -> CsvSummary:
     """Check every row; CandleCsvError lists the first MAX_ERRORS_KEPT bad rows by line number and
-    counts them all. `progress` gets the summary every PROGRESS_ROWS rows."""
+    counts them all. `progress` gets the summary every PROGRESS_ROWS rows read."""
     summary = CsvSummary()
     errors: list[RowError] = []
     total = 0
     stopped = False
     try:
         for line, candle in candle_rows(chunks, summary, now_ms=now_ms, interval_ms=interval_ms):
+            summary.read += 1
+            if progress is not None and summary.read % PROGRESS_ROWS == 0:
+                progress(summary)
             if isinstance(candle, Bar):
                 summary.add(candle)
-                if progress is not None and summary.rows % PROGRESS_ROWS == 0:
-                    progress(summary)
                 continue
             total += 1
             if len(errors) < MAX_ERRORS_KEPT:

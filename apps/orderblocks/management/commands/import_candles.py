@@ -111,7 +111,7 @@ class Command(BaseCommand):
         progress.say(f"{path}: checking every row")
         try:
             summary = check_candle_csv(
-                file_chunks(copy), now_ms=now_ms, progress=lambda s: progress.tick("checked", s.rows)
+                file_chunks(copy), now_ms=now_ms, progress=lambda s: progress.tick("checked", s.read)
             )
         except CandleCsvError as exc:
             raise CommandError(self._rejection(path, exc)) from None
