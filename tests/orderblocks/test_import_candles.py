@@ -317,3 +317,15 @@ def test_an_import_that_changes_stored_candles_makes_the_next_order_block_run_fu
     assert {
         (r.direction, r.created_ts_ms, r.price_low, r.price_high) for r in all_blocks(settings.CONFIG.symbol)
     } == zones
+
+
+@pytest.mark.django_db
+def test_an_import_into_a_database_holding_simulated_data_is_refused_in_one_line(tmp_path):
+    from apps.book.models import DataSource
+
+    DataSource.objects.create(kind="simulator", url="bundled simulator", first_write_ts_ms=1)
+    with pytest.raises(CommandError) as caught:
+        run_import(write(tmp_path, "real.csv", binance_row(T)))
+    assert "holds simulator data (bundled simulator); refusing to add import data" in str(caught.value)
+    assert "\n" not in str(caught.value)
+    assert Candle.objects.count() == 0
