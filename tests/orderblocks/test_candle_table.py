@@ -85,3 +85,18 @@ def test_a_table_without_the_needed_columns_is_named(tmp_path):
         "candle table bad_ohlc lacks the columns open_time_ms, open, high, low, close, volume" in done.stderr
     )
     assert "Traceback" not in done.stderr
+
+
+def test_a_table_whose_open_time_is_not_unique_is_named(tmp_path):
+    with sqlite3.connect(tmp_path / "db.sqlite3") as db:
+        db.execute(
+            "create table loose_ohlc (id integer primary key, open_time_ms integer, open real, high real, "
+            "low real, close real, volume real)"
+        )
+    assert manage(tmp_path, "migrate", "--noinput", table="loose_ohlc").returncode == 0
+    csv = tmp_path / "c.csv"
+    csv.write_text(f"time,open,high,low,close,volume\n{T // 1000},1,2,1,2,1\n")
+    done = manage(tmp_path, "import_candles", "--csv", str(csv), table="loose_ohlc")
+    assert done.returncode == 1
+    assert "candle table loose_ohlc needs open_time_ms as its primary key or a unique column" in done.stderr
+    assert "Traceback" not in done.stderr

@@ -6,13 +6,17 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
+from dataclasses import replace
 from decimal import Decimal
+from io import StringIO
 
 import pytest
+from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from apps.orderblocks.domain.candle_csv import parse_candle_csv, parse_time
+from apps.orderblocks.domain.candle_csv import check_candle_csv, parse_time, read_candles
 from apps.orderblocks.models import Candle
 from project.config import BASE_DIR
 
@@ -30,11 +34,9 @@ def write(tmp_path, name, text):
     return path
 
 
-def run_import(path):
-    from io import StringIO
-
-    out, err = StringIO(), StringIO()
-    call_command("import_candles", "--csv", str(path), stdout=out, stderr=err)
+def run_import(path, err=None):
+    out = StringIO()
+    call_command("import_candles", "--csv", str(path), stdout=out, stderr=err or StringIO())
     return out.getvalue()
 
 
@@ -110,10 +112,14 @@ def test_bad_rows_are_listed_by_line_and_nothing_is_written(tmp_path):
         ]
     )
     path = write(tmp_path, "bad.csv", text)
+    err = StringIO()
     with pytest.raises(CommandError) as caught:
-        run_import(path)
-    message = str(caught.value)
-    assert "7 bad row(s), nothing imported" in message
+        run_import(path, err)
+    error = str(caught.value)
+    assert "\n" not in error  # the error is one line: the first bad row, how many there are
+    assert error.startswith(f"{path}: line 3: open: not a number")
+    assert error.endswith("7 bad rows in all, listed above; nothing imported")
+    message = error + "\n" + err.getvalue()  # the others are listed on stderr before it
     for line, words in [
         (3, "open: not a number"),
         (4, "high"),
@@ -123,7 +129,7 @@ def test_bad_rows_are_listed_by_line_and_nothing_is_written(tmp_path):
         (8, "neither ISO 8601"),
         (9, "volume"),
     ]:
-        assert f"bad.csv:line {line}: " in message
+        assert f"bad.csv: line {line}: " in message
         assert words in message.split(f"line {line}: ")[1].split("\n")[0]
     assert "line 2:" not in message and "line 10:" not in message
     assert Candle.objects.count() == 1  # only the earlier import
@@ -154,8 +160,6 @@ def test_missing_file_is_named(tmp_path):
 def test_gaps_in_the_stored_history_are_reported(tmp_path):
     rows = [binance_row(T + i * H) for i in (0, 1, 2, 6, 7)]
     path = write(tmp_path, "gappy.csv", "\n".join(rows))
-    from io import StringIO
-
     err = StringIO()
     call_command("import_candles", "--csv", str(path), stdout=StringIO(), stderr=err)
     reported = err.getvalue()  # the command writes through its own stderr
@@ -195,7 +199,133 @@ def test_time_formats(text, ms):
     assert parse_time(text) == ms
 
 
-def test_parser_sorts_rows_and_reports_the_format():
-    parsed = parse_candle_csv([binance_row(T + H), binance_row(T)])
-    assert parsed.ok and parsed.format == "binance"
-    assert [b.open_time_ms for b in parsed.bars] == [T, T + H]
+def test_the_check_reports_format_span_and_rows_and_reading_keeps_file_order():
+    data = "\n".join([binance_row(T + H), binance_row(T)]).encode()
+    summary = check_candle_csv([data], now_ms=int(time.time() * 1000))
+    assert (summary.format, summary.rows, summary.first_ms, summary.last_ms) == ("binance", 2, T, T + H)
+    bars = list(read_candles([data], now_ms=int(time.time() * 1000)))
+    assert [b.open_time_ms for b in bars] == [T + H, T]
+
+
+HOSTILE_FILES = {
+    "huge-field.csv": lambda: (
+        binance_row(T) + "\n" + binance_row(T + H).replace("12.34500000", "9" * 131_072)
+    ),
+    "multi-line-then-bad.csv": lambda: (
+        "time,open,high,low,close,volume\n"
+        '"2021-01-01\nT00:00:00Z",1,2,1,2,1\n'
+        "2021-01-01T01:00:00Z,1,2,1,2,1\n"
+        "2021-01-01T02:00:00Z,1,2,1,x,1\n"
+    ),
+    "nul.csv": lambda: binance_row(T) + "\n" + binance_row(T + H) + "\x00\n",
+    "not-utf8.bin": lambda: b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\xff\xfe",
+    "year-9999.csv": lambda: "time,open,high,low,close,volume\n9999-12-31T00:00:00Z,100,110,90,105,1\n",
+    "unclosed-quote.csv": lambda: (
+        binance_row(T) + '\n"' + "\n".join(binance_row(T + i * H) for i in range(1, 400))
+    ),
+    "bad-last-of-5000.csv": lambda: "\n".join(binance_row(T + i * H) for i in range(5000)) + "\n1,2,3\n",
+}
+HOSTILE_LINES = {
+    "huge-field.csv": 2,
+    "multi-line-then-bad.csv": 2,
+    "nul.csv": 2,
+    "not-utf8.bin": 1,
+    "year-9999.csv": 2,
+    "unclosed-quote.csv": 2,
+    "bad-last-of-5000.csv": 5001,
+}
+
+
+def candle_rows(database):
+    import sqlite3
+
+    with sqlite3.connect(database) as db:
+        return db.execute("select * from btc_eur_1h order by open_time_ms").fetchall()
+
+
+def test_hostile_files_give_exit_1_one_error_line_naming_the_line_and_leave_the_table_unchanged(tmp_path):
+    from bench.processes import manage_argv, migrate
+
+    env = {**os.environ, "DATABASE_URL": f"sqlite:///{tmp_path / 'hostile.sqlite3'}"}
+    migrate(env)
+    seed = write(tmp_path, "seed.csv", "\n".join(binance_row(T - i * H) for i in range(1, 6)))
+    assert (
+        subprocess.run(manage_argv("import_candles", "--csv", str(seed)), env=env, cwd=BASE_DIR).returncode
+        == 0
+    )
+    before = candle_rows(tmp_path / "hostile.sqlite3")
+    assert len(before) == 5
+    runs = {}
+    for name, make in HOSTILE_FILES.items():
+        content = make()
+        path = tmp_path / name
+        path.write_bytes(content if isinstance(content, bytes) else content.encode())
+        runs[name] = subprocess.Popen(
+            manage_argv("import_candles", "--csv", str(path)),
+            env=env,
+            cwd=BASE_DIR,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+    for name, run in runs.items():
+        out, err = run.communicate(timeout=120)
+        assert run.returncode == 1, (name, out, err)
+        assert "Traceback" not in err, name
+        errors = [line for line in err.splitlines() if not line.startswith("import_candles: ")]
+        assert len(errors) == 1, (name, err)  # one error line; the rest are progress / further bad rows
+        assert errors[0].startswith(f"CommandError: {tmp_path / name}: line {HOSTILE_LINES[name]}: "), (
+            name,
+            err,
+        )
+        assert errors[0].endswith("nothing imported"), (name, err)
+        assert out == ""
+        if name == "multi-line-then-bad.csv":  # the later bad row keeps its physical line number
+            assert f"import_candles: {tmp_path / name}: line 5: close: not a number" in err
+    assert candle_rows(tmp_path / "hostile.sqlite3") == before
+
+
+@pytest.mark.django_db
+def test_an_import_that_changes_stored_candles_makes_the_next_order_block_run_full(tmp_path):
+    from apps.orderblocks.domain.blocks import order_blocks_for_bars
+    from apps.orderblocks.domain.engine import EngineParams
+    from apps.orderblocks.services.blocks import all_blocks
+    from apps.orderblocks.services.candles import load_bars
+    from apps.orderblocks.services.jobs import run_orderblocks
+    from tests.orderblocks import scenarios as sc
+
+    bars = sc.random_bars(8, 600)
+
+    def csv_of(candles):
+        return "\n".join(
+            f"{b.open_time_ms},{b.open},{b.high},{b.low},{b.close},{b.volume},{b.open_time_ms + H - 1},0,0,0,0,0"
+            for b in candles
+        )
+
+    run_import(write(tmp_path, "a.csv", csv_of(bars)))
+    run_orderblocks()
+    lifted = [
+        replace(b, open=b.open * 2, high=b.high * 2, low=b.low * 2, close=b.close * 2) for b in bars[300:]
+    ]  # same hours, same count: only the values differ
+    err = StringIO()
+    assert "0 new, 300 updated" in run_import(write(tmp_path, "b.csv", csv_of(bars[:300] + lifted)), err)
+    assert "the next order-block run is a full one" in err.getvalue()
+    summary = run_orderblocks()
+    assert summary.mode == "full"
+    want = order_blocks_for_bars(load_bars(), settings.CONFIG.symbol, EngineParams())
+    zones = {(r.direction, r.created_ts_ms, r.price_low, r.price_high) for r in want}
+    assert {
+        (r.direction, r.created_ts_ms, r.price_low, r.price_high) for r in all_blocks(settings.CONFIG.symbol)
+    } == zones
+
+
+@pytest.mark.django_db
+def test_an_import_into_a_database_holding_simulated_data_is_refused_in_one_line(tmp_path):
+    from apps.book.models import DataSource
+
+    DataSource.objects.create(kind="simulator", url="bundled simulator", first_write_ts_ms=1)
+    with pytest.raises(CommandError) as caught:
+        run_import(write(tmp_path, "real.csv", binance_row(T)))
+    assert "holds simulator data (bundled simulator); refusing to add import data" in str(caught.value)
+    assert "\n" not in str(caught.value)
+    assert Candle.objects.count() == 0

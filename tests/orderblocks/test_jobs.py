@@ -237,3 +237,41 @@ def test_a_long_gap_after_the_last_computed_candle_stops_the_incremental_run():
     with pytest.raises(CandleHistoryGapError, match="the first 60 missing hour"):
         run_orderblocks()
     assert OrderBlock.objects.count() == stored  # nothing computed across the gap
+
+
+def test_a_run_committed_while_another_planned_is_not_overwritten_by_a_stale_plan(monkeypatch):
+    """A run reads and plans before its write transaction (a short lock for the streamer); when
+    another run commits in between, the plan is made again from what that run stored."""
+    from apps.orderblocks.services import jobs
+
+    store_bars(sc.random_bars(11, 900))
+    run_orderblocks(full=True)
+    blocks = all_blocks(SYMBOL)
+    missing = blocks[len(blocks) // 2]
+    OrderBlock.objects.filter(created_ts_ms=missing.created_ts_ms, direction=missing.direction).delete()
+    real, reads = jobs.stored_blocks, []
+
+    def stored_then_another_run_commits(symbol):
+        stored = real(symbol)
+        reads.append(len(stored))
+        if len(reads) == 1:  # after the first read: another process's run stores the block again
+            upsert_blocks([missing])
+            OrderBlockRun.objects.filter(symbol=symbol).update(finished_at_ms=1)
+        return stored
+
+    monkeypatch.setattr(jobs, "stored_blocks", stored_then_another_run_commits)
+    summary = run_orderblocks(full=True)
+    assert reads == [len(blocks) - 1, len(blocks)]  # planned again inside the transaction
+    assert summary.added == [] and summary.unchanged == len(blocks)
+    assert all_blocks(SYMBOL) == blocks
+
+
+def test_a_run_with_no_concurrent_commit_reads_the_blocks_once(monkeypatch):
+    from apps.orderblocks.services import jobs
+
+    store_bars(sc.random_bars(12, 600))
+    run_orderblocks(full=True)
+    real, reads = jobs.stored_blocks, []
+    monkeypatch.setattr(jobs, "stored_blocks", lambda symbol: reads.append(symbol) or real(symbol))
+    run_orderblocks(full=True)
+    assert reads == [SYMBOL]
