@@ -14,8 +14,10 @@ from channels.routing import ChannelNameRouter, ProtocolTypeRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 from django.conf import settings  # noqa: E402
 
+from apps.core.framework_bypasses import install_websocket_protocol  # noqa: E402
 from apps.core.garbage_collection import settle_after_startup  # noqa: E402
 from apps.core.sync_threads import start_sync_threads  # noqa: E402
+from apps.overlays.consumers import MAX_PROTOCOL_PAYLOAD_BYTES  # noqa: E402
 from apps.overlays.fast_path import hot_reads_fast_path  # noqa: E402
 from project.routing import channel_routes, websocket_router  # noqa: E402
 
@@ -29,4 +31,5 @@ application = ProtocolTypeRouter(
 
 # Every server process (serve, daphne web processes, runworker) loads this module once it is set up.
 start_sync_threads()
+install_websocket_protocol(MAX_PROTOCOL_PAYLOAD_BYTES)
 settle_after_startup(settings.CONFIG.gc_gen0_threshold)
