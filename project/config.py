@@ -15,6 +15,8 @@ from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import urlparse
 
+from apps.core.origins import parse_origin
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 T = TypeVar("T")
@@ -146,6 +148,11 @@ def _host_list(text: str) -> list[str]:
     return [h.strip() for h in text.split(",") if h.strip()]
 
 
+def _origin_list(text: str) -> list[str]:
+    """Comma-separated full origins (https://host[:port]), each normalised (explicit port)."""
+    return [str(parse_origin(item.strip())) for item in text.split(",") if item.strip()]
+
+
 DEFAULT_SQLITE = f"sqlite:///{BASE_DIR / 'var' / 'db.sqlite3'}"
 DEMO_SQLITE = f"sqlite:///{BASE_DIR / 'var' / 'demo.sqlite3'}"
 
@@ -249,6 +256,19 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting("OB_DISPLAY_MAX", "10", _positive_int, "... and at most this many per direction, nearest first"),
     Setting("API_MAX_LIMIT", "5000", _positive_int, "Cap for ?limit= on list endpoints"),
+    # WebSocket clients
+    Setting(
+        "WS_MAX_PER_IP",
+        "32",
+        _positive_int,
+        "Open /ws/overlays connections per client address (IPv6: per /64) and web process; more close with 1008",
+    ),
+    Setting(
+        "WS_ALLOWED_ORIGINS",
+        "",
+        _origin_list,
+        "Comma-separated origins (https://host[:port]) allowed besides the request's own",
+    ),
     # infrastructure
     Setting("DATABASE_URL", DEFAULT_SQLITE, _database_url, "sqlite:///abs/path.sqlite3 or postgres://..."),
     Setting("REDIS_URL", "", _redis_url, "Empty: in-memory channel layer; redis://host:port/0 for scale-out"),
@@ -318,6 +338,8 @@ class Config:
     ob_display_atr: float
     ob_display_max: int
     api_max_limit: int
+    ws_max_per_ip: int
+    ws_allowed_origins: list[str]
     database_url: str
     redis_url: str
     sqlite_busy_timeout_s: float
