@@ -99,6 +99,7 @@ class ServiceStack:
             "BINANCE_REST_URL": self.sim_url,
             "LOG_LEVEL": self.log_level,
             "REDIS_URL": "",  # the embedded default: in-memory channel layer
+            "WS_MAX_PER_IP": "100000",  # every bench client connects from 127.0.0.1
             "PYTHONUNBUFFERED": "1",
         }
         env.update(self.extra_env)

@@ -15,6 +15,8 @@ from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import urlparse
 
+from apps.core.origins import parse_origin
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 T = TypeVar("T")
@@ -164,6 +166,11 @@ def _host_list(text: str) -> list[str]:
     if not hosts:  # Django would then answer every request 400
         raise ValueError("must name at least one host the service is reached by (e.g. localhost)")
     return hosts
+
+
+def _origin_list(text: str) -> list[str]:
+    """Comma-separated full origins (https://host[:port]), each normalised (explicit port)."""
+    return [str(parse_origin(item.strip())) for item in text.split(",") if item.strip()]
 
 
 DEFAULT_SQLITE = f"sqlite:///{BASE_DIR / 'var' / 'db.sqlite3'}"
@@ -328,6 +335,19 @@ SETTINGS: tuple[Setting, ...] = (
         _bool,
         "/api/health also shows the answering pid and the demo simulator's control URL",
     ),
+    # WebSocket clients
+    Setting(
+        "WS_MAX_PER_IP",
+        "32",
+        _int_between(1, 100_000),
+        "Open /ws/overlays connections per client address (IPv6: per /64) and web process; more close with 1008",
+    ),
+    Setting(
+        "WS_ALLOWED_ORIGINS",
+        "",
+        _origin_list,
+        "Comma-separated origins (https://host[:port]) allowed besides the request's own",
+    ),
     # infrastructure
     Setting("DATABASE_URL", DEFAULT_SQLITE, _database_url, "sqlite:///abs/path.sqlite3 or postgres://..."),
     Setting("REDIS_URL", "", _redis_url, "Empty: in-memory channel layer; redis://host:port/0 for scale-out"),
@@ -400,6 +420,8 @@ class Config:
     api_max_limit: int
     max_request_body: int
     health_details: bool
+    ws_max_per_ip: int
+    ws_allowed_origins: list[str]
     database_url: str
     redis_url: str
     sqlite_busy_timeout_s: float

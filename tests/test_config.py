@@ -43,6 +43,9 @@ def test_defaults_match_the_spec():
         ("DATABASE_URL", "postgres://u:p@h:port/db"),
         ("MAX_REQUEST_BODY", "0"),
         ("HEALTH_DETAILS", "maybe"),
+        ("WS_MAX_PER_IP", "0"),
+        ("WS_ALLOWED_ORIGINS", "chart.example.org"),
+        ("WS_ALLOWED_ORIGINS", "https://chart.example.org/page"),
     ],
 )
 def test_bad_values_name_the_variable(variable, value):
@@ -50,6 +53,13 @@ def test_bad_values_name_the_variable(variable, value):
         load_config({variable: value})
     assert info.value.variable == variable
     assert variable in str(info.value)
+
+
+def test_websocket_limits_default_and_origins_are_normalised():
+    config = load_config({})
+    assert config.ws_max_per_ip == 32 and config.ws_allowed_origins == []
+    origins = load_config({"WS_ALLOWED_ORIGINS": "https://Chart.Example.org, http://10.0.0.5:8000/"})
+    assert origins.ws_allowed_origins == ["https://chart.example.org:443", "http://10.0.0.5:8000"]
 
 
 def test_symbol_is_upper_cased():

@@ -6,14 +6,19 @@ bypass in that module must be re-read against the new library before anything el
 from __future__ import annotations
 
 import asyncio
+import base64
 import inspect
 import json
+import os
+import struct
 from concurrent.futures import ThreadPoolExecutor
 from types import SimpleNamespace
 
 import daphne.server
+import daphne.ws_protocol
 import pytest
 import twisted.web.http
+from autobahn.websocket.protocol import WebSocketProtocol as AutobahnProtocol
 from channels.consumer import AsyncConsumer, get_handler_name
 from channels.exceptions import StopConsumer
 from channels.layers import InMemoryChannelLayer
@@ -28,9 +33,11 @@ from apps.core import framework_bypasses
 from apps.core.framework_bypasses import (
     BoundedWebRequest,
     PumpedWebsocketConsumer,
+    Rfc6455WebSocketProtocol,
     StreamingServer,
     ThrottledInMemoryChannelLayer,
     install_request_limits,
+    install_websocket_protocol,
     start_all_threads,
 )
 
@@ -229,3 +236,126 @@ def test_more_header_fields_than_the_cap_are_refused(connection):
     fields = b"".join(b"X-F%d: 1\r\n" % i for i in range(framework_bypasses.MAX_HEADERS + 1))
     connection.protocol.dataReceived(b"GET / HTTP/1.1\r\nHost: a\r\n" + fields + b"\r\n")
     assert connection.transport.value().startswith(b"HTTP/1.1 400 ") and connection.server.scopes == []
+
+
+# -- bypass 6: daphne's WebSocket protocol ------------------------------------------------------
+CAP = 1000
+PEER = IPv4Address("TCP", "127.0.0.1", 50000)
+
+
+class HandshakeServer:
+    """The part of daphne's Server a WebSocketProtocol talks to during a handshake."""
+
+    root_path = ""
+    proxy_forwarded_address_header = None
+
+    def __init__(self) -> None:
+        self.inbox: asyncio.Queue = asyncio.Queue()
+
+    def protocol_connected(self, protocol):
+        pass
+
+    def protocol_disconnected(self, protocol):
+        pass
+
+    def create_application(self, protocol, scope):
+        return self.inbox
+
+    def log_action(self, *args):
+        pass
+
+
+def client_frame(opcode: int, payload: bytes, announced: int | None = None) -> bytes:
+    """A masked client frame (zero mask: the payload goes as it is) announcing `announced` bytes."""
+    length = len(payload) if announced is None else announced
+    if length < 126:
+        header = bytes([0x80 | opcode, 0x80 | length])
+    elif length < 2**16:
+        header = bytes([0x80 | opcode, 0x80 | 126]) + struct.pack("!H", length)
+    else:
+        header = bytes([0x80 | opcode, 0x80 | 127]) + struct.pack("!Q", length)
+    return header + b"\0\0\0\0" + payload
+
+
+def close_frame(code: int, reason: bytes = b"") -> bytes:
+    payload = struct.pack("!H", code) + reason
+    return bytes([0x88, len(payload)]) + payload
+
+
+@pytest.fixture
+def opened():
+    """One of our protocols built by daphne's own factory, through an accepted handshake."""
+    install_websocket_protocol(CAP)
+    factory = daphne.ws_protocol.WebSocketFactory(HandshakeServer(), server="daphne")
+    factory.setProtocolOptions(maxFramePayloadSize=2**20, maxMessagePayloadSize=2**20)  # daphne's
+    protocol = factory.buildProtocol(PEER)
+    transport = StringTransport(peerAddress=PEER, hostAddress=IPv4Address("TCP", "127.0.0.1", 8000))
+    protocol._raw_query_string = b""  # set by daphne's HTTP protocol when it hands the socket over
+    protocol.makeConnection(transport)
+    key = base64.b64encode(os.urandom(16))
+    protocol.dataReceived(
+        b"GET /ws/overlays HTTP/1.1\r\nHost: 127.0.0.1:8000\r\nUpgrade: websocket\r\n"
+        b"Connection: Upgrade\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: " + key + b"\r\n\r\n"
+    )
+    protocol.handle_reply({"type": "websocket.accept"})
+    assert transport.value().startswith(b"HTTP/1.1 101 ")
+    transport.clear()
+    return protocol, transport
+
+
+def test_daphne_builds_our_websocket_protocol_with_our_caps_over_its_factory_options(opened):
+    """Bypass 6: WebSocketFactory.protocol is what buildProtocol makes; autobahn keeps an option
+    the protocol class defines instead of the factory's."""
+    protocol, _ = opened
+    assert type(protocol) is Rfc6455WebSocketProtocol
+    assert protocol.factory.maxFramePayloadSize == 2**20  # what daphne's flags set...
+    assert protocol.maxFramePayloadSize == CAP and protocol.maxMessagePayloadSize == CAP  # ...and ours
+    assert protocol.failByDrop is False and protocol.factory.failByDrop is True
+
+
+@pytest.mark.parametrize("code", [1003, 1008, 1009, 1011, 4000])
+def test_an_asgi_close_sends_any_rfc6455_code_with_its_reason(opened, code):
+    """Bypass 6: daphne's handle_reply and autobahn's sendCloseFrame carry the code and reason."""
+    protocol, transport = opened
+    protocol.handle_reply({"type": "websocket.close", "code": code, "reason": "why"})
+    assert transport.value() == close_frame(code, b"why")
+    assert protocol.state == AutobahnProtocol.STATE_CLOSING
+    assert code in AutobahnProtocol.CLOSE_STATUS_CODES_ALLOWED or code >= 3000
+
+
+def test_codes_no_endpoint_may_send_are_still_refused(opened):
+    protocol, transport = opened
+    for code in (1005, 1006, 1015, 2000, 5000):
+        with pytest.raises(Exception, match="invalid close code"):
+            protocol.handle_reply({"type": "websocket.close", "code": code})
+    assert transport.value() == b""
+
+
+def test_nothing_is_sent_after_a_close(opened):
+    """Bypass 6: autobahn raises Disconnected for a send while closing; ours drops it."""
+    protocol, transport = opened
+    protocol.handle_reply({"type": "websocket.close", "code": 1003})
+    transport.clear()
+    protocol.handle_reply({"type": "websocket.send", "text": "a late delta"})
+    assert transport.value() == b""
+
+
+def test_a_frame_over_the_cap_is_refused_with_1009_from_its_header(opened):
+    """Bypass 6: autobahn checks the announced length before reading the payload, and with
+    failByDrop off answers with a close frame instead of dropping the TCP."""
+    protocol, transport = opened
+    protocol.dataReceived(client_frame(0x1, b"x" * 10, announced=16 * 2**20))
+    sent = transport.value()
+    assert sent[:4] == bytes([0x88, len(sent) - 2]) + struct.pack("!H", 1009)
+    assert b"exceeds payload limit of 1000 octets" in sent
+    assert not transport.disconnecting  # the closing handshake runs: the client can read the code
+    protocol.dataReceived(b"y" * 100_000)  # the rest of the announced payload is not kept
+    assert len(protocol.data) == 0 and protocol.message_data == []
+
+
+def test_a_message_within_the_cap_reaches_the_application(opened):
+    protocol, _ = opened
+    server = protocol.server
+    server.inbox.get_nowait()  # websocket.connect
+    protocol.dataReceived(client_frame(0x1, b"x" * CAP))
+    assert server.inbox.get_nowait() == {"type": "websocket.receive", "text": "x" * CAP}

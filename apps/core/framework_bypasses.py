@@ -48,6 +48,30 @@ slow leak or a lost message somewhere else.
    `Request.requestReceived` once the body is complete, reading `maxHeaders` /
    `totalHeadersSize` on the channel instance per header line, and the transport calling
    `channel.dataReceived` afresh for each read.
+7. `Rfc6455WebSocketProtocol` (daphne's WebSocket protocol, installed by project/asgi.py, so in
+   `serve` and in a plain `daphne` alike). Three things daphne gets wrong for this service:
+   - close codes: daphne turns an ASGI `websocket.close` into autobahn's `sendClose`, which only
+     lets an application send 1000 or 3000-4999. A consumer closing with 1003 (binary frame), 1008
+     (policy), 1009 (message too big) or 1011 (internal error) raised in `send`; daphne logged
+     "Exception inside application" with a traceback and its clean-up closed with 1011, so clients
+     never saw the code. Here any code RFC 6455 lets an endpoint send (autobahn's own
+     `CLOSE_STATUS_CODES_ALLOWED`, which it accepts from peers, and 3000-4999) goes out through
+     `sendCloseFrame`, with the ASGI message's `reason` (daphne drops it); other codes still raise.
+   - sends while closing: daphne drops a send once the connection is gone, but autobahn raises
+     `Disconnected` for one in the closing handshake (the server sent its Close, or the peer's is
+     being answered): a delta fanned out in that window was an ERROR traceback. Here it is
+     dropped, as RFC 6455 wants after a Close.
+   - hard size cap: daphne lets a client send a 1 MiB frame or message, and autobahn fails a
+     connection by dropping the TCP (`failByDrop`), which a client sees as 1006. Here
+     `maxFramePayloadSize` / `maxMessagePayloadSize` are set on the protocol class (autobahn
+     refuses a frame from its header, before its payload is buffered) and `failByDrop` is off, so
+     the client gets a 1009 close frame (1002/1007 for protocol errors). The cap binds what the
+     server sends too: it must exceed the largest frame the consumer sends.
+   Relies on: daphne's `WebSocketFactory.protocol` being the class its `buildProtocol` makes,
+   `WebSocketProtocol.handle_reply` handling `websocket.close` via `serverClose` once the socket is
+   open and `websocket.send` via `serverSend`, autobahn's `sendCloseFrame(code, reasonUtf8,
+   isReply)`, its `state` / `STATE_*` constants, and its `_connectionMade` taking a protocol option
+   from the factory only when the protocol class does not define it.
 """
 
 from __future__ import annotations
@@ -65,6 +89,8 @@ from copy import deepcopy
 from typing import Any, Protocol
 
 import daphne.server  # installs the asyncio Twisted reactor before twisted.internet is imported
+import daphne.ws_protocol
+from autobahn.util import encode_truncate
 from channels.consumer import get_handler_name
 from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
@@ -438,3 +464,47 @@ def install_request_limits(max_body: int) -> None:
     BoundedWebRequest.max_body = max_body
     BoundedWebRequest.refusal = refusal_answer(max_body)
     daphne.http_protocol.WebRequest = BoundedWebRequest
+
+
+# -- 7. RFC 6455 close codes and a hard frame cap in daphne's WebSocket protocol ----------------
+class Rfc6455WebSocketProtocol(daphne.ws_protocol.WebSocketProtocol):
+    """daphne's protocol: closes with any code RFC 6455 allows, sends nothing once closing, fails a
+    connection with a close frame (not a dropped TCP), caps frames and messages both ways."""
+
+    failByDrop = False
+    maxFramePayloadSize = 64 * 1024  # install_websocket_protocol sets the service's caps
+    maxMessagePayloadSize = 64 * 1024
+
+    def handle_reply(self, message: dict[str, Any]) -> None:
+        if message.get("type") == "websocket.close" and self.state != self.STATE_CONNECTING:
+            self.serverClose(code=message.get("code"), reason=message.get("reason"))
+            return
+        super().handle_reply(message)
+
+    def serverSend(self, content: str | bytes, binary: bool = False) -> None:
+        if self.state in (self.STATE_CLOSING, self.STATE_CLOSED):
+            return  # a Close was sent or the socket is going: nothing more may go out (RFC 6455 5.5.1)
+        super().serverSend(content, binary)
+
+    def serverClose(self, code: int | None = None, reason: str | None = None) -> None:
+        code = 1000 if code is None else code
+        if not sendable_close_code(code):
+            super().serverClose(code=code)  # autobahn refuses it, as before
+            return
+        reason_bytes = encode_truncate(reason, 123) if reason else None
+        self.sendCloseFrame(code=code, reasonUtf8=reason_bytes, isReply=False)
+
+
+def sendable_close_code(code: int) -> bool:
+    """RFC 6455 section 7.4: the defined codes an endpoint may send, and 3000-4999."""
+    allowed = daphne.ws_protocol.WebSocketProtocol.CLOSE_STATUS_CODES_ALLOWED
+    return code in allowed or 3000 <= code <= 4999
+
+
+def install_websocket_protocol(max_payload_bytes: int) -> type[Rfc6455WebSocketProtocol]:
+    """Make every daphne server in this process speak through Rfc6455WebSocketProtocol, refusing
+    client frames and messages over `max_payload_bytes` with 1009 (idempotent)."""
+    Rfc6455WebSocketProtocol.maxFramePayloadSize = max_payload_bytes
+    Rfc6455WebSocketProtocol.maxMessagePayloadSize = max_payload_bytes
+    daphne.ws_protocol.WebSocketFactory.protocol = Rfc6455WebSocketProtocol
+    return Rfc6455WebSocketProtocol

@@ -16,7 +16,10 @@ Server -> client messages (JSON text frames):
   consumer sends is larger than that.
 
 Client -> server: ``{"action": "ack", "received": N}`` (messages received on this socket so far)
-and ``{"action": "resync"}``. Frames above MAX_CLIENT_MESSAGE_BYTES close the socket with 1009.
+and ``{"action": "resync"}``. A text message above MAX_CLIENT_MESSAGE_BYTES closes the socket
+with 1009, a binary one with 1003; a frame or message above MAX_PROTOCOL_PAYLOAD_BYTES is refused
+with 1009 by the protocol layer from its header, before it is read (apps/core/framework_bypasses.py,
+bypass 6). A failed state read closes with 1011: the client reconnects later.
 
 Fan-out: the process joins the streamer's group once (apps.overlays.local_fanout) and hands each
 group message to every connected consumer in one loop step; a consumer sends a delta inline when it
@@ -48,6 +51,10 @@ from apps.overlays.state_cache import state_cache
 log = logging.getLogger(__name__)
 
 MAX_CLIENT_MESSAGE_BYTES = 4096
+# The protocol layer's hard cap on any frame or message, both ways (autobahn applies it to what the
+# server sends too): well above the largest frame this consumer sends (< 16 KiB, see
+# FRAGMENT_CHARS), far below daphne's own default of 1 MiB a client could make it buffer.
+MAX_PROTOCOL_PAYLOAD_BYTES = 64 * 1024
 MAX_IN_FLIGHT = 256
 MAX_FRAME_CHARS = 12_000  # whole messages up to this size go out as they are
 FRAGMENT_CHARS = 6_000  # JSON-escaping a chunk can double it: 2 x 6000 + envelope < 16 KiB
@@ -135,7 +142,7 @@ class OverlayConsumer(PumpedWebsocketConsumer):
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         if text_data is None:
             log.info("closing overlay client channel=%s reason=binary frame", self.channel_name)
-            await self.close(code=CLOSE_UNSUPPORTED_DATA)
+            await self.close(code=CLOSE_UNSUPPORTED_DATA, reason="binary frames are not accepted")
             return
         if len(text_data.encode("utf-8")) > self.max_client_message_bytes:
             log.info(
@@ -143,7 +150,9 @@ class OverlayConsumer(PumpedWebsocketConsumer):
                 self.channel_name,
                 self.max_client_message_bytes,
             )
-            await self.close(code=CLOSE_MESSAGE_TOO_BIG)
+            await self.close(
+                code=CLOSE_MESSAGE_TOO_BIG, reason=f"message over {self.max_client_message_bytes} bytes"
+            )
             return
         try:
             message = json.loads(text_data)
@@ -253,7 +262,7 @@ class OverlayConsumer(PumpedWebsocketConsumer):
             state = await _read_state(self.symbol, newer_than)
         except Exception as exc:  # the DB is busy or gone: let the client reconnect later
             log.warning("overlay snapshot failed channel=%s reason=%r", self.channel_name, exc)
-            await self.close(code=CLOSE_INTERNAL_ERROR)
+            await self.close(code=CLOSE_INTERNAL_ERROR, reason="state read failed; reconnect later")
             return
         await self._send_json(
             {"type": "snapshot", "reason": reason, "epoch": self.epoch, "seq": self.seq, "state": state}

@@ -178,7 +178,9 @@ async def test_a_long_lived_client_refreshes_its_group_membership():
     from apps.overlays.broadcast import OverlayBroadcaster, group_name
     from apps.overlays.local_fanout import local_fanout
 
-    comm = WebsocketCommunicator(application, "/ws/overlays", headers=[(b"origin", b"http://127.0.0.1")])
+    comm = WebsocketCommunicator(
+        application, "/ws/overlays", headers=[(b"origin", b"http://127.0.0.1"), (b"host", b"127.0.0.1")]
+    )
     connected, _ = await comm.connect()
     assert connected
     await comm.receive_json_from(timeout=5)
