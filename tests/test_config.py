@@ -95,3 +95,20 @@ def test_the_defaults_sit_inside_their_own_bounds():
 
     for setting in SETTINGS:
         setting.parse(setting.default)
+
+
+def test_the_readme_documents_every_setting_with_its_default():
+    from pathlib import Path
+
+    from project.config import SETTINGS
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    rows = {
+        line.split("|")[1].strip(" `"): line.split("|")[2].strip(" `")
+        for line in readme.splitlines()
+        if line.startswith("| `")
+    }
+    missing = [s.env for s in SETTINGS if s.env not in rows]
+    assert missing == []
+    wrong = [s.env for s in SETTINGS if s.env != "DATABASE_URL" and rows[s.env] != s.default]
+    assert wrong == []
