@@ -161,7 +161,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     group.add_argument("--book-events", type=int, default=5000)
     group.add_argument("--book-repeat", type=int, default=3)
     group.add_argument("--wire-frames", type=int, default=20_000)
-    group.add_argument("--wire-repeat", type=int, default=5)
+    group.add_argument("--wire-repeat", type=int, default=15)
     group.add_argument("--zones-cycles", type=int, default=20)
     group.add_argument("--ob-bars", type=int, default=100_000)
     group.add_argument("--ob-repeat", type=int, default=5)

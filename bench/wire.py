@@ -1,12 +1,14 @@
 """Wire benchmark: the cost of parsing what Binance sends, on the streamer's hot path.
 
-    python -m bench.wire [--frames 20000] [--repeat 5]
+    python -m bench.wire [--frames 20000] [--repeat 15]
 
 - `classify_frame` on combined-stream depthUpdate frames shaped like the simulator's (1-10 levels
   per side, 8-decimal strings) and on aggTrade frames: microseconds per frame, with `json.loads`
   of the same frames alone as the floor (what any parser pays before it looks at a field);
 - `parse_snapshot` of a decoded 5000-levels-per-side REST depth snapshot: milliseconds.
-Figures are medians of --repeat runs in one process (results are not kept); compare them across commits on one machine.
+Figures are the best of --repeat runs in one process (as timeit reports: the box is shared and
+the fastest run is the least disturbed one; results are not kept). Compare them across commits on
+one machine.
 """
 
 from __future__ import annotations
@@ -15,7 +17,6 @@ import argparse
 import gc
 import json
 import random
-import statistics
 import sys
 import time
 from collections.abc import Callable
@@ -98,7 +99,7 @@ def timed(fn: Callable[[], object], repeat: int) -> float:
         start = time.perf_counter()
         fn()
         samples.append(time.perf_counter() - start)
-    return statistics.median(samples)
+    return min(samples)
 
 
 def run(frames_count: int, repeat: int) -> list[Figure]:
@@ -159,7 +160,7 @@ def main(argv: list[str] | None = None) -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--frames", type=int, default=20_000)
-    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--repeat", type=int, default=15)
     args = parser.parse_args(argv)
     print_figures(run(args.frames, args.repeat), title=f"wire benchmark ({args.frames:,} frames)")
 
