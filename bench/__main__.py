@@ -76,7 +76,7 @@ def run_book(args: argparse.Namespace) -> list[Figure]:
 def run_wire(args: argparse.Namespace) -> list[Figure]:
     from bench.wire import run as wire_run
 
-    figures: list[Figure] = wire_run(args.wire_frames, args.wire_repeat)
+    figures: list[Figure] = wire_run(args.wire_frames, args.wire_repeat, args.wire_against)
     return figures
 
 
@@ -160,8 +160,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     group = parser.add_argument_group("durations and sizes")
     group.add_argument("--book-events", type=int, default=5000)
     group.add_argument("--book-repeat", type=int, default=3)
-    group.add_argument("--wire-frames", type=int, default=20_000)
-    group.add_argument("--wire-repeat", type=int, default=15)
+    group.add_argument("--wire-frames", type=int, default=200)
+    group.add_argument("--wire-repeat", type=int, default=150)
+    group.add_argument("--wire-against", metavar="REV", help="time wire.py of this git revision too")
     group.add_argument("--zones-cycles", type=int, default=20)
     group.add_argument("--ob-bars", type=int, default=100_000)
     group.add_argument("--ob-repeat", type=int, default=5)
