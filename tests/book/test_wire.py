@@ -22,7 +22,9 @@ from apps.book.domain.wire import (
     parse_kline,
     parse_kline_row,
     parse_klines_body,
+    parse_retry_after,
     parse_snapshot,
+    parse_used_weight,
 )
 from apps.simulator.wire import exchange_info
 
@@ -271,3 +273,15 @@ def test_a_snapshot_is_held_to_the_bounds_too():
         parse_snapshot(body)
     with pytest.raises(WireError, match="outside"):
         parse_snapshot({**body, "asks": [["101", "2"]]}, LevelBounds(Decimal(1), Decimal(100), Decimal(10)))
+
+
+def test_rate_limit_headers_are_read_as_bounded_numbers():
+    assert (
+        parse_retry_after("2") == 2.0 and parse_retry_after("0.5") == 0.5 and parse_retry_after("-3") == 0.0
+    )
+    for unreadable in (None, "", "soon", "inf", "-inf", "nan", "1e999"):
+        assert parse_retry_after(unreadable) == 60.0  # inf would stop every REST call for good
+    assert parse_retry_after("1e9") == 3 * 86_400.0
+    assert parse_used_weight("1234") == 1234
+    for odd in (None, "", "-1", "1.5", "\u00b2", "\u0661", "9" * 10, "9" * 5000):  # superscript 2: isdigit
+        assert parse_used_weight(odd) is None

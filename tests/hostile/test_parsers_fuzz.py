@@ -4,7 +4,7 @@ error comes out, never another exception, and what is accepted is plausible.
 - apps.book.domain.wire: `classify_frame` (a stream frame) never raises and returns a typed message
   or a BadFrame; `parse_depth_event`, `parse_snapshot` (REST depth), `parse_kline_row`,
   `exchange_level_bounds` raise nothing but WireError; every level, trade or candle they accept is
-  finite and inside the bounds.
+  finite and inside the bounds; the rate-limit headers always read as bounded numbers.
 - apps.zones.domain.snapshot_file (zones_snapshot's input): nothing but SnapshotFormatError, as one
   line, for text or bytes.
 Inputs: arbitrary text and bytes, text drawn from JSON's own alphabet, JSON documents of any shape,
@@ -15,6 +15,7 @@ integers, NaN, deep nesting). Example counts are bounded: the module runs in wel
 from __future__ import annotations
 
 import json
+import math
 from decimal import Decimal
 from typing import Any
 
@@ -34,7 +35,9 @@ from apps.book.domain.wire import (
     level_in_bounds,
     parse_depth_event,
     parse_kline_row,
+    parse_retry_after,
     parse_snapshot,
+    parse_used_weight,
 )
 from apps.simulator.wire import exchange_info
 from apps.zones.domain.snapshot_file import (
@@ -331,6 +334,15 @@ def test_exchange_info_filters_raise_only_wire_error_and_only_narrow(data, junk)
         if bounds is not None:
             assert STATIC_BOUNDS.min_price <= bounds.min_price <= bounds.max_price <= STATIC_BOUNDS.max_price
             assert 0 < bounds.max_qty <= STATIC_BOUNDS.max_qty
+
+
+@FUZZ
+@given(st.one_of(st.none(), st.text(max_size=20), number_texts, json_numbers.map(str)))
+def test_rate_limit_headers_are_always_bounded_numbers(header):
+    seconds = parse_retry_after(header)
+    assert math.isfinite(seconds) and 0 <= seconds <= 3 * 86_400
+    used = parse_used_weight(header)
+    assert used is None or 0 <= used < 10**9
 
 
 # ------------------------------------------------------------------ zones_snapshot's file parser

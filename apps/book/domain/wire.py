@@ -339,6 +339,29 @@ def parse_snapshot(payload: Any, bounds: LevelBounds = STATIC_BOUNDS) -> DepthSn
     )
 
 
+RETRY_AFTER_DEFAULT_S = 60.0  # a 429/418 whose Retry-After cannot be read
+RETRY_AFTER_MAX_S = 3 * 86_400.0  # Binance's longest IP ban is 3 days
+
+
+def parse_retry_after(header: str | None) -> float:
+    """A 429/418's `Retry-After` in seconds: a finite number, at most RETRY_AFTER_MAX_S (so neither
+    "inf" nor "1e999" can stop REST for good, nor "nan" lift the wait); unreadable: the default."""
+    try:
+        seconds = float(header or "")
+    except ValueError:
+        return RETRY_AFTER_DEFAULT_S
+    if not math.isfinite(seconds):
+        return RETRY_AFTER_DEFAULT_S
+    return min(max(seconds, 0.0), RETRY_AFTER_MAX_S)
+
+
+def parse_used_weight(header: str | None) -> int | None:
+    """`X-MBX-USED-WEIGHT-1M`: ASCII digits, at most 9 of them; None when absent or anything else."""
+    if header is None or not (header.isascii() and header.isdigit()) or len(header) > 9:
+        return None
+    return int(header)
+
+
 def parse_klines_body(payload: Any) -> list[Any]:
     """GET /api/v3/klines: the list of rows, each still raw (see `parse_kline_row`)."""
     if not isinstance(payload, list):

@@ -31,7 +31,9 @@ from apps.book.domain.wire import (
     exchange_weight_limit,
     parse_error_payload,
     parse_klines_body,
+    parse_retry_after,
     parse_snapshot,
+    parse_used_weight,
 )
 
 log = logging.getLogger("apps.book.rest")
@@ -174,12 +176,12 @@ class BinanceRestClient:
             except httpx.TransportError as exc:
                 problem = f"transport error {type(exc).__name__}"
             else:
-                used = response.headers.get("X-MBX-USED-WEIGHT-1M")
-                if used and used.isdigit():
-                    self.budget.observe_used(int(used), self.monotonic())
+                used = parse_used_weight(response.headers.get("X-MBX-USED-WEIGHT-1M"))
+                if used is not None:
+                    self.budget.observe_used(used, self.monotonic())
                 status = response.status_code
                 if status in (429, 418):
-                    retry_after = _retry_after(response)
+                    retry_after = parse_retry_after(response.headers.get("Retry-After"))
                     self.budget.block(retry_after, self.monotonic(), str(status))
                     self.counters[str(status)] += 1
                     log.warning("rest %s on %s: no REST call for %.1fs", status, path, retry_after)
@@ -208,11 +210,3 @@ class BinanceRestClient:
             delay = self._backoff.next_delay()
             log.warning("rest %s on %s, retry %d in %.2fs", problem, path, failures, delay)
             await asyncio.sleep(delay)
-
-
-def _retry_after(response: httpx.Response) -> float:
-    header = response.headers.get("Retry-After", "")
-    try:
-        return max(float(header), 0.0)
-    except ValueError:
-        return 60.0
