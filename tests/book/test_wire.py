@@ -18,6 +18,7 @@ from apps.book.domain.wire import (
     WireError,
     classify_frame,
     exchange_level_bounds,
+    exchange_weight_limit,
     parse_error_payload,
     parse_kline,
     parse_kline_row,
@@ -285,3 +286,10 @@ def test_rate_limit_headers_are_read_as_bounded_numbers():
     assert parse_used_weight("1234") == 1234
     for odd in (None, "", "-1", "1.5", "\u00b2", "\u0661", "9" * 10, "9" * 5000):  # superscript 2: isdigit
         assert parse_used_weight(odd) is None
+
+
+def test_the_exchange_weight_limit_is_a_plausible_integer():
+    rule = {"rateLimitType": "REQUEST_WEIGHT", "interval": "MINUTE", "intervalNum": 1, "limit": 6000}
+    assert exchange_weight_limit({"rateLimits": [rule]}) == 6000
+    for limit in (True, 0, -5, 10**100, 6000.0, "6000"):
+        assert exchange_weight_limit({"rateLimits": [{**rule, "limit": limit}]}) is None

@@ -44,6 +44,7 @@ MAX_DECIMAL_CHARS = 32  # Binance sends 8 decimals: "87000.01000000" is 14 chara
 MAX_ID = 2**63 - 1  # update ids, trade ids and times are int64 at Binance
 LEVEL_ORDERS_MAX = 10_000  # a level sums resting orders of at most LOT_SIZE maxQty each
 MAX_KLINE_VOLUME = Decimal(10**15)  # the candle table keeps 16 integer digits
+MAX_WEIGHT_LIMIT = 10_000_000  # REQUEST_WEIGHT per minute (Binance: 6000)
 
 
 @dataclass(frozen=True, slots=True)
@@ -385,7 +386,8 @@ def parse_kline_row(row: Sequence[Any]) -> KlineRow:
 
 
 def exchange_weight_limit(payload: Any) -> int | None:
-    """REQUEST_WEIGHT per 1 MINUTE from an exchangeInfo body's rateLimits (None when it has none)."""
+    """REQUEST_WEIGHT per 1 MINUTE from an exchangeInfo body's rateLimits (None when it has none, or
+    none that is an integer in (0, MAX_WEIGHT_LIMIT])."""
     if not isinstance(payload, dict) or not isinstance(payload.get("rateLimits"), list):
         raise WireError("exchangeInfo: no rateLimits list")
     for rule in payload["rateLimits"]:
@@ -394,8 +396,8 @@ def exchange_weight_limit(payload: Any) -> int | None:
             and rule.get("rateLimitType") == "REQUEST_WEIGHT"
             and rule.get("interval") == "MINUTE"
             and rule.get("intervalNum") == 1
-            and isinstance(rule.get("limit"), int)
-            and rule["limit"] > 0
+            and type(rule.get("limit")) is int  # not a bool
+            and 0 < rule["limit"] <= MAX_WEIGHT_LIMIT
         ):
             return int(rule["limit"])
     return None
