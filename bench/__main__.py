@@ -30,7 +30,7 @@ from bench.figures import Figure, print_figures
 from bench.processes import PYTHON, REPO
 from bench.stack import load_text, progress
 
-ORDER = ("book", "zones", "orderblocks", "e2e", "fanout", "rest", "cpu")
+ORDER = ("book", "wire", "zones", "orderblocks", "e2e", "fanout", "rest", "cpu")
 
 
 def machine_line() -> str:
@@ -70,6 +70,13 @@ def run_book(args: argparse.Namespace) -> list[Figure]:
                 "book", f"{name}: speed-up vs naive", speedup, "naive dict-and-sort book, same run", None, 2
             )
         )
+    return figures
+
+
+def run_wire(args: argparse.Namespace) -> list[Figure]:
+    from bench.wire import run as wire_run
+
+    figures: list[Figure] = wire_run(args.wire_frames, args.wire_repeat, args.wire_against)
     return figures
 
 
@@ -132,6 +139,7 @@ def run_cpu(args: argparse.Namespace) -> list[Figure]:
 
 RUNNERS: dict[str, tuple[str, Callable[[argparse.Namespace], list[Figure]]]] = {
     "book": ("bench.book", run_book),
+    "wire": ("bench.wire", run_wire),
     "zones": ("bench.zones", run_zones),
     "orderblocks": ("bench.orderblocks", run_orderblocks),
     "e2e": ("bench.e2e", run_e2e),
@@ -152,6 +160,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     group = parser.add_argument_group("durations and sizes")
     group.add_argument("--book-events", type=int, default=5000)
     group.add_argument("--book-repeat", type=int, default=3)
+    group.add_argument("--wire-frames", type=int, default=200)
+    group.add_argument("--wire-repeat", type=int, default=150)
+    group.add_argument("--wire-against", metavar="REV", help="time wire.py of this git revision too")
     group.add_argument("--zones-cycles", type=int, default=20)
     group.add_argument("--ob-bars", type=int, default=100_000)
     group.add_argument("--ob-repeat", type=int, default=5)

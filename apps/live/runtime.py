@@ -70,12 +70,7 @@ def build_streamer(config: Any, *, with_listeners: bool = True, **overrides: Any
         on_recovered=collect_after_recovery,
     )
     if zones is not None:
-        zone_listener = zones
-
-        def zone_state() -> dict[str, Any]:
-            return zone_listener.state.as_dict()  # read each time: the listener replaces its state
-
-        streamer.health_sections["zones"] = zone_state
+        streamer.health_sections["zones"] = zones.health  # state, cycles, failures, last error
     return streamer
 
 

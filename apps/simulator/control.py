@@ -31,6 +31,7 @@ CONTROL_ACTIONS: dict[str, dict[str, type]] = {
     "inject_duplicate": {},
     "inject_overlap": {},
     "inject_old_event": {},
+    "inject_bad_quantity": {"qty": str},
     "snapshot_stale": {"times": int, "behind_ids": int},
     "ws_lag": {"seconds": float},
     "stall": {"seconds": float},

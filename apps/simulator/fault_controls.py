@@ -22,6 +22,9 @@ class FaultControls:
     def inject_old_event(self) -> Armed:
         return self.faults.inject_old_event()
 
+    def inject_bad_quantity(self, qty: str = "10000000000000000000000000") -> Armed:
+        return self.faults.inject_bad_quantity(qty)
+
     def snapshot_stale(self, times: int = 1, behind_ids: int | None = None) -> Armed:
         return self.faults.snapshot_stale(times, behind_ids)
 

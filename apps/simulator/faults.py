@@ -1,7 +1,8 @@
 """The fault catalogue: every fault the simulator can inject, how it is armed, and how the depth
 streams apply theirs.
 
-Depth stream faults (gap, duplicate, overlap, old event) change what :class:`DepthStream` sends next;
+Depth stream faults (gap, duplicate, overlap, old event, bad quantity) change what :class:`DepthStream`
+sends next;
 REST faults (429, 418, 500, timeout, error body) and stale snapshots are taken by the REST app
 (:mod:`apps.simulator.rest`); WebSocket faults (lag, stall, odd frames, disconnects) act through the
 WebSocket server (:mod:`apps.simulator.ws_server`).
@@ -17,7 +18,7 @@ import asyncio
 import logging
 from collections import deque
 from collections.abc import Callable, Generator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from apps.simulator.odd_frames import FRAME_KINDS, OddFrames
@@ -28,6 +29,7 @@ log = logging.getLogger("apps.simulator")
 
 REST_FAULT_KINDS = ("429", "418", "500", "timeout", "error_body")
 DISCONNECT_MODES = ("abrupt", "going_away")
+BAD_QUANTITY_MAX_CHARS = 64
 
 
 @dataclass(slots=True)
@@ -47,6 +49,8 @@ class DepthStream:
     overlaps: int = 0
     old_events: int = 0
     dropped_events: int = 0
+    bad_quantities: deque[str] = field(default_factory=deque)  # texts for the next events' first qty
+    corrupted_events: int = 0
 
     def on_tick(self, event: WireDepth | None) -> list[WireDepth]:
         """Feed one market tick (its event or None); returns the wire events to send now, in order."""
@@ -88,7 +92,16 @@ class DepthStream:
             self.old_events -= 1
             out.append(last)
             log.info("sim %s: resending old event u=%d after u=%d", self.name, last.final_id, wire.final_id)
-        self.sent.append(wire)
+        if self.bad_quantities and (wire.bids or wire.asks):
+            out[0] = replace(out[0], bad_qty=self.bad_quantities.popleft())
+            self.corrupted_events += 1
+            log.info(
+                "sim %s: event u=%d sent with quantity %r (bad quantity fault)",
+                self.name,
+                wire.final_id,
+                out[0].bad_qty,
+            )
+        self.sent.append(wire)  # the event as it should have been: later faults build on the truth
         return out
 
 
@@ -180,6 +193,18 @@ class FaultCatalogue:
             stream.old_events += 1
         self._armed("old_event")
         log.info("sim fault armed: old depth event")
+        return Armed()
+
+    def inject_bad_quantity(self, qty: str = "10000000000000000000000000") -> Armed:
+        """The next depth event (on every depth stream) carries ``qty`` as its first level's quantity:
+        1e25 written out by default, or e.g. "NaN", "1e25", "-1". Its ids are real, so a client that
+        refuses the event has missed real updates (the truth keeps the real quantity)."""
+        if not isinstance(qty, str) or not 0 < len(qty) <= BAD_QUANTITY_MAX_CHARS:
+            raise ValueError(f"qty must be a string of 1 to {BAD_QUANTITY_MAX_CHARS} characters")
+        for stream in self._depth_streams.values():
+            stream.bad_quantities.append(qty)
+        self._armed("bad_quantity")
+        log.info("sim fault armed: next depth event with quantity %r", qty)
         return Armed()
 
     # ------------------------------------------------------------------ REST faults

@@ -38,13 +38,17 @@ def dumps(payload: Any) -> str:
 
 @dataclass(frozen=True, slots=True)
 class WireDepth:
-    """A depthUpdate as sent: ids U..u and the absolute quantities of the changed levels."""
+    """A depthUpdate as sent: ids U..u and the absolute quantities of the changed levels.
+
+    ``bad_qty`` (the bad_quantity fault): text sent as the first level's quantity instead of its own.
+    """
 
     first_id: int
     final_id: int
     time_ms: int
     bids: tuple[IntLevel, ...]
     asks: tuple[IntLevel, ...]
+    bad_qty: str | None = None
 
     @classmethod
     def from_market(cls, event: MarketDepthEvent) -> WireDepth:
@@ -68,14 +72,18 @@ def merge_depth(events: Sequence[WireDepth]) -> WireDepth:
 
 
 def depth_update(symbol: str, event: WireDepth) -> dict[str, Any]:
+    bids = [[fmt_price(p), fmt_qty(q)] for p, q in event.bids]
+    asks = [[fmt_price(p), fmt_qty(q)] for p, q in event.asks]
+    if event.bad_qty is not None and (bids or asks):
+        (bids or asks)[0][1] = event.bad_qty
     return {
         "e": "depthUpdate",
         "E": event.time_ms,
         "s": symbol,
         "U": event.first_id,
         "u": event.final_id,
-        "b": [[fmt_price(p), fmt_qty(q)] for p, q in event.bids],
-        "a": [[fmt_price(p), fmt_qty(q)] for p, q in event.asks],
+        "b": bids,
+        "a": asks,
     }
 
 

@@ -7,10 +7,12 @@ from __future__ import annotations
 import asyncio
 import itertools
 import time
+from decimal import Decimal
 
 import pytest
 
 from apps.book.domain.rate_limit import SnapshotPacing, WeightBudget, depth_weight
+from apps.book.domain.wire import STATIC_BOUNDS, LevelBounds
 from apps.book.services.rest_client import BinanceRestClient, RestError
 from apps.simulator.server import BinanceSimulator
 from tests.book.streaming import start_harness
@@ -74,11 +76,17 @@ async def test_the_weight_limit_comes_from_exchange_info():
     async with BinanceSimulator(depth_interval_s=0.05, seed=2, weight_limit_1m=1200) as sim:
         client = BinanceRestClient(sim.rest_url)
         try:
-            await client.refresh_weight_limit("BTCEUR")
+            assert client.level_bounds == STATIC_BOUNDS  # until exchangeInfo answered
+            await client.refresh_exchange_info("BTCEUR")
             assert client.budget.limit_per_minute == 1200
+            # PRICE_FILTER 0.01..1,000,000 and 10,000 x LOT_SIZE maxQty 9000
+            assert client.level_bounds == LevelBounds(
+                Decimal("0.01"), Decimal(1_000_000), Decimal(90_000_000)
+            )
             sim.rest_fault("500", times=1)
-            await client.refresh_weight_limit("BTCEUR")  # unavailable: the limit stays, nothing raised
+            await client.refresh_exchange_info("BTCEUR")  # unavailable: the limit stays, nothing raised
             assert client.budget.limit_per_minute == 1200
+            assert client.level_bounds.max_price == Decimal(1_000_000)
         finally:
             await client.aclose()
 

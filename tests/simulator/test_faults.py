@@ -6,6 +6,7 @@ import asyncio
 import itertools
 import json
 import time
+from decimal import Decimal
 
 import pytest
 from websockets.exceptions import ConnectionClosed, ConnectionClosedError
@@ -221,3 +222,25 @@ async def test_refuse_connections_drops_clients_and_answers_503_until_it_ends(si
     await asyncio.sleep(0.7)  # the refusal is a span of time: wait it out
     async with connect(f"{sim.ws_url}/ws/{DEPTH}") as ws:
         assert (await next_depth(ws))["e"] == "depthUpdate"
+
+
+@pytest.mark.parametrize("qty", ["10000000000000000000000000", "NaN"])
+async def test_bad_quantity_rides_on_a_real_event_and_the_truth_keeps_the_real_one(sim, qty):
+    async with connect(f"{sim.ws_url}/ws/{DEPTH}") as ws:
+        previous = await next_depth(ws)
+        sim.inject_bad_quantity(qty)
+        for _ in range(50):
+            event = await next_depth(ws)
+            assert event["U"] == previous["u"] + 1  # ids continue: the bad event is a real one
+            levels = event["b"] or event["a"]
+            if levels[0][1] == qty:
+                break
+            previous = event
+        else:
+            pytest.fail("no event with the bad quantity")
+        assert (await next_depth(ws))["U"] == event["u"] + 1
+    price = levels[0][0]
+    bids, asks = sim.truth_at(event["u"])
+    truth = dict(bids if event["b"] else asks)
+    assert Decimal(price) not in truth or truth[Decimal(price)] < Decimal(10**6)
+    assert sim.state()["counters"]["fault_bad_quantity"] == 1

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import itertools
+from dataclasses import replace
 
 import pytest
 
 from apps.simulator.faults import DepthStream
 from apps.simulator.klines import HOUR_MS, CandleSeries
-from apps.simulator.wire import WireDepth, fmt_price, fmt_qty, fmt_quote, merge_depth
+from apps.simulator.wire import WireDepth, depth_update, fmt_price, fmt_qty, fmt_quote, merge_depth
 
 START_MS = 1_800_000_123_456
 
@@ -84,4 +85,8 @@ def test_depth_stream_batches_and_applies_faults_in_order():
     assert (overlap.first_id, overlap.final_id) == (41, 60)
     fast.old_events = 1
     assert fast.on_tick(events[6]) == [events[6], events[5]]
+    fast.bad_quantities.append("NaN")
+    (bad,) = fast.on_tick(events[7])
+    assert bad == replace(events[7], bad_qty="NaN") and fast.sent[-1] == events[7]
+    assert depth_update("BTCEUR", bad)["b"] == [["1.07000000", "NaN"]]
     assert fast.on_tick(None) == []

@@ -295,3 +295,32 @@ async def test_history_older_than_the_retention_is_pruned_by_the_cycle(setup):
     await listener.on_cycle(live(day_later_s, make_book()))
     assert not await sync_to_async(ZoneHistory.objects.filter(zone_id="old").exists)()
     assert await sync_to_async(ZoneHistory.objects.filter(zone_id=ID_A).exists)()
+
+
+async def test_a_failing_cycle_is_counted_pushed_and_in_health_then_recovers(setup):
+    """Whatever the book holds: a level of 1e25 (the wire refuses it now; a book built around the
+    wire still could) makes the stored notional overflow. Each such cycle is counted, its error kept
+    for /api/health, the state pushed as not computing, and the error raised on to the publication
+    loop (which counts listener errors); the first good cycle computes again and rewrites the set."""
+    listener, inbox = setup
+    book = make_book()
+    await listener.on_cycle(live(0, book))
+    assert [z["id"] for z in (await inbox.next())["data"]["added"]] == [ID_A]
+
+    set_level(book, "86100", "10000000000000000000000000")
+    for second in (1, 2):
+        with pytest.raises(ArithmeticError):
+            await listener.on_cycle(live(second, book))
+    health = listener.health()
+    assert (health["computing"], health["reason"]) == (False, "zone computation failed: InvalidOperation")
+    assert health["failures"] == 2 and health["last_error"]["ts_ms"] == 2_000
+    assert health["last_error"]["text"].startswith("InvalidOperation")
+    data = (await inbox.next())["data"]  # pushed once: the state did not change on the second failure
+    assert data["state"]["reason"] == "zone computation failed: InvalidOperation"
+    await inbox.assert_nothing_pending()
+
+    set_level(book, "86100", "1")
+    await listener.on_cycle(live(3, book))
+    assert listener.health()["reason"] == "live" and listener.health()["failures"] == 2
+    assert (await inbox.next())["data"]["state"]["computing"] is True
+    assert set(await current_rows()) == {z.id for z in listener.tracker.current()}

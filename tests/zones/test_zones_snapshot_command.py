@@ -10,7 +10,11 @@ from pathlib import Path
 import pytest
 from django.core.management import CommandError, call_command
 
-from apps.zones.domain.snapshot_file import SnapshotFormatError, parse_depth_snapshot
+from apps.zones.domain.snapshot_file import (
+    SnapshotFormatError,
+    parse_depth_snapshot,
+    parse_depth_snapshot_bytes,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -137,3 +141,100 @@ def test_the_cli_exits_non_zero_with_one_line_and_no_traceback(tmp_path):
     assert "Traceback" not in done.stderr
     assert "line 3, column 5: bids[1] price is not a decimal number" in done.stderr
     assert done.stdout == ""
+
+
+DOC = '{"lastUpdateId": 1, "bids": [["86450.00", "1"]], "asks": [["86550.00", %s]]}'
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (b"[" * 100_000 + b"]" * 100_000, "line 1, column 33: JSON nested more than 32 deep"),
+        ((DOC % ("[" * 40 + "]" * 40)).encode(), "line 1, column 101: JSON nested more than 32 deep"),
+        ((DOC % "1e999999999").encode(), "asks[0] quantity has an exponent beyond +-40, got 1e999999999"),
+        ((DOC % '"1e999999999"').encode(), "asks[0] quantity has an exponent beyond +-40: '1e999999999'"),
+        ((DOC % '"1e-999999999"').encode(), "asks[0] quantity has an exponent beyond +-40"),
+        ((DOC % "1e9999999999999999999999").encode(), "asks[0] quantity is not a decimal number"),
+        (
+            (DOC % "1e25").encode(),
+            "line 1, column 72: asks[0] quantity must be at most 1000000000, got 1E+25",
+        ),
+        ((DOC % '"10000000000000000000000000"').encode(), "asks[0] quantity must be at most 1000000000"),
+        (
+            (DOC % ("1" * 5000)).encode(),
+            "asks[0] quantity is longer than 32 characters, got 11111111111111111111",
+        ),
+        ((DOC % "NaN").encode(), "line 1, column 72: asks[0] quantity must be finite, got NaN"),
+        ((DOC % "-Infinity").encode(), "asks[0] quantity must be finite, got -Infinity"),
+        ((DOC % '"Infinity"').encode(), "asks[0] quantity must be finite: 'Infinity'"),
+        ((DOC % "[1]").encode(), "asks[0] quantity must be a decimal string"),
+        ((DOC % "null").encode(), 'asks[0] quantity must be a decimal string such as "87000.01", got None'),
+        ((DOC % '"1"').replace("86550.00", "2000000000").encode(), "asks[0] price must be within"),
+        (
+            '{"lastUpdateId": 1, "bids": [], "asks": []}'.encode("utf-16"),
+            "not UTF-8 text: byte 0xff at offset 0",
+        ),
+        (
+            b'{"lastUpdateId": 1,\n "bids": [["8\xc3(", "1"]]}',
+            "line 2, column 14: not UTF-8 text: byte 0xc3 at offset 33",
+        ),
+        (
+            b'{"lastUpdateId": 9' + b"9" * 5000 + b', "bids": [], "asks": []}',
+            "lastUpdateId must be an integer",
+        ),
+        (
+            b'{"lastUpdateId": 9223372036854775808, "bids": [], "asks": []}',
+            "in [0, 2**63), got 9223372036854775808",
+        ),
+        (
+            b'{"lastUpdateId": 1.5, "bids": [], "asks": []}',
+            "lastUpdateId must be an integer in [0, 2**63), got 1.5",
+        ),
+        (
+            b'{"lastUpdateId": 1, "bids": [' + b'["1", "1"],' * 100_000 + b'["2", "1"]], "asks": []}',
+            "bids has 100001 levels",
+        ),
+        (b" " * (16 * 1024 * 1024 + 1), "more than 16777216 bytes"),
+        (b"\x00\x01", "not valid JSON"),
+        (b'"\\ud800"', "expected a JSON object"),
+    ],
+)
+def test_hostile_files_are_one_line_with_the_position_where_there_is_one(data, message):
+    with pytest.raises(SnapshotFormatError) as caught:
+        parse_depth_snapshot_bytes(data)
+    assert message in str(caught.value)
+    assert "\n" not in str(caught.value) and len(str(caught.value)) < 200
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        b"[" * 100_000,
+        (DOC % "1e999999999").encode(),
+        b"\xff\xfe\x00\x00garbage",
+        b'{"lastUpdateId": 1, "bids": [["86450.00", "1"]], "asks": [["86550.00", {"q": [1, [2, [3]]]}]]}',
+    ],
+)
+def test_the_cli_gives_one_line_for_hostile_files(tmp_path, content):
+    path = tmp_path / "hostile.json"
+    path.write_bytes(content)
+    env = {**os.environ, "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}"}
+    done = subprocess.run(
+        [sys.executable, "manage.py", "zones_snapshot", "--book", str(path)],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode != 0 and done.stdout == ""
+    assert "Traceback" not in done.stderr
+    assert done.stderr.strip().count("\n") == 0 and done.stderr.startswith(f"CommandError: {path}: ")
+
+
+def test_special_files_are_read_only_up_to_the_limit(tmp_path):
+    with pytest.raises(CommandError, match="more than 16777216 bytes"):
+        run(Path("/dev/zero"))
+    with pytest.raises(CommandError, match="cannot read: Is a directory"):
+        run(tmp_path)

@@ -3,7 +3,9 @@
 `classify_frame` (apps.book.domain.wire) turns a raw frame into one typed message; the router looks
 its type up in a handler table and calls the handler with the message and whether the frame came
 from the active connection (`live`) or from a handover candidate. Bad frames are logged, counted
-under their kind and survived.
+under their kind and survived; a bad depth event on the active connection also resyncs the book (its
+updates are lost, as in a gap), before the next frame is handled. Prices and quantities are held to
+the REST client's `level_bounds` (exchangeInfo's filters once it answered).
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from collections.abc import Callable
 from typing import Any
 
 from apps.book.domain.events import DepthEvent, Kline, Trade
-from apps.book.domain.wire import BadFrame, ServerShutdown, classify_frame
+from apps.book.domain.wire import BAD_DEPTH_EVENT, BadFrame, ServerShutdown, classify_frame
 from apps.book.services.book_session import BookSession
 from apps.book.services.handover import MakeBeforeBreak
 from apps.book.services.publish_loop import PublicationLoop
@@ -49,7 +51,7 @@ class FrameRouter:
         }
 
     def route(self, frame: str | bytes, live: bool) -> None:
-        message = classify_frame(frame, self.symbol)
+        message = classify_frame(frame, self.symbol, self.session.rest.level_bounds)
         self.handlers[type(message)](message, live)
 
     def on_depth(self, event: DepthEvent, live: bool) -> None:
@@ -75,6 +77,10 @@ class FrameRouter:
         if live:
             self.handover.request("serverShutdown")
 
-    def on_bad_frame(self, bad: BadFrame, _live: bool) -> None:
+    def on_bad_frame(self, bad: BadFrame, live: bool) -> None:
         self.bad_frames[bad.kind] += 1
         log.warning("bad frame kind=%s detail=%s (count=%d)", bad.kind, bad.detail, self.bad_frames[bad.kind])
+        if bad.kind == BAD_DEPTH_EVENT and live:
+            # a depth event for this symbol we cannot apply: the book misses its updates. (On a
+            # handover candidate the synchronizer's gap rule judges the held events instead.)
+            self.session.request_resync(BAD_DEPTH_EVENT)

@@ -4,7 +4,9 @@
 - 429 and 418 honour `Retry-After` globally: no REST call of any kind is sent before it expires.
 - 5xx, timeouts, transport errors and 200-with-error-body retry with exponential backoff (klines);
   a depth snapshot is tried once: its caller paces the next try (apps.book.domain.rate_limit).
-- The weight limit is the exchange's own when exchangeInfo answers (`refresh_weight_limit`).
+- The weight limit is the exchange's own when exchangeInfo answers (`refresh_exchange_info`), and so
+  are the level bounds every price and quantity is held to (`level_bounds`: the static ones before).
+- A body that cannot be decoded (invalid, or nested too deeply for `json`) is an invalid-JSON answer.
 """
 
 from __future__ import annotations
@@ -22,11 +24,16 @@ from apps.book.domain.backoff import Backoff
 from apps.book.domain.events import DepthSnapshot
 from apps.book.domain.rate_limit import WeightBudget, depth_weight
 from apps.book.domain.wire import (
+    STATIC_BOUNDS,
+    LevelBounds,
     WireError,
+    exchange_level_bounds,
     exchange_weight_limit,
     parse_error_payload,
     parse_klines_body,
+    parse_retry_after,
     parse_snapshot,
+    parse_used_weight,
 )
 
 log = logging.getLogger("apps.book.rest")
@@ -77,6 +84,8 @@ class BinanceRestClient:
         self._backoff = backoff or Backoff(0.25, 10.0)
         self._client = httpx.AsyncClient(base_url=self.base_url, timeout=timeout_s)
         self.counters: Counter[str] = Counter()
+        # what a price and a quantity may be (snapshots here, stream frames through the router)
+        self.level_bounds: LevelBounds = STATIC_BOUNDS
 
     async def aclose(self) -> None:
         await self._client.aclose()
@@ -90,7 +99,7 @@ class BinanceRestClient:
             attempts=1,
         )
         try:
-            return parse_snapshot(payload)
+            return parse_snapshot(payload, self.level_bounds)
         except WireError as exc:
             raise RestError(f"bad depth snapshot: {exc}") from None
 
@@ -108,9 +117,10 @@ class BinanceRestClient:
         except WireError as exc:
             raise RestError(str(exc)) from None
 
-    async def refresh_weight_limit(self, symbol: str) -> None:
-        """Adopt the exchange's REQUEST_WEIGHT per minute from exchangeInfo; keep the setting if it
-        cannot be had (logged, never raised)."""
+    async def refresh_exchange_info(self, symbol: str) -> None:
+        """Adopt the exchange's REQUEST_WEIGHT per minute and `symbol`'s level bounds (PRICE_FILTER,
+        LOT_SIZE) from exchangeInfo; keep the setting / the static bounds when they cannot be had
+        (logged, never raised)."""
         try:
             payload = await self._request("/api/v3/exchangeInfo", {"symbol": symbol}, 20, attempts=1)
             limit = exchange_weight_limit(payload)
@@ -122,6 +132,18 @@ class BinanceRestClient:
         if limit is not None and limit != self.budget.limit_per_minute:
             log.info("weight limit from exchangeInfo: %d/min (was %d)", limit, self.budget.limit_per_minute)
             self.budget.adopt_exchange_limit(limit)
+        try:
+            self.level_bounds = exchange_level_bounds(payload, symbol)
+        except WireError as exc:
+            log.warning("exchangeInfo filters unusable (%s): level bounds stay the static ones", exc)
+            return
+        bounds = self.level_bounds
+        log.info(
+            "level bounds from exchangeInfo: price %s..%s, qty <= %s",
+            bounds.min_price,
+            bounds.max_price,
+            bounds.max_qty,
+        )
 
     async def _wait_for_budget(self, weight: int) -> None:
         while True:
@@ -154,12 +176,12 @@ class BinanceRestClient:
             except httpx.TransportError as exc:
                 problem = f"transport error {type(exc).__name__}"
             else:
-                used = response.headers.get("X-MBX-USED-WEIGHT-1M")
-                if used and used.isdigit():
-                    self.budget.observe_used(int(used), self.monotonic())
+                used = parse_used_weight(response.headers.get("X-MBX-USED-WEIGHT-1M"))
+                if used is not None:
+                    self.budget.observe_used(used, self.monotonic())
                 status = response.status_code
                 if status in (429, 418):
-                    retry_after = _retry_after(response)
+                    retry_after = parse_retry_after(response.headers.get("Retry-After"))
                     self.budget.block(retry_after, self.monotonic(), str(status))
                     self.counters[str(status)] += 1
                     log.warning("rest %s on %s: no REST call for %.1fs", status, path, retry_after)
@@ -172,7 +194,7 @@ class BinanceRestClient:
                 else:
                     try:
                         payload = response.json()
-                    except ValueError:
+                    except (ValueError, RecursionError):
                         problem = "invalid json"
                     else:
                         error = parse_error_payload(payload)
@@ -188,11 +210,3 @@ class BinanceRestClient:
             delay = self._backoff.next_delay()
             log.warning("rest %s on %s, retry %d in %.2fs", problem, path, failures, delay)
             await asyncio.sleep(delay)
-
-
-def _retry_after(response: httpx.Response) -> float:
-    header = response.headers.get("Retry-After", "")
-    try:
-        return max(float(header), 0.0)
-    except ValueError:
-        return 60.0

@@ -263,7 +263,7 @@ class OrderBookStreamer:
         """Run until `stop()`. Never raises on bad data or network faults."""
         log.info("streamer starting symbol=%s url=%s", self.symbol, self.settings.stream_url)
         publisher = asyncio.create_task(self.publication.run(), name="orderbook-publish")
-        self.lifetime.spawn(self.rest.refresh_weight_limit(self.symbol), name="orderbook-exchange-info")
+        self.lifetime.spawn(self.rest.refresh_exchange_info(self.symbol), name="orderbook-exchange-info")
         try:
             await self.connection.run()
         finally:

@@ -8,6 +8,9 @@ Plugged into the streamer as a ``StreamListener``. Per live cycle:
 4. write the changes in one short transaction (in Django's sync thread);
 5. broadcast only the delta as kind "zones".
 While the book is not live nothing is computed or changed; the pushed ``state`` says why.
+A cycle that fails (whatever the book holds) is counted, its error kept for /api/health's "zones"
+section (``health``), the pushed state says zones are not computed and why, and the error goes on to
+the publication loop, which counts and logs listener errors.
 """
 
 from __future__ import annotations
@@ -93,6 +96,8 @@ class ZoneCycleListener:
         self.timings = CycleTimings()
         self.cycles = 0
         self.write_failures = 0
+        self.failures = 0  # cycles that raised
+        self.last_error: dict[str, Any] | None = None
         self._restored = False
         self._replace_all = True  # the first write makes the stored set equal the tracker's
         self._next_prune_ms: int | None = None
@@ -110,8 +115,30 @@ class ZoneCycleListener:
         self._busy = True
         try:
             await self._cycle(cycle)
+        except Exception as exc:
+            await self._failed(cycle.now_ms, exc)
+            raise
         finally:
             self._busy = False
+
+    def health(self) -> dict[str, Any]:
+        """/api/health's "zones" section: whether zones are computed and why, and how cycles went."""
+        return {
+            **self.state.as_dict(),
+            "cycles": self.cycles,
+            "failures": self.failures,
+            "write_failures": self.write_failures,
+            "last_error": self.last_error,
+        }
+
+    async def _failed(self, now_ms: int, exc: Exception) -> None:
+        self.failures += 1
+        self.last_error = {"text": f"{type(exc).__name__}: {exc}"[:300], "ts_ms": now_ms}
+        self._replace_all = True  # the tracker may have moved on without the store: rewrite it whole
+        try:
+            await self._set_state(ZoneComputeState(False, f"zone computation failed: {type(exc).__name__}"))
+        except Exception as push_error:  # the cycle's own error is the one to report
+            log.warning("zone state push failed reason=%r", push_error)
 
     # -- the cycle -----------------------------------------------------------------------------
     async def _cycle(self, cycle: CycleLike) -> None:

@@ -3,6 +3,10 @@
 Runs the live cycle's code path: the snapshot is loaded into the streamer's OrderBook (with the
 same trusted-window rule as a REST snapshot of ``--limit`` levels), the in-range levels are taken
 with ``levels_in_range`` and detected with ``detect_from_levels``.
+
+Whatever the file holds, a problem is one ``CommandError`` line naming the file (and the line and
+column where there is one), never a traceback: the file is read up to MAX_SNAPSHOT_BYTES and parsed
+by apps.zones.domain.snapshot_file, whose limits bound what detection gets.
 """
 
 from __future__ import annotations
@@ -19,7 +23,11 @@ from apps.book.domain.order_book import OrderBook
 from apps.json_http.decimal_text import decimal_text
 from apps.zones.domain.book_view import detect_from_levels, levels_in_range
 from apps.zones.domain.detection import DetectedZone, ZoneDetection, ZoneParams
-from apps.zones.domain.snapshot_file import SnapshotFormatError, parse_depth_snapshot
+from apps.zones.domain.snapshot_file import (
+    MAX_SNAPSHOT_BYTES,
+    SnapshotFormatError,
+    parse_depth_snapshot_bytes,
+)
 
 
 class Command(BaseCommand):
@@ -44,13 +52,14 @@ class Command(BaseCommand):
         if limit <= 0:
             raise CommandError("--limit must be a positive integer")
         try:
-            text = path.read_text(encoding="utf-8")
+            with path.open("rb") as file:  # at most one byte past the limit, whatever the file is
+                data = file.read(MAX_SNAPSHOT_BYTES + 1)
         except FileNotFoundError:
             raise CommandError(f"{path}: no such file") from None
-        except (OSError, UnicodeDecodeError) as exc:
-            raise CommandError(f"{path}: cannot read: {exc}") from None
+        except OSError as exc:
+            raise CommandError(f"{path}: cannot read: {exc.strerror or exc}") from None
         try:
-            snapshot = parse_depth_snapshot(text)
+            snapshot = parse_depth_snapshot_bytes(data)
         except SnapshotFormatError as exc:
             raise CommandError(f"{path}: {exc}") from None
         self.stderr.write(f"{path}: {len(snapshot.bids)} bids, {len(snapshot.asks)} asks\n")
@@ -58,7 +67,10 @@ class Command(BaseCommand):
         params = ZoneParams.from_config(settings.CONFIG)
         book = OrderBook()
         book.load_snapshot(snapshot.last_update_id, snapshot.bids, snapshot.asks, limit=limit)
-        detection = detect_from_levels(levels_in_range(book, params), params)
+        try:
+            detection = detect_from_levels(levels_in_range(book, params), params)
+        except (ArithmeticError, ValueError) as exc:  # bounded input should never get here
+            raise CommandError(f"{path}: zone detection failed: {type(exc).__name__}: {exc}") from None
         if detection.problem is not None:
             raise CommandError(f"{path}: {detection.problem}")
         self.stdout.write(json.dumps(_document(snapshot.last_update_id, detection, params), indent=2))
