@@ -38,3 +38,18 @@ def test_identical_errors_are_counted_not_logged_each_time(caplog):
     assert lines[-1] == ("WARNING", "publication recovered after 0 repeat(s) of ValueError: disk full", False)
     assert sum(1 for _, _, traced in lines if traced) == 2  # one traceback per distinct failure
     assert len(lines) == 5  # instead of 121 tracebacks
+
+
+def test_lines_per_interval_logs_one_line_per_key_per_interval_with_the_count_skipped():
+    from apps.core.repeated_errors import LinesPerInterval
+
+    now = [0.0]
+    lines = LinesPerInterval(60.0, clock=lambda: now[0])
+    assert lines.allow("bad trade") == 0
+    assert [lines.allow("bad trade") for _ in range(99)] == [None] * 99
+    assert lines.allow("bad kline") == 0  # another key has its own budget
+    now[0] = 59.9
+    assert lines.allow("bad trade") is None
+    now[0] = 60.0
+    assert lines.allow("bad trade") == 100
+    assert lines.allow("bad trade") is None

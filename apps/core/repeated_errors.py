@@ -67,3 +67,25 @@ class RepeatedErrors:
 
     def _end(self, where: str, run: _Run, how: str) -> None:
         self.log.warning("%s %s after %d repeat(s) of %s: %s", where, how, run.repeats, *run.key)
+
+
+class LinesPerInterval:
+    """At most one log line per key per `interval_s`: a stream of bad frames (one every 100 ms from a
+    broken feed) is one line a minute per kind, saying how many were not logged in between."""
+
+    def __init__(self, interval_s: float = 60.0, clock: Callable[[], float] = time.monotonic) -> None:
+        self.interval_s = interval_s
+        self.clock = clock
+        self._last: dict[str, float] = {}
+        self._skipped: dict[str, int] = {}
+
+    def allow(self, key: str) -> int | None:
+        """None: do not log now (counted). Otherwise log, mentioning the returned count of lines
+        skipped since the last one."""
+        now = self.clock()
+        last = self._last.get(key)
+        if last is not None and now - last < self.interval_s:
+            self._skipped[key] = self._skipped.get(key, 0) + 1
+            return None
+        self._last[key] = now
+        return self._skipped.pop(key, 0)

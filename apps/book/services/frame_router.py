@@ -11,6 +11,7 @@ the REST client's `level_bounds` (exchangeInfo's filters once it answered).
 from __future__ import annotations
 
 import logging
+import time
 from collections import Counter
 from collections.abc import Callable
 from typing import Any
@@ -21,6 +22,7 @@ from apps.book.services.book_session import BookSession
 from apps.book.services.handover import MakeBeforeBreak
 from apps.book.services.publish_loop import PublicationLoop
 from apps.book.services.watchdog import Watchdog
+from apps.core.repeated_errors import LinesPerInterval
 
 log = logging.getLogger("apps.book.streamer")
 
@@ -34,8 +36,10 @@ class FrameRouter:
         session: BookSession,
         handover: MakeBeforeBreak,
         publication: PublicationLoop,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self.symbol = symbol
+        self.log_lines = LinesPerInterval(60.0, monotonic)  # a broken feed: a line a minute per kind
         self.watchdog = watchdog
         self.session = session
         self.handover = handover
@@ -79,7 +83,15 @@ class FrameRouter:
 
     def on_bad_frame(self, bad: BadFrame, live: bool) -> None:
         self.bad_frames[bad.kind] += 1
-        log.warning("bad frame kind=%s detail=%s (count=%d)", bad.kind, bad.detail, self.bad_frames[bad.kind])
+        skipped = self.log_lines.allow(bad.kind)
+        if skipped is not None:
+            log.warning(
+                "bad frame kind=%s detail=%s (count=%d; %d more not logged since the last line)",
+                bad.kind,
+                bad.detail,
+                self.bad_frames[bad.kind],
+                skipped,
+            )
         if bad.kind == BAD_DEPTH_EVENT and live:
             # a depth event for this symbol we cannot apply: the book misses its updates. (On a
             # handover candidate the synchronizer's gap rule judges the held events instead.)

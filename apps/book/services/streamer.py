@@ -174,7 +174,12 @@ class OrderBookStreamer:
             monotonic=monotonic,
         )
         self.router = FrameRouter(
-            self.symbol, watchdog=watchdog, session=session, handover=handover, publication=publication
+            self.symbol,
+            watchdog=watchdog,
+            session=session,
+            handover=handover,
+            publication=publication,
+            monotonic=monotonic,
         )
         self.connection = ConnectionLoop(
             connections=connections,
