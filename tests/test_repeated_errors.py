@@ -53,3 +53,36 @@ def test_lines_per_interval_logs_one_line_per_key_per_interval_with_the_count_sk
     now[0] = 60.0
     assert lines.allow("bad trade") == 100
     assert lines.allow("bad trade") is None
+
+
+def test_a_server_error_repeated_by_every_request_logs_one_traceback_then_a_line_a_minute():
+    import logging
+    import sys
+
+    from apps.core.repeated_server_errors import RepeatedServerErrors
+
+    now = [0.0]
+    errors = RepeatedServerErrors(clock=lambda: now[0])
+
+    def record(text: str) -> logging.LogRecord:
+        try:
+            raise RuntimeError(text)
+        except RuntimeError:
+            exc_info = sys.exc_info()
+        return logging.LogRecord(
+            "django.request", logging.ERROR, __file__, 1, "Internal Server Error: %s", ("/api/x",), exc_info
+        )
+
+    first = record("database is locked")
+    assert errors.filter(first) and first.exc_info is not None
+    assert [errors.filter(record("database is locked")) for _ in range(50)] == [False] * 50
+    other = record("disk I/O error")  # another error: its own traceback
+    assert errors.filter(other) and other.exc_info is not None
+    now[0] = 61.0
+    summary = record("database is locked")
+    assert errors.filter(summary) and summary.exc_info is None
+    assert summary.getMessage() == (
+        "Internal Server Error: /api/x: RuntimeError: database is locked (again; 50 more not logged)"
+    )
+    plain = logging.LogRecord("apps.book", logging.ERROR, __file__, 1, "x", None, None)
+    assert errors.filter(plain)
