@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import logging
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from typing import Any
 
 from django.core.serializers.json import DjangoJSONEncoder
@@ -19,14 +20,28 @@ from apps.json_http.query_params import QueryParamError, QueryParams
 
 log = logging.getLogger(__name__)
 
+
+@dataclass(frozen=True)
+class EncodedJson:
+    """A document a handler has already encoded (JSON bytes), e.g. one assembled from cached parts."""
+
+    body: bytes
+
+
 # a handler answers its document, or its document and an HTTP status (e.g. /api/health's 503)
-ApiHandler = Callable[[HttpRequest, QueryParams], dict[str, Any] | tuple[dict[str, Any], int]]
+ApiHandler = Callable[[HttpRequest, QueryParams], dict[str, Any] | tuple[dict[str, Any], int] | EncodedJson]
 
 
 def json_ok(payload: dict[str, Any], status: int = 200) -> JsonResponse:
     response = JsonResponse(
         payload, status=status, encoder=DjangoJSONEncoder, json_dumps_params={"separators": (",", ":")}
     )
+    response["Cache-Control"] = "no-cache"
+    return response
+
+
+def json_encoded(document: EncodedJson) -> HttpResponse:
+    response = HttpResponse(document.body, content_type="application/json")
     response["Cache-Control"] = "no-cache"
     return response
 
@@ -64,6 +79,8 @@ def json_endpoint(
                 return json_error(400, exc.as_json())
             if isinstance(payload, tuple):
                 return json_ok(*payload)
+            if isinstance(payload, EncodedJson):
+                return json_encoded(payload)
             return json_ok(payload)
 
         return view

@@ -1,0 +1,93 @@
+"""Chart-ready JSON of heatmap columns and of the depth profile (REST, the push, the snapshot).
+
+Quantities are numbers in the base asset, one per bin in ascending price, from the side's ``*_from``
+(the lower edge of its lowest bin, a decimal string; null when the side has no bin). Heatmap values
+are rounded to 0.00001 (Binance's BTC quantity step; they are stored as float32, ~7 significant
+digits); an absent bin (not observed in the column: outside the band or the trusted window) is null.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+import numpy as np
+
+from apps.heatmap.domain.binned_book import BookPicture, SideBins
+from apps.heatmap.domain.columns import FinishedColumn, SideColumn
+from apps.json_http.decimal_text import decimal_text
+
+QTY_DECIMALS = 5
+
+
+def numbers(values: np.ndarray) -> list[float | None]:
+    """Rounded floats, NaN as None (JSON null)."""
+    rounded = np.round(values.astype(np.float64), QTY_DECIMALS)
+    out: list[float | None] = rounded.tolist()
+    if np.isnan(rounded).any():
+        out = [None if value != value else value for value in out]
+    return out
+
+
+def bin_edge(index: int, bin_size: Decimal) -> str:
+    """The lower edge of bin ``index`` as a decimal string."""
+    return decimal_text(index * bin_size)
+
+
+def _side(side: SideColumn, bin_size: Decimal) -> tuple[str | None, list[float | None], list[float | None]]:
+    if side.count == 0:
+        return None, [], []
+    return bin_edge(side.first, bin_size), numbers(side.mean), numbers(side.peak)
+
+
+def column_overlay(column: FinishedColumn, bin_size: Decimal) -> dict[str, Any]:
+    """One column: {"t", "live_cycles", "bid_from", "bid_qty", "bid_max", "ask_from", "ask_qty", "ask_max"}."""
+    bid_from, bid_qty, bid_max = _side(column.bid, bin_size)
+    ask_from, ask_qty, ask_max = _side(column.ask, bin_size)
+    return {
+        "t": column.t,
+        "live_cycles": column.live_cycles,
+        "bid_from": bid_from,
+        "bid_qty": bid_qty,
+        "bid_max": bid_max,
+        "ask_from": ask_from,
+        "ask_qty": ask_qty,
+        "ask_max": ask_max,
+    }
+
+
+def heatmap_document(
+    symbol: str, bin_size: Decimal, resolution_s: int, columns: list[dict[str, Any]]
+) -> dict[str, Any]:
+    """GET /api/heatmap, and the data of a kind="heatmap" push (one column)."""
+    return {
+        "symbol": symbol,
+        "bin_size": decimal_text(bin_size),
+        "resolution_s": resolution_s,
+        "columns": columns,
+    }
+
+
+def _profile_side(bins: SideBins, bin_size: Decimal) -> tuple[str | None, list[float]]:
+    if len(bins.qty) == 0:
+        return None, []
+    qty: list[float] = bins.qty.tolist()  # exact sums of 1e-8 units: their shortest repr is the decimal
+    return bin_edge(bins.first, bin_size), qty
+
+
+def depth_overlay(picture: BookPicture, bin_size: Decimal, ts_ms: int, live: bool) -> dict[str, Any]:
+    """The depth profile: this cycle's book on the heatmap grid (the bins it observed), as pushed
+    (kind "depth") and in the overlay state (``depth``). ``live`` false: the last live profile,
+    shown greyed while the book is not live."""
+    bid_from, bid_qty = _profile_side(picture.bid, bin_size)
+    ask_from, ask_qty = _profile_side(picture.ask, bin_size)
+    return {
+        "ts_ms": ts_ms,
+        "time": ts_ms // 1000,
+        "live": live,
+        "bin_size": decimal_text(bin_size),
+        "bid_from": bid_from,
+        "bid_qty": bid_qty,
+        "ask_from": ask_from,
+        "ask_qty": ask_qty,
+    }
