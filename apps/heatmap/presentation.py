@@ -8,13 +8,14 @@ digits); an absent bin (not observed in the column: outside the band or the trus
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
 
 import numpy as np
 
 from apps.heatmap.domain.binned_book import BookPicture, SideBins
-from apps.heatmap.domain.columns import FinishedColumn, SideColumn
+from apps.heatmap.domain.columns import FinishedColumn
 from apps.json_http.decimal_text import decimal_text
 
 QTY_DECIMALS = 5
@@ -24,8 +25,8 @@ def numbers(values: np.ndarray) -> list[float | None]:
     """Rounded floats, NaN as None (JSON null)."""
     rounded = np.round(values.astype(np.float64), QTY_DECIMALS)
     out: list[float | None] = rounded.tolist()
-    if np.isnan(rounded).any():
-        out = [None if value != value else value for value in out]
+    for at in np.flatnonzero(np.isnan(rounded)).tolist():
+        out[at] = None
     return out
 
 
@@ -34,26 +35,40 @@ def bin_edge(index: int, bin_size: Decimal) -> str:
     return decimal_text(index * bin_size)
 
 
-def _side(side: SideColumn, bin_size: Decimal) -> tuple[str | None, list[float | None], list[float | None]]:
-    if side.count == 0:
-        return None, [], []
-    return bin_edge(side.first, bin_size), numbers(side.mean), numbers(side.peak)
+def column_overlays(columns: Sequence[FinishedColumn], bin_size: Decimal) -> list[dict[str, Any]]:
+    """Columns: {"t", "live_cycles", "bid_from", "bid_qty", "bid_max", "ask_from", "ask_qty",
+    "ask_max"}. All their numbers are rounded in one pass (a day is ~200,000 of them)."""
+    arrays = [a for c in columns for a in (c.bid.mean, c.bid.peak, c.ask.mean, c.ask.peak)]
+    values = numbers(np.concatenate(arrays)) if arrays else []
+    out, at = [], 0
+    for column in columns:
+        sides: list[Any] = []
+        for side in (column.bid, column.ask):
+            n = side.count
+            sides += [
+                bin_edge(side.first, bin_size) if n else None,
+                values[at : at + n],
+                values[at + n : at + 2 * n],
+            ]
+            at += 2 * n
+        out.append(
+            {
+                "t": column.t,
+                "live_cycles": column.live_cycles,
+                "bid_from": sides[0],
+                "bid_qty": sides[1],
+                "bid_max": sides[2],
+                "ask_from": sides[3],
+                "ask_qty": sides[4],
+                "ask_max": sides[5],
+            }
+        )
+    return out
 
 
 def column_overlay(column: FinishedColumn, bin_size: Decimal) -> dict[str, Any]:
-    """One column: {"t", "live_cycles", "bid_from", "bid_qty", "bid_max", "ask_from", "ask_qty", "ask_max"}."""
-    bid_from, bid_qty, bid_max = _side(column.bid, bin_size)
-    ask_from, ask_qty, ask_max = _side(column.ask, bin_size)
-    return {
-        "t": column.t,
-        "live_cycles": column.live_cycles,
-        "bid_from": bid_from,
-        "bid_qty": bid_qty,
-        "bid_max": bid_max,
-        "ask_from": ask_from,
-        "ask_qty": ask_qty,
-        "ask_max": ask_max,
-    }
+    """One column (the push's; see ``column_overlays``)."""
+    return column_overlays([column], bin_size)[0]
 
 
 def heatmap_document(
@@ -69,10 +84,10 @@ def heatmap_document(
 
 
 def _profile_side(bins: SideBins, bin_size: Decimal) -> tuple[str | None, list[float]]:
-    if len(bins.qty) == 0:
+    if not bins.qty:
         return None, []
-    qty: list[float] = bins.qty.tolist()  # exact sums of 1e-8 units: their shortest repr is the decimal
-    return bin_edge(bins.first, bin_size), qty
+    # float(exact Decimal sum): its shortest repr is the decimal sum itself when it has <= 15 digits
+    return bin_edge(bins.first, bin_size), list(bins.qty)
 
 
 def depth_overlay(picture: BookPicture, bin_size: Decimal, ts_ms: int, live: bool) -> dict[str, Any]:

@@ -6,6 +6,8 @@ import json
 from decimal import Decimal
 from typing import Any
 
+import numpy as np
+
 from apps.heatmap.domain.packing import StoredRow
 from apps.heatmap.models import HeatmapColumn, HeatmapDepth
 
@@ -18,12 +20,11 @@ def _columns(symbol: str, bin_size: Decimal, column_s: int, from_s: int, to_s: i
     ).order_by("t")
 
 
-def column_keys(
-    symbol: str, bin_size: Decimal, column_s: int, from_s: int, to_s: int
-) -> list[tuple[int, int]]:
-    """(t, live_cycles) of the stored columns of one grid starting in [from_s, to_s], oldest first:
-    what identifies a column's content (a stored column never changes)."""
-    return list(_columns(symbol, bin_size, column_s, from_s, to_s).values_list("t", "live_cycles"))
+def column_starts(symbol: str, bin_size: Decimal, column_s: int, from_s: int, to_s: int) -> np.ndarray:
+    """The starts t of the stored columns of one grid in [from_s, to_s], oldest first (int64): what
+    identifies their content, as a stored column never changes. Read from the index alone."""
+    starts = _columns(symbol, bin_size, column_s, from_s, to_s).values_list("t", flat=True)
+    return np.array(list(starts), dtype=np.int64)
 
 
 def stored_rows(symbol: str, bin_size: Decimal, column_s: int, from_s: int, to_s: int) -> list[StoredRow]:

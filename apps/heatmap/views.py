@@ -9,7 +9,7 @@ from decimal import Decimal
 from django.conf import settings
 from django.http import HttpRequest
 
-from apps.heatmap.answer import HeatmapQuery, heatmap_body
+from apps.heatmap.answer import HeatmapQuery, heatmap_answer
 from apps.heatmap.domain.grid import default_resolution
 from apps.json_http.compression import gzip_when_large
 from apps.json_http.endpoint import EncodedJson, json_endpoint
@@ -69,4 +69,4 @@ def heatmap(request: HttpRequest, params: QueryParams) -> EncodedJson:
     )
     if query.from_s > query.to_s:  # nothing can be stored there (before the retention, or ahead)
         query = HeatmapQuery(query.symbol, query.bin_size, column_s, 0, -1, query.resolution_s)
-    return EncodedJson(heatmap_body(query))
+    return heatmap_answer(query)

@@ -23,9 +23,13 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class EncodedJson:
-    """A document a handler has already encoded (JSON bytes), e.g. one assembled from cached parts."""
+    """A document a handler has already encoded (JSON bytes), e.g. one assembled from cached parts;
+    with its ETag when the handler knows it cheaper than hashing the body, and its parts deflated
+    (apps/json_http/compression.py) when it is worth compressing."""
 
     body: bytes
+    etag: str | None = None
+    gzip_pieces: tuple[bytes, ...] | None = None
 
 
 # a handler answers its document, or its document and an HTTP status (e.g. /api/health's 503)
@@ -43,6 +47,10 @@ def json_ok(payload: dict[str, Any], status: int = 200) -> JsonResponse:
 def json_encoded(document: EncodedJson) -> HttpResponse:
     response = HttpResponse(document.body, content_type="application/json")
     response["Cache-Control"] = "no-cache"
+    if document.etag is not None:
+        response["ETag"] = document.etag
+    if document.gzip_pieces is not None:
+        response.gzip_pieces = document.gzip_pieces  # type: ignore[attr-defined]
     return response
 
 

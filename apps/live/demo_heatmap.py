@@ -92,9 +92,10 @@ def simulated_columns(
     mid = (bids[0][0] + asks[0][0]) / 2
     spans = trusted_bins(bids[0][0], asks[0][0], None, params)
     base = BinnedBook.from_levels(bids, asks, params.bin_size, (0, 0)).picture(spans)
+    base_bids, base_asks = np.array(base.bid.qty), np.array(base.ask.qty)
     rng, noise_rng = random.Random(seed), np.random.default_rng(seed)
-    walls = _Walls(rng, float(np.median(np.concatenate([base.bid.qty, base.ask.qty])) or 1.0))
-    noise = [np.ones(len(base.bid.qty)), np.ones(len(base.ask.qty))]
+    walls = _Walls(rng, float(np.median(np.concatenate([base_bids, base_asks])) or 1.0))
+    noise = [np.ones(len(base_bids)), np.ones(len(base_asks))]
     cycles = max(1, params.column_s * 1000 // params.publish_interval_ms)
     columns = []
     for t in range(start_s, end_s, params.column_s):
@@ -103,7 +104,7 @@ def simulated_columns(
         )
         walls.step(t, spans.bid.last + shift, spans.bid.bins)
         noise = [0.85 * n + 0.15 * noise_rng.lognormal(0, 0.5, len(n)) for n in noise]
-        bid_values, ask_values = base.bid.qty * noise[0], base.ask.qty * noise[1]
+        bid_values, ask_values = base_bids * noise[0], base_asks * noise[1]
         walls.add("bid", base.bid.first + shift, bid_values)
         walls.add("ask", base.ask.first + shift, ask_values)
         bid = _side(base.bid.first + shift, bid_values, noise_rng)

@@ -19,9 +19,7 @@ T0_MS = 1_796_162_400_000  # a column boundary
 
 
 def pic(bid_first: int, bids: list[float], ask_first: int, asks: list[float]) -> BookPicture:
-    return BookPicture(
-        SideBins(bid_first, np.array(bids, dtype=float)), SideBins(ask_first, np.array(asks, dtype=float))
-    )
+    return BookPicture(SideBins(bid_first, tuple(bids)), SideBins(ask_first, tuple(asks)))
 
 
 def values(array: np.ndarray) -> list[float | None]:

@@ -5,8 +5,8 @@ Re-reading every level within +-2 % of mid each cycle costs ~0.1 us a level on t
 which levels were written since the last cycle, usually a few hundred. So ``BinnedBook`` reads the
 whole book once (``from_levels``, off the event loop), keeps each level's quantity and bin, and
 then only applies the diff events (``follow``): each moves one level's quantity out of its bin and
-the new one in. Sums are exact integers of 1e-8 units of the base asset (Binance's quantities have
-at most 8 decimals); ``picture`` turns the bins a cycle observes into floats.
+the new one in. Sums are exact (Decimal sums of the book's Decimal quantities); ``picture`` turns
+the bins a cycle observes into floats.
 """
 
 from __future__ import annotations
@@ -15,18 +15,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
-import numpy as np
-
 from apps.book.domain.change_log import ChangeCursor, LevelWrites
 from apps.book.domain.events import Level
 from apps.heatmap.domain.grid import BinSpan, BookSpans, heatmap_bin_of
-
-UNIT_SCALE = 10**8
-
-
-def quantity_units(qty: Decimal) -> int:
-    """The quantity in 1e-8 units (truncated beyond 8 decimals, which Binance never sends)."""
-    return int(qty.scaleb(8))
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,7 +25,7 @@ class SideBins:
     """One side of one cycle's binned book: ``qty[i]`` is the resting quantity of bin first + i."""
 
     first: int
-    qty: np.ndarray  # float64, base asset, ascending price
+    qty: tuple[float, ...]  # base asset, ascending price (plain floats: ~35 a side, numpy would cost more)
 
     @property
     def last(self) -> int:
@@ -49,33 +40,53 @@ class BookPicture:
     ask: SideBins
 
 
+_ZERO = Decimal(0)
+
+
 class _Side:
-    __slots__ = ("levels", "sums")
+    __slots__ = ("changed", "floats", "levels", "sums")
 
     def __init__(self) -> None:
-        self.levels: dict[Decimal, tuple[int, int]] = {}  # price -> (quantity units, bin)
-        self.sums: dict[int, int] = {}  # bin -> quantity units
+        self.levels: dict[Decimal, tuple[Decimal, int]] = {}  # price -> (quantity, bin)
+        self.sums: dict[int, Decimal] = {}  # bin -> quantity (exact: Decimal sums of Decimals)
+        self.floats: dict[int, float] = {}  # bin -> float(sums[bin]) as last read
+        self.changed: set[int] = set()  # bins whose sum moved since they were last read
 
-    def write(self, price: Decimal, qty: Decimal, bin_size: Decimal) -> None:
-        """One level's absolute quantity (zero: the level is gone)."""
-        old = self.levels.get(price)
-        if old is not None:
-            units, index = old
-            self.sums[index] -= units
-        if not qty:
-            if old is not None:
-                del self.levels[price]
-            return
-        index = old[1] if old is not None else heatmap_bin_of(price, bin_size)
-        units = quantity_units(qty)
-        self.levels[price] = (units, index)
-        self.sums[index] = self.sums.get(index, 0) + units
+    def write(self, writes: Iterable[Level], bin_size: Decimal) -> None:
+        """Levels' absolute quantities (zero: the level is gone), in order. The hot loop of a cycle:
+        one dict read and one or two Decimal operations per write; the bin of a price is computed
+        once, when the price first appears."""
+        levels, sums = self.levels, self.sums
+        known, changed = levels.get, self.changed.add
+        for price, qty in writes:
+            old = known(price)
+            if old is None:
+                if qty:
+                    index = heatmap_bin_of(price, bin_size)
+                    levels[price] = (qty, index)
+                    sums[index] = sums.get(index, _ZERO) + qty
+                    changed(index)
+            elif qty:
+                levels[price] = (qty, old[1])
+                sums[old[1]] += qty - old[0]
+                changed(old[1])
+            else:
+                del levels[price]
+                sums[old[1]] -= old[0]
+                changed(old[1])
 
     def bins(self, span: BinSpan) -> SideBins:
-        get = self.sums.get
-        # int / int: correctly rounded at any size (a float of the units would round twice)
-        qty = [get(index, 0) / UNIT_SCALE for index in range(span.first, span.last + 1)]
-        return SideBins(span.first, np.array(qty, dtype=np.float64))
+        """The span's quantities; only bins that changed since last read are converted again
+        (float(Decimal) is correctly rounded: the float nearest the exact sum)."""
+        floats, changed, sums = self.floats, self.changed, self.sums
+        qty = []
+        for index in range(span.first, span.last + 1):
+            value = floats.get(index)
+            if value is None or index in changed:
+                value = floats[index] = float(sums.get(index, _ZERO))
+                changed.discard(index)
+            qty.append(value)
+        return SideBins(span.first, tuple(qty))
 
 
 class BinnedBook:
@@ -93,9 +104,8 @@ class BinnedBook:
     ) -> BinnedBook:
         """From the whole book read at ``cursor`` (its level lists copied before any await)."""
         binned = cls(bin_size, cursor)
-        for side, levels in ((binned._bids, bids), (binned._asks, asks)):
-            for price, qty in levels:
-                side.write(price, qty, bin_size)
+        binned._bids.write(bids, bin_size)
+        binned._asks.write(asks, bin_size)
         return binned
 
     @property
@@ -106,13 +116,10 @@ class BinnedBook:
         """Apply the diff events logged since ``self.cursor`` (oldest first); now at ``cursor``.
         Returns how many level writes that was."""
         size = self.bin_size
-        bid_write, ask_write = self._bids.write, self._asks.write
         writes = 0
         for bids, asks in events:
-            for price, qty in bids:
-                bid_write(price, qty, size)
-            for price, qty in asks:
-                ask_write(price, qty, size)
+            self._bids.write(bids, size)
+            self._asks.write(asks, size)
             writes += len(bids) + len(asks)
         self.cursor = cursor
         return writes

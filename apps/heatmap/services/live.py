@@ -6,8 +6,10 @@ Plugged into the streamer as a ``StreamListener``. Per cycle:
    first time and after a resync, the whole book read once and binned on a worker thread;
 2. the bins this cycle observes (``trusted_bins``) go into the open column (``ColumnBuilder``);
    a cycle that falls in a new column finishes the previous one;
-3. push the depth profile (kind "depth") and keep it as the symbol's latest (one row, written on a
-   worker thread); when the book stops being live, push and keep the last profile with live=false;
+3. push the depth profile (kind "depth") every live cycle and keep it as the symbol's latest (one
+   row, written on a worker thread every DEPTH_WRITE_EVERY_MS: the overlay snapshot's profile is at
+   most that old, the pushes are every cycle); when the book stops being live, push and keep the last
+   profile with live=false at once;
 4. a finished column is written as one row (worker thread) and pushed (kind "heatmap");
 5. every ``prune_every_s`` columns older than HEATMAP_RETENTION_H are deleted in batches.
 ``timings.loop_ms`` is the time the event loop was held (everything not awaited elsewhere).
@@ -15,7 +17,6 @@ Plugged into the streamer as a ``StreamListener``. Per cycle:
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from collections import deque
@@ -38,6 +39,7 @@ log = logging.getLogger("apps.heatmap.live")
 
 LIVE_STATUS = "live"
 MAX_UNWRITTEN_COLUMNS = 60  # kept for the next write while the database fails
+DEPTH_WRITE_EVERY_MS = 5000  # the stored depth profile (the snapshot's) is at most this old
 _ZERO, _INFINITY = Decimal(0), Decimal("Infinity")
 T = TypeVar("T")
 
@@ -83,6 +85,7 @@ class HeatmapListener:
         self.last_depth: dict[str, Any] | None = None
         self._unwritten: deque[StoredRow] = deque(maxlen=MAX_UNWRITTEN_COLUMNS)
         self._next_prune_ms: int | None = None
+        self._depth_written_ms: int | None = None
         self._busy = False
         self._waited_ms = 0.0
 
@@ -166,9 +169,12 @@ class HeatmapListener:
             return
         self.last_depth = profile
         await self._send("depth", profile)
-        text = json.dumps(profile, separators=(",", ":"))
+        due = self._depth_written_ms is None or now_ms - self._depth_written_ms >= DEPTH_WRITE_EVERY_MS
+        if not (due or not profile["live"]):
+            return
+        self._depth_written_ms = now_ms
         try:
-            await self._off_loop(in_sync_thread(store.write_depth)(self.symbol, now_ms, text))
+            await self._off_loop(in_sync_thread(store.write_depth)(self.symbol, now_ms, profile))
         except Exception as exc:
             log.warning("heatmap depth write failed reason=%r", exc)
 

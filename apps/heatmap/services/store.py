@@ -6,10 +6,12 @@ never on the event loop. Each is one short transaction.
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
 
 from django.db import transaction
 
@@ -42,8 +44,9 @@ def write_columns(symbol: str, bin_size: Decimal, column_s: int, rows: Sequence[
     )
 
 
-def write_depth(symbol: str, ts_ms: int, profile_json: str) -> None:
+def write_depth(symbol: str, ts_ms: int, profile: dict[str, Any]) -> None:
     """Replace the symbol's latest depth profile (one UPDATE once the row exists)."""
+    profile_json = json.dumps(profile, separators=(",", ":"))
     with transaction.atomic():
         if not HeatmapDepth.objects.filter(symbol=symbol).update(ts_ms=ts_ms, profile=profile_json):
             HeatmapDepth.objects.create(symbol=symbol, ts_ms=ts_ms, profile=profile_json)
