@@ -21,6 +21,17 @@ from apps.json_http.decimal_text import decimal_text
 QTY_DECIMALS = 5
 
 
+class SharedNumbers(tuple[float, ...]):
+    """An immutable run of numbers pushed every cycle: JSON encodes it as an array, and the
+    in-process channel layer, which deep-copies each group message once, shares it instead of
+    copying it number by number (nothing can change a tuple of floats)."""
+
+    __slots__ = ()
+
+    def __deepcopy__(self, memo: Any) -> SharedNumbers:
+        return self
+
+
 def numbers(values: np.ndarray) -> list[float | None]:
     """Rounded floats, NaN as None (JSON null)."""
     rounded = np.round(values.astype(np.float64), QTY_DECIMALS)
@@ -83,11 +94,11 @@ def heatmap_document(
     }
 
 
-def _profile_side(bins: SideBins, bin_size: Decimal) -> tuple[str | None, list[float]]:
+def _profile_side(bins: SideBins, bin_size: Decimal) -> tuple[str | None, SharedNumbers]:
     if not bins.qty:
-        return None, []
+        return None, SharedNumbers()
     # float(exact Decimal sum): its shortest repr is the decimal sum itself when it has <= 15 digits
-    return bin_edge(bins.first, bin_size), list(bins.qty)
+    return bin_edge(bins.first, bin_size), SharedNumbers(bins.qty)
 
 
 def depth_overlay(picture: BookPicture, bin_size: Decimal, ts_ms: int, live: bool) -> dict[str, Any]:

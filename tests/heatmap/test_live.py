@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from decimal import Decimal as D
 
 import pytest
@@ -103,7 +104,7 @@ async def test_a_wall_held_for_a_column_is_its_bin_mean_and_the_column_is_stored
 
     depth = messages[10]["data"]
     assert depth["live"] is True and depth["ts_ms"] == (T0 + 10) * 1000 and depth["bin_size"] == "50"
-    assert await sync_to_async(latest_depth)("BTCEUR") == depth
+    assert await sync_to_async(latest_depth)("BTCEUR") == json.loads(json.dumps(depth))
 
 
 async def test_after_a_resync_the_whole_book_is_binned_again_and_outages_do_not_count():

@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
 
 from apps.book.domain.change_log import ChangeCursor, LevelWrites
 from apps.book.domain.events import Level
@@ -47,46 +48,53 @@ class _Side:
     __slots__ = ("changed", "floats", "levels", "sums")
 
     def __init__(self) -> None:
-        self.levels: dict[Decimal, tuple[Decimal, int]] = {}  # price -> (quantity, bin)
+        # price -> [quantity, bin]: a mutable cell, so a new quantity at a known price is one read
+        self.levels: dict[Decimal, list[Any]] = {}
         self.sums: dict[int, Decimal] = {}  # bin -> quantity (exact: Decimal sums of Decimals)
         self.floats: dict[int, float] = {}  # bin -> float(sums[bin]) as last read
-        self.changed: set[int] = set()  # bins whose sum moved since they were last read
+        self.changed: set[int] = set()  # bins whose sum moved since the last read
 
     def write(self, writes: Iterable[Level], bin_size: Decimal) -> None:
         """Levels' absolute quantities (zero: the level is gone), in order. The hot loop of a cycle:
-        one dict read and one or two Decimal operations per write; the bin of a price is computed
-        once, when the price first appears."""
+        one dict read and two Decimal operations per write; the bin of a price is computed once,
+        when the price first appears."""
         levels, sums = self.levels, self.sums
         known, changed = levels.get, self.changed.add
         for price, qty in writes:
-            old = known(price)
-            if old is None:
+            cell = known(price)
+            if cell is None:
                 if qty:
                     index = heatmap_bin_of(price, bin_size)
-                    levels[price] = (qty, index)
+                    levels[price] = [qty, index]
                     sums[index] = sums.get(index, _ZERO) + qty
                     changed(index)
-            elif qty:
-                levels[price] = (qty, old[1])
-                sums[old[1]] += qty - old[0]
-                changed(old[1])
+                continue
+            index = cell[1]
+            sums[index] += qty - cell[0]
+            changed(index)
+            if qty:
+                cell[0] = qty
             else:
                 del levels[price]
-                sums[old[1]] -= old[0]
-                changed(old[1])
 
     def bins(self, span: BinSpan) -> SideBins:
-        """The span's quantities; only bins that changed since last read are converted again
+        """The span's quantities; a bin's float is converted again only after its sum moved
         (float(Decimal) is correctly rounded: the float nearest the exact sum)."""
-        floats, changed, sums = self.floats, self.changed, self.sums
-        qty = []
-        for index in range(span.first, span.last + 1):
-            value = floats.get(index)
-            if value is None or index in changed:
-                value = floats[index] = float(sums.get(index, _ZERO))
-                changed.discard(index)
-            qty.append(value)
-        return SideBins(span.first, tuple(qty))
+        floats, sums = self.floats, self.sums
+        first, last = span
+        for index in self.changed:
+            if first <= index <= last:
+                floats[index] = float(sums[index])
+            else:
+                floats.pop(index, None)  # out of sight: converted when it comes into the span
+        self.changed.clear()
+        get = floats.get
+        qty = [get(index) for index in range(first, last + 1)]
+        if None in qty:  # bins not read before (the band moved onto them)
+            for at, value in enumerate(qty):
+                if value is None:
+                    qty[at] = floats[first + at] = float(sums.get(first + at, _ZERO))
+        return SideBins(first, tuple(qty))  # type: ignore[arg-type]
 
 
 class BinnedBook:
