@@ -64,6 +64,14 @@ def test_a_window_narrower_than_the_touch_leaves_a_side_without_bins():
     assert spans.bid.bins == 0 and spans.ask.bins == 0
 
 
+def test_a_side_has_at_most_2000_bins_the_ones_nearest_the_touch():
+    tiny = HeatmapParams(bin_size=D("0.01"), range_pct=D("2.0"))
+    spans = trusted_bins(D("87020"), D("87030"), None, tiny)
+    assert spans.bid == BinSpan(8_702_000 - 1999, 8_702_000) and spans.ask == BinSpan(
+        8_703_000, 8_703_000 + 1999
+    )
+
+
 def test_columns_start_on_multiples_of_the_column_length():
     assert column_start(1_796_162_459_999, 60) == 1_796_162_400
     assert column_start(1_796_162_460_000, 60) == 1_796_162_460

@@ -6,7 +6,8 @@ Rules, one function each:
 - ``trusted_bins``: the bins one cycle observes. Bids from the bin of mid*(1 - range_pct/100) up to
   the bin of the best bid, asks from the bin of the best ask up to the bin of mid*(1 + range_pct/100),
   each only where the bin lies wholly inside the book's trusted window (what the snapshot covered): a
-  bin partly outside would be under-counted, so it is absent, never 0.
+  bin partly outside would be under-counted, so it is absent, never 0. At most ``MAX_BINS_PER_SIDE``
+  bins a side, the ones nearest the touch (a tiny bin size must not make a cycle's work unbounded).
 - ``column_start``: the column a moment belongs to, floor(t / column_s) * column_s (UTC seconds).
 - ``cycle_weight_ms``: how long a live cycle's picture stood: the time since the previous cycle when
   that one was live too, at most two publication intervals; one interval for the first live cycle
@@ -25,6 +26,7 @@ from typing import Any, NamedTuple
 _HUNDRED = Decimal(100)
 _TWO = Decimal(2)
 MAX_COLUMNS = 2000  # a default resolution keeps an answer under this many columns
+MAX_BINS_PER_SIDE = 2000
 NICE_STEPS_S = (60, 120, 300, 600, 900, 1800, 3600, 7200, 14400, 21600, 43200, 86400, 604800)
 
 
@@ -95,9 +97,10 @@ def trusted_bins(
         bid_first = max(bid_first, _ceil_bin(low, size))  # [k*size, ...) wholly at or above low
         if high.is_finite():
             ask_last = min(ask_last, heatmap_bin_of(high, size) - 1)  # (k+1)*size <= high
+    bid_last, ask_first = heatmap_bin_of(best_bid, size), heatmap_bin_of(best_ask, size)
     return BookSpans(
-        bid=BinSpan(bid_first, heatmap_bin_of(best_bid, size)),
-        ask=BinSpan(heatmap_bin_of(best_ask, size), ask_last),
+        bid=BinSpan(max(bid_first, bid_last - MAX_BINS_PER_SIDE + 1), bid_last),
+        ask=BinSpan(ask_first, min(ask_last, ask_first + MAX_BINS_PER_SIDE - 1)),
     )
 
 
