@@ -85,13 +85,11 @@ def _add_side(sums: SideSums | None, bins: SideBins, weight_ms: int) -> SideSums
     if sums is None:
         return SideSums.of(bins, weight_ms)
     sums.cover(bins.first, bins.last)
-    at = bins.first - sums.first
-    weighted, weight, peak = sums.weighted, sums.weight, sums.peak
-    for i, qty in enumerate(bins.qty, at):
-        weighted[i] += qty * weight_ms
-        weight[i] += weight_ms
-        if qty > peak[i]:
-            peak[i] = qty
+    at = slice(bins.first - sums.first, bins.first - sums.first + len(bins.qty))
+    qty = bins.qty
+    sums.weighted[at] = [w + q * weight_ms for w, q in zip(sums.weighted[at], qty, strict=True)]
+    sums.weight[at] = [w + weight_ms for w in sums.weight[at]]
+    sums.peak[at] = [q if q > p else p for p, q in zip(sums.peak[at], qty, strict=True)]
     return sums
 
 

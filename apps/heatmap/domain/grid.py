@@ -19,12 +19,12 @@ Rules, one function each:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, NamedTuple
 
 _HUNDRED = Decimal(100)
-_TWO = Decimal(2)
+_HALF = Decimal("0.5")
 MAX_COLUMNS = 2000  # a default resolution keeps an answer under this many columns
 MAX_BINS_PER_SIDE = 2000
 NICE_STEPS_S = (60, 120, 300, 600, 900, 1800, 3600, 7200, 14400, 21600, 43200, 86400, 604800)
@@ -36,10 +36,16 @@ class HeatmapParams:
     range_pct: Decimal = Decimal("2.0")
     column_s: int = 60
     publish_interval_ms: int = 1000
+    # 1 - range_pct/100 and 1 + range_pct/100, worked out once (exact Decimals)
+    low_factor: Decimal = field(init=False, repr=False)
+    high_factor: Decimal = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         if not self.bin_size > 0 or not self.range_pct > 0 or self.column_s < 1:
             raise ValueError("bin_size, range_pct and column_s must be positive")
+        fraction = self.range_pct / _HUNDRED
+        object.__setattr__(self, "low_factor", max(1 - fraction, Decimal(0)))
+        object.__setattr__(self, "high_factor", 1 + fraction)
 
     @classmethod
     def from_config(cls, config: Any) -> HeatmapParams:
@@ -88,10 +94,9 @@ def trusted_bins(
     """The bins of each side this cycle observes (see the module docstring). ``trusted_window`` None
     means every level is trusted."""
     size = params.bin_size
-    mid = (best_bid + best_ask) / _TWO
-    fraction = params.range_pct / _HUNDRED
-    bid_first = heatmap_bin_of(max(mid * (1 - fraction), Decimal(0)), size)
-    ask_last = heatmap_bin_of(mid * (1 + fraction), size)
+    mid = (best_bid + best_ask) * _HALF  # exact, as / 2 is
+    bid_first = heatmap_bin_of(mid * params.low_factor, size)
+    ask_last = heatmap_bin_of(mid * params.high_factor, size)
     if trusted_window is not None:
         low, high = trusted_window
         bid_first = max(bid_first, _ceil_bin(low, size))  # [k*size, ...) wholly at or above low
