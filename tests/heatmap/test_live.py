@@ -162,3 +162,25 @@ async def test_columns_older_than_the_retention_are_pruned_in_batches():
     assert await sync_to_async(HeatmapColumn.objects.count)() == 4
     await heatmap.on_cycle(live(T0 + 1, book))
     assert await sync_to_async(HeatmapColumn.objects.count)() == 0
+
+
+async def test_a_failed_binning_of_the_whole_book_is_tried_again_next_cycle(monkeypatch):
+    from apps.heatmap.domain.binned_book import BinnedBook
+
+    book = make_book()
+    heatmap = listener(None)
+    real = BinnedBook.from_levels
+    calls = []
+
+    def failing_once(*args):
+        calls.append(1)
+        if len(calls) == 1:
+            raise MemoryError("no room")
+        return real(*args)
+
+    monkeypatch.setattr(BinnedBook, "from_levels", failing_once)
+    await heatmap.on_cycle(live(T0, book))
+    assert heatmap.binned is None and heatmap.builder.open is None  # not counted
+    await heatmap.on_cycle(live(T0 + 1, book))
+    assert heatmap.timings.rebuilt and heatmap.builder.open is not None
+    assert heatmap.builder.open.live_cycles == 1

@@ -134,7 +134,12 @@ class HeatmapListener:
         if self.binned is not None and events is not None:
             timings.writes = self.binned.follow(events, view.change_cursor())
         else:
-            await self._rebuild(view, timings)
+            try:
+                await self._rebuild(view, timings)
+            except Exception as exc:  # the next live cycle tries again; this one is not counted
+                self.binned = None
+                log.warning("heatmap: binning the whole book failed reason=%r", exc)
+                return None
         assert self.binned is not None
         picture = self.binned.picture(trusted_bins(bid[0], ask[0], view.trusted_window, self.params))
         timings.follow_ms = (time.perf_counter() - started) * 1000 - self._waited_ms
@@ -170,7 +175,7 @@ class HeatmapListener:
         self.last_depth = profile
         await self._send("depth", profile)
         due = self._depth_written_ms is None or now_ms - self._depth_written_ms >= DEPTH_WRITE_EVERY_MS
-        if not (due or not profile["live"]):
+        if profile["live"] and not due:
             return
         self._depth_written_ms = now_ms
         try:
