@@ -1,6 +1,6 @@
 """Run the benchmarks and print one summary table.
 
-    python -m bench                      every benchmark, modest durations (about 8-10 min)
+    python -m bench                      every benchmark, modest durations (about 10 min)
     python -m bench fanout rest          a subset, in the order given
     python -m bench --list               the names
     python -m bench cpu --cpu-minutes 10 longer runs where it matters
@@ -30,7 +30,7 @@ from bench.figures import Figure, print_figures
 from bench.processes import PYTHON, REPO
 from bench.stack import load_text, progress
 
-ORDER = ("book", "wire", "zones", "orderblocks", "e2e", "fanout", "rest", "cpu")
+ORDER = ("book", "wire", "zones", "heatmap", "orderblocks", "e2e", "fanout", "rest", "cpu")
 
 
 def machine_line() -> str:
@@ -106,6 +106,64 @@ def run_zones(args: argparse.Namespace) -> list[Figure]:
     ]
 
 
+def run_heatmap(args: argparse.Namespace) -> list[Figure]:
+    """bench.heatmap sets up Django with its own temp DB (and starts a serve on it): a child process."""
+    done = subprocess.run(
+        [
+            PYTHON,
+            "-m",
+            "bench.heatmap",
+            "--cycles",
+            str(args.heatmap_cycles),
+            "--requests",
+            str(args.heatmap_requests),
+        ],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    print()
+    print(done.stdout, end="")
+    loop = re.search(
+        r"event-loop time at defaults: median ([\d.]+) ms, max ([\d.]+) ms \(budget ([\d.]+) ms", done.stdout
+    )
+    database = re.search(r"database: ([\d,]+) bytes per day", done.stdout)
+    answers = re.findall(r"/api/heatmap (.+?): p99 ([\d.]+) ms, ([\d,]+) bytes gzip", done.stdout)
+    if loop is None or database is None or len(answers) != 2:
+        raise RuntimeError(f"bench.heatmap exited {done.returncode} without its verdict lines")
+    held, worst, budget = (float(x) for x in loop.groups())
+    per_day = int(database.group(1).replace(",", ""))
+    figures = [
+        Figure(
+            "heatmap",
+            "event loop per cycle, defaults, median (ms)",
+            held,
+            f"budget < {budget:g} ms",
+            held < budget,
+            3,
+        ),
+        Figure("heatmap", "event loop per cycle, defaults, max (ms)", worst, "worst cycle", None, 3),
+        Figure(
+            "heatmap",
+            "database bytes per day (MB)",
+            per_day / 1e6,
+            "<= 20 MB for 7 days",
+            per_day * 7 <= 20 * 1024 * 1024,
+            2,
+        ),
+    ]
+    for name, p99, size in answers:
+        figures.append(
+            Figure(
+                "heatmap", f"/api/heatmap {name}: p99 (ms)", float(p99), "goal < 50 ms", float(p99) < 50, 1
+            )
+        )
+        figures.append(
+            Figure("heatmap", f"/api/heatmap {name}: bytes (gzip)", float(size.replace(",", "")), "", None, 0)
+        )
+    return figures
+
+
 def run_orderblocks(args: argparse.Namespace) -> list[Figure]:
     from bench.orderblocks import run as orderblocks_run
 
@@ -141,6 +199,7 @@ RUNNERS: dict[str, tuple[str, Callable[[argparse.Namespace], list[Figure]]]] = {
     "book": ("bench.book", run_book),
     "wire": ("bench.wire", run_wire),
     "zones": ("bench.zones", run_zones),
+    "heatmap": ("bench.heatmap", run_heatmap),
     "orderblocks": ("bench.orderblocks", run_orderblocks),
     "e2e": ("bench.e2e", run_e2e),
     "fanout": ("bench.fanout", run_fanout),
@@ -164,6 +223,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     group.add_argument("--wire-repeat", type=int, default=150)
     group.add_argument("--wire-against", metavar="REV", help="time wire.py of this git revision too")
     group.add_argument("--zones-cycles", type=int, default=20)
+    group.add_argument("--heatmap-cycles", type=int, default=120)
+    group.add_argument("--heatmap-requests", type=int, default=40)
     group.add_argument("--ob-bars", type=int, default=100_000)
     group.add_argument("--ob-repeat", type=int, default=5)
     group.add_argument("--ob-smc-repeat", type=int, default=1)

@@ -91,6 +91,15 @@ DAY_S = 86_400.0
 YEAR_H = 8_760.0
 
 
+def _or_unset(parse: Callable[[str], T]) -> Callable[[str], T | None]:
+    """``parse``, or None for an empty value (the setting then follows another one)."""
+
+    def parse_or_unset(text: str) -> T | None:
+        return None if text.strip() == "" else parse(text)
+
+    return parse_or_unset
+
+
 def _bool(text: str) -> bool:
     lowered = text.strip().lower()
     if lowered in {"1", "true", "yes", "on"}:
@@ -289,6 +298,32 @@ SETTINGS: tuple[Setting, ...] = (
         _number_between(0, 10 * YEAR_H),
         "orderbook_zones_history retention",
     ),
+    Setting(
+        "ZONE_HISTORY_H",
+        "24",
+        _number_between(0, 10 * YEAR_H),
+        "Ended zones (broken, pulled, merged) stay in /api/zones/history this long",
+    ),
+    # heatmap
+    Setting(
+        "HEATMAP_BIN_SIZE",
+        "",
+        _or_unset(_decimal_between(Decimal(0), Decimal(10) ** 9)),
+        "Heatmap bin width in quote currency (empty: ZONE_BIN_SIZE)",
+    ),
+    Setting(
+        "HEATMAP_RANGE_PCT",
+        "2.0",
+        _decimal_between(Decimal(0), Decimal(100)),
+        "Heatmap band around mid, percent",
+    ),
+    Setting(
+        "HEATMAP_COLUMN_S",
+        "60",
+        _int_between(1, 86_400),
+        "Seconds of publication cycles per heatmap column",
+    ),
+    Setting("HEATMAP_RETENTION_H", "168", _number_between(0, 10 * YEAR_H), "Heatmap columns retention"),
     # order blocks
     Setting("CANDLE_TABLE", "btc_eur_1h", _table_name, "1h OHLCV source table"),
     Setting("OB_ATR_PERIOD", "14", _int_between(1, 10_000), "ATR period"),
@@ -405,6 +440,11 @@ class Config:
     zone_linger_s: float
     zone_draw_min_s: float
     zone_history_retention_h: float
+    zone_history_h: float
+    heatmap_bin_size: Decimal
+    heatmap_range_pct: Decimal
+    heatmap_column_s: int
+    heatmap_retention_h: float
     candle_table: str
     ob_atr_period: int
     ob_atr_method: str
@@ -441,6 +481,8 @@ def load_config(environ: Mapping[str, str]) -> Config:
             values[setting.env.lower()] = setting.parse(raw)
         except (ValueError, ArithmeticError) as exc:
             raise ConfigError(setting.env, f"{exc} (got {raw!r})") from None
+    if values["heatmap_bin_size"] is None:  # unset: the zones' grid
+        values["heatmap_bin_size"] = values["zone_bin_size"]
     known = {f.name for f in fields(Config)}
     missing = known - values.keys()
     if missing:  # a programming error, not a user error

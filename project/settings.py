@@ -27,6 +27,7 @@ INSTALLED_APPS = [
     "channels",
     "apps.zones",
     "apps.orderblocks",
+    "apps.heatmap",
     "apps.overlays",
     "apps.simulator",
 ]

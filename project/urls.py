@@ -9,4 +9,5 @@ urlpatterns = [
     path("api/", include("apps.book.urls")),
     path("api/", include("apps.zones.urls")),
     path("api/", include("apps.orderblocks.urls")),
+    path("api/", include("apps.heatmap.urls")),
 ]

@@ -6,7 +6,7 @@ package of its own layer or above):
     project            settings, ASGI app, URLs, routing
     apps.live          composition root and process entry points (serve, orderbook_stream, runworker)
     apps.overlays      the edge: API, WebSocket consumer, page, push contract
-    apps.zones, apps.orderblocks, apps.simulator
+    apps.zones, apps.orderblocks, apps.heatmap, apps.simulator
                        features (and the Binance look-alike that feeds the demo and the tests)
     apps.book          the local order book and its Binance connection
     apps.core, apps.json_http
@@ -30,6 +30,7 @@ LAYERS: dict[str, int] = {
     "apps.book": 1,
     "apps.zones": 2,
     "apps.orderblocks": 2,
+    "apps.heatmap": 2,
     "apps.simulator": 2,
     "apps.overlays": 3,
     "apps.live": 4,

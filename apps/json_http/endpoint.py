@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import logging
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from typing import Any
 
 from django.core.serializers.json import DjangoJSONEncoder
@@ -19,8 +20,20 @@ from apps.json_http.query_params import QueryParamError, QueryParams
 
 log = logging.getLogger(__name__)
 
+
+@dataclass(frozen=True)
+class EncodedJson:
+    """A document a handler has already encoded (JSON bytes), e.g. one assembled from cached parts;
+    with its ETag when the handler knows it cheaper than hashing the body, and its parts deflated
+    (apps/json_http/compression.py) when it is worth compressing."""
+
+    body: bytes
+    etag: str | None = None
+    gzip_pieces: tuple[bytes, ...] | None = None
+
+
 # a handler answers its document, or its document and an HTTP status (e.g. /api/health's 503)
-ApiHandler = Callable[[HttpRequest, QueryParams], dict[str, Any] | tuple[dict[str, Any], int]]
+ApiHandler = Callable[[HttpRequest, QueryParams], dict[str, Any] | tuple[dict[str, Any], int] | EncodedJson]
 
 
 def json_ok(payload: dict[str, Any], status: int = 200) -> JsonResponse:
@@ -28,6 +41,16 @@ def json_ok(payload: dict[str, Any], status: int = 200) -> JsonResponse:
         payload, status=status, encoder=DjangoJSONEncoder, json_dumps_params={"separators": (",", ":")}
     )
     response["Cache-Control"] = "no-cache"
+    return response
+
+
+def json_encoded(document: EncodedJson) -> HttpResponse:
+    response = HttpResponse(document.body, content_type="application/json")
+    response["Cache-Control"] = "no-cache"
+    if document.etag is not None:
+        response["ETag"] = document.etag
+    if document.gzip_pieces is not None:
+        response.gzip_pieces = document.gzip_pieces  # type: ignore[attr-defined]
     return response
 
 
@@ -64,6 +87,8 @@ def json_endpoint(
                 return json_error(400, exc.as_json())
             if isinstance(payload, tuple):
                 return json_ok(*payload)
+            if isinstance(payload, EncodedJson):
+                return json_encoded(payload)
             return json_ok(payload)
 
         return view

@@ -10,6 +10,8 @@ Message kinds and their ``data``:
 - ``metrics``      one orderbook_metrics row as a dict
 - ``candle``       {"time": s, "open", "high", "low", "close", "volume", "closed": bool}
 - ``status``       the stream status dict (as in /api/health "stream")
+- ``depth``        the depth profile: the cycle's book on the heatmap grid (apps.heatmap.presentation)
+- ``heatmap``      a finished heatmap column, as GET /api/heatmap with one column
 Zone and block dicts are the chart-ready shapes from apps.zones.presentation /
 apps.orderblocks.presentation.
 """

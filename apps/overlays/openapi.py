@@ -10,6 +10,7 @@ from typing import Any
 
 from apps.json_http.query_params import MAX_TIME_S
 from apps.orderblocks.models import OB_STATUSES
+from apps.overlays.openapi_liquidity import liquidity_paths, liquidity_schemas
 from apps.zones.models import ZONE_STATUSES
 
 STREAM_STATUSES = ("live", "connecting", "syncing", "resyncing", "backoff", "stale")
@@ -223,6 +224,7 @@ def _schemas() -> dict[str, Any]:
             "minItems": 2,
             "maxItems": 2,
         },
+        **liquidity_schemas(),
     }
 
 
@@ -301,18 +303,20 @@ def _edge_paths(api_max_limit: int) -> dict[str, Any]:
     return {
         "/api/overlays": _get(
             "Everything the chart overlays, in one response",
-            "Zones + order blocks + latest metrics + stream status; poll every 2-5 s with If-None-Match.",
+            "Zones + order blocks + latest metrics + stream status + depth profile; poll every 2-5 s with "
+            "If-None-Match.",
             [],
             _json(
                 {
                     "type": "object",
-                    "required": ["symbol", "zones", "orderblocks", "metrics", "status"],
+                    "required": ["symbol", "zones", "orderblocks", "metrics", "status", "depth"],
                     "properties": {
                         "symbol": {"type": "string"},
                         "zones": {"type": "array", "items": _ref("Zone")},
                         "orderblocks": {"type": "array", "items": _ref("OrderBlock")},
                         "metrics": {"oneOf": [_ref("Metric"), {"type": "null"}]},
                         "status": _ref("StreamStatus"),
+                        "depth": {"oneOf": [_ref("Depth"), {"type": "null"}]},
                     },
                 },
                 "Overlay state.",
@@ -485,11 +489,16 @@ def _health_path() -> dict[str, Any]:
     return path
 
 
-def openapi_document(symbol: str, api_max_limit: int) -> dict[str, Any]:
-    """The full OpenAPI 3.1 document for this deployment's symbol and limit cap."""
+def openapi_document(symbol: str, api_max_limit: int, heatmap_column_s: int = 60) -> dict[str, Any]:
+    """The full OpenAPI 3.1 document for this deployment's symbol, limit cap and heatmap column."""
+    liquidity = {
+        path: _get(spec["summary"], spec["description"], spec["parameters"], _json(*spec["ok"]))
+        for path, spec in liquidity_paths(heatmap_column_s).items()
+    }
     paths: dict[str, Any] = {
         **_candle_paths(api_max_limit),
         **_feature_paths(api_max_limit),
+        **liquidity,
         **_edge_paths(api_max_limit),
         **_book_paths(api_max_limit),
         **_health_paths(api_max_limit),

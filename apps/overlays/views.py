@@ -74,7 +74,8 @@ def metrics(request: HttpRequest, params: QueryParams) -> dict[str, Any]:
 
 @json_endpoint(allowed_params=())
 def schema(request: HttpRequest, params: QueryParams) -> dict[str, Any]:
-    return openapi_document(settings.CONFIG.symbol, settings.CONFIG.api_max_limit)
+    config = settings.CONFIG
+    return openapi_document(config.symbol, config.api_max_limit, config.heatmap_column_s)
 
 
 @json_endpoint([])

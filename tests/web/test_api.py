@@ -136,7 +136,7 @@ def test_overlay_state_keeps_recently_invalidated_blocks(seeded):
 def test_overlays_without_any_data(client, db):
     _, body = get(client, "/api/overlays")
     assert body["zones"] == [] and body["orderblocks"] == [] and body["metrics"] is None
-    assert body["status"]["status"] == "connecting"
+    assert body["status"]["status"] == "connecting" and body["depth"] is None
 
 
 # --- bad input ------------------------------------------------------------------------------------
@@ -247,6 +247,8 @@ def test_schema_documents_every_endpoint(client):
         "/api/candles",
         "/api/orderblocks",
         "/api/zones",
+        "/api/zones/history",
+        "/api/heatmap",
         "/api/overlays",
         "/api/metrics",
         "/api/book",

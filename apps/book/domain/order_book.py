@@ -4,6 +4,7 @@ Prices and quantities are `Decimal` parsed from Binance's strings, so "0", "0.0"
 all compare equal to zero and delete, and ordering is numeric across digit boundaries
 (99999.99 < 100000.00). Both sides are `SortedDict`s keyed by price ascending: best bid is the last
 bid key, best ask the first ask key; lookups are O(log n), top-N and range reads O(log n + k).
+`changes` logs the last diff events applied, so a reader can follow the book by what changed.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from decimal import Decimal
 
 from sortedcontainers import SortedDict
 
+from apps.book.domain.change_log import ChangeLog
 from apps.book.domain.events import Level, Side
 
 ZERO = Decimal(0)
@@ -22,7 +24,7 @@ INFINITY = Decimal("Infinity")
 class OrderBook:
     """Bids and asks with the last applied update id and the trusted (snapshot-covered) window."""
 
-    __slots__ = ("_asks", "_bids", "trusted_window", "update_id", "version")
+    __slots__ = ("_asks", "_bids", "changes", "trusted_window", "update_id", "version")
 
     def __init__(self) -> None:
         self._bids: SortedDict = SortedDict()
@@ -33,6 +35,8 @@ class OrderBook:
         self.trusted_window: tuple[Decimal, Decimal] | None = None
         # +1 on every write: a view captured at one version knows when the book has moved on
         self.version = 0
+        # the level writes since a reader's cursor (apps/book/domain/change_log.py)
+        self.changes = ChangeLog()
 
     # -- writes -------------------------------------------------------------------------
     def load_snapshot(
@@ -50,11 +54,14 @@ class OrderBook:
         if limit is not None and len(self._asks) >= limit:
             high = self._asks.keys()[-1]
         self.trusted_window = (low, high)
+        self.changes.restart()
 
     def apply(self, update_id: int, bids: Iterable[Level], asks: Iterable[Level]) -> None:
         """Apply one event's absolute quantities (zero deletes) and move to `update_id`. No awaits."""
         self.version += 1
-        for side, levels in ((self._bids, bids), (self._asks, asks)):
+        bid_levels, ask_levels = tuple(bids), tuple(asks)  # a DepthEvent's tuples stay the same objects
+        self.changes.record(bid_levels, ask_levels)
+        for side, levels in ((self._bids, bid_levels), (self._asks, ask_levels)):
             for price, qty in levels:
                 if qty == ZERO:
                     side.pop(price, None)
@@ -68,6 +75,7 @@ class OrderBook:
         self._asks.clear()
         self.update_id = 0
         self.trusted_window = None
+        self.changes.restart()
 
     # -- reads --------------------------------------------------------------------------
     def best_bid(self) -> Level | None:

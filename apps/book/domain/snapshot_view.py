@@ -17,6 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
+from apps.book.domain.change_log import ChangeCursor, LevelWrites
 from apps.book.domain.events import Level, Side
 from apps.book.domain.order_book import OrderBook
 
@@ -59,6 +60,15 @@ class BookSnapshotView:
 
     def depth(self, side: Side) -> int:
         return self._live().depth(side)
+
+    def change_cursor(self) -> ChangeCursor:
+        """Where the book's change log stands at this view (read the whole book with it)."""
+        return self._live().changes.cursor()
+
+    def changes_since(self, cursor: ChangeCursor) -> list[LevelWrites] | None:
+        """The diff events applied after ``cursor`` up to this view, oldest first; None when the
+        log no longer has them all (a snapshot replaced the book, or the reader fell behind)."""
+        return self._live().changes.since(cursor)
 
     def _live(self) -> OrderBook:
         if self._book.version != self._version:

@@ -5,7 +5,8 @@ Plugged into the streamer as a ``StreamListener``. Per live cycle:
 2. detect zones and advance the pure tracker (inline for small slices; from
    ``offload_min_levels`` levels on, in a worker thread, so the event loop is not held for long);
 3. log every zone state change with its reason;
-4. write the changes in one short transaction (in Django's sync thread);
+4. write the changes in one short transaction (in Django's sync thread), with a zone-history row
+   for each zone that ended (broken, pulled, merged);
 5. broadcast only the delta as kind "zones".
 While the book is not live nothing is computed or changed; the pushed ``state`` says why.
 A cycle that fails (whatever the book holds) is counted, its error kept for /api/health's "zones"
@@ -26,6 +27,7 @@ from apps.book.services.cycle import DeltaSink
 from apps.core.sync_threads import in_sync_thread
 from apps.zones.domain.book_view import BookLevels, BookView, detect_from_levels, levels_in_range
 from apps.zones.domain.detection import LevelEncoder, ZoneDetection, ZoneParams
+from apps.zones.domain.ended import ended_zones
 from apps.zones.domain.tracking import TrackerParams, TrackerUpdate, ZoneTracker
 from apps.zones.services import store
 from apps.zones.services.deltas import NOT_STARTED, ZoneComputeState, zones_delta
@@ -87,6 +89,7 @@ class ZoneCycleListener:
         self.encoder = LevelEncoder()  # Decimal -> integer units, remembered across cycles
         self.broadcaster = broadcaster
         self.history_retention_ms = int(float(config.zone_history_retention_h) * 3_600_000)
+        self.ended_retention_ms = int(float(config.zone_history_h) * 3_600_000)
         self.offload_min_levels = offload_min_levels
         self.prune_every_ms = int(prune_every_s * 1000)
         self.prune_batch_size = prune_batch_size
@@ -254,6 +257,7 @@ class ZoneCycleListener:
                     update.history,
                     seen_again=seen_again,
                     replace_all=replace_all,
+                    ended=ended_zones(update),
                 )
             )
         except Exception as exc:
@@ -289,6 +293,11 @@ class ZoneCycleListener:
             result = await in_sync_thread(store.prune_history)(
                 now_ms - self.history_retention_ms, self.prune_batch_size, self.prune_max_batches
             )
+            ended = await in_sync_thread(store.prune_ended)(
+                now_ms - self.ended_retention_ms, self.prune_batch_size, self.prune_max_batches
+            )
+            if not ended.finished:
+                result = ended
         except Exception as exc:
             log.warning("zone history prune failed reason=%r", exc)
             result = None

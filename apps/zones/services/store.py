@@ -12,13 +12,14 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from decimal import ROUND_HALF_EVEN, Decimal
 
-from django.db import transaction
-from django.db.models import BigIntegerField, F, Value
+from django.db import models, transaction
+from django.db.models import BigIntegerField, F, Max, Value
 
 from apps.book.domain.events import Side
+from apps.zones.domain.ended import EndedZone
 from apps.zones.domain.enums import ZoneStatus
 from apps.zones.domain.tracking import ZoneRecord, persistence_s
-from apps.zones.models import ZoneCurrent, ZoneHistory
+from apps.zones.models import ZoneCurrent, ZoneEnded, ZoneHistory
 
 log = logging.getLogger(__name__)
 
@@ -71,8 +72,10 @@ def write_cycle(
     *,
     seen_again: SeenAgain | None = None,
     replace_all: bool = False,
+    ended: Sequence[EndedZone] = (),
 ) -> None:
-    """Apply one cycle in one transaction. ``seen_again`` zones get last_seen_ts_ms = ts_ms =
+    """Apply one cycle in one transaction (``ended``: zones that ended this cycle, for the zone
+    history; their peaks come from their history rows, this cycle's included). ``seen_again`` zones get last_seen_ts_ms = ts_ms =
     the cycle's time and persistence_s recomputed, in one UPDATE (the database evaluates the
     domain's ``persistence_s`` on each row's first_seen_ts_ms). ``replace_all``: ``upserts`` is
     the whole current set of the symbol and every other stored row of it goes (used after a
@@ -101,6 +104,30 @@ def write_cycle(
             ZoneHistory.objects.bulk_create(
                 [ZoneHistory(zone_id=r.id, **_values(r)) for r in history], ignore_conflicts=True
             )
+        if ended:
+            ZoneEnded.objects.bulk_create([_ended_row(zone) for zone in ended], ignore_conflicts=True)
+
+
+def _ended_row(zone: EndedZone) -> ZoneEnded:
+    """The zone-history row of a zone that ended: peak notional and strength over its stored states."""
+    r = zone.record
+    peaks = ZoneHistory.objects.filter(zone_id=r.id, first_seen_ts_ms=r.first_seen_ts_ms).aggregate(
+        notional=Max("notional"), strength=Max("strength")
+    )
+    return ZoneEnded(
+        zone_id=r.id,
+        symbol=r.symbol,
+        side=r.side,
+        status=r.status,
+        end_reason=zone.reason[:300],
+        price_low=r.price_low,
+        price_high=r.price_high,
+        peak_notional=max(r.notional, peaks["notional"] or r.notional),
+        peak_strength=max(r.strength, peaks["strength"] or r.strength),
+        first_seen_ts_ms=r.first_seen_ts_ms,
+        last_seen_ts_ms=r.last_seen_ts_ms,
+        ended_ts_ms=r.ts_ms,
+    )
 
 
 def load_current(symbol: str) -> list[ZoneRecord]:
@@ -140,22 +167,40 @@ def prune_history(
 ) -> PruneResult:
     """Delete history rows older than ``before_ts_ms``, ``batch_size`` rows per short transaction
     so a writer is never blocked for long. ``progress`` gets the running total after each batch."""
+    return _prune(ZoneHistory, "ts_ms", before_ts_ms, batch_size, max_batches, progress, "zone history")
+
+
+def prune_ended(before_ts_ms: int, batch_size: int = 5000, max_batches: int | None = None) -> PruneResult:
+    """Delete the zone-history rows of zones that ended before ``before_ts_ms`` (ZONE_HISTORY_H)."""
+    return _prune(ZoneEnded, "ended_ts_ms", before_ts_ms, batch_size, max_batches, None, "ended zones")
+
+
+def _prune(
+    model: type[models.Model],
+    ts_field: str,
+    before_ts_ms: int,
+    batch_size: int,
+    max_batches: int | None,
+    progress: Callable[[int], None] | None,
+    what: str,
+) -> PruneResult:
     deleted = batches = 0
+    older = {f"{ts_field}__lt": before_ts_ms}
     while max_batches is None or batches < max_batches:
         with transaction.atomic():
             ids = list(
-                ZoneHistory.objects.filter(ts_ms__lt=before_ts_ms)
-                .order_by("ts_ms")
+                model._default_manager.filter(**older)
+                .order_by(ts_field)
                 .values_list("id", flat=True)[:batch_size]
             )
             if ids:
-                deleted += ZoneHistory.objects.filter(id__in=ids).delete()[0]
+                deleted += model._default_manager.filter(id__in=ids).delete()[0]
         batches += 1
         if progress is not None and ids:
             progress(deleted)
         if len(ids) < batch_size:
             if deleted:
-                log.info("zone history pruned: %d rows older than ts_ms=%d", deleted, before_ts_ms)
+                log.info("%s pruned: %d rows older than ts_ms=%d", what, deleted, before_ts_ms)
             return PruneResult(deleted=deleted, finished=True)
-    log.info("zone history pruned: %d rows older than ts_ms=%d, more remain", deleted, before_ts_ms)
+    log.info("%s pruned: %d rows older than ts_ms=%d, more remain", what, deleted, before_ts_ms)
     return PruneResult(deleted=deleted, finished=False)

@@ -93,6 +93,7 @@ class Command(BaseCommand):
             overrides = {"ws_url": sim.ws_url, "rest_url": sim.rest_url}
             self.stdout.write(f"simulator: ws={sim.ws_url} rest={sim.rest_url}")
             await self._seed_candles(sim.rest_url)
+            await self._seed_heatmap(sim, config, options["sim_seed"])
         streamer = build_streamer(config, **overrides)
         if "sim" in state:
             sim_url: str = state["sim"].rest_url
@@ -128,3 +129,15 @@ class Command(BaseCommand):
             self.stdout.write(f"demo order blocks: {blocks.describe()}")
         except Exception:
             log.exception("demo candle seeding failed; continuing without history")
+
+    async def _seed_heatmap(self, sim: Any, config: Any, seed: int) -> None:
+        """Demo only: a few hours of simulated heatmap columns on an empty heatmap
+        (apps/live/demo_heatmap.py), so the page shows a heatmap at once."""
+        from apps.live.demo_heatmap import seed_demo_heatmap
+
+        try:
+            written = await seed_demo_heatmap(sim, config, seed)
+            if written:
+                self.stdout.write(f"demo heatmap: {written} simulated columns")
+        except Exception:
+            log.exception("demo heatmap seeding failed; continuing without history")
