@@ -1,9 +1,9 @@
 """Composition root of the streaming side: builds the one streamer with its adapters.
 
 `build_streamer` wires the pure book/sync core to the DB publisher, the channel-layer
-broadcaster and the zone / order-block listeners; the collaborators are passed in (the streamer's
-REST client, which carries the shared weight budget, goes to the order-block listener for candle
-backfills). `run_streamer` runs it until stopped.
+broadcaster and the zone / order-block / intraday-candle listeners; the collaborators are passed in
+(the streamer's REST client, which carries the shared weight budget, goes to the candle listeners
+for their backfills). `run_streamer` runs it until stopped.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from apps.book.services.streamer import OrderBookStreamer, StreamerSettings
 from apps.core.database_state import DatabaseFileWatch
 from apps.core.garbage_collection import collect_after_recovery
 from apps.core.sync_threads import in_sync_thread
+from apps.orderblocks.services.intraday import IntradayCandleListener
 from apps.orderblocks.services.live import OrderBlockListener
 from apps.overlays.broadcast import OverlayBroadcaster
 from apps.zones.services.live import ZoneCycleListener
@@ -59,7 +60,11 @@ def build_streamer(config: Any, *, with_listeners: bool = True, **overrides: Any
     zones: ZoneCycleListener | None = None
     if with_listeners:
         zones = ZoneCycleListener(config, broadcaster)
-        listeners = [zones, OrderBlockListener(config, broadcaster, rest_client=rest)]
+        listeners = [
+            zones,
+            OrderBlockListener(config, broadcaster, rest_client=rest),
+            IntradayCandleListener(config, broadcaster, rest_client=rest),
+        ]
     streamer = OrderBookStreamer(
         settings,
         listeners=listeners,

@@ -198,6 +198,14 @@ async def test_paging_respects_the_end_time():
     assert [b.open_time_ms for p in pages for b in p.bars] == opens[2:6]
 
 
+async def test_paging_up_to_an_end_time_takes_every_candle_as_closed():
+    # an end time is only asked for below a stored candle (a gap): nothing before it is still open,
+    # even when the clock says otherwise (candles closed early by the simulator)
+    opens = [i * HOUR_MS for i in range(6)]
+    pages = await collect(Source(opens), opens[2], opens[4], opens[0], 1000)
+    assert [b.open_time_ms for p in pages for b in p.bars] == opens[2:5]
+
+
 async def test_paging_rejects_rows_that_go_backwards():
     async def bad(start, end, limit):
         return [_row(2 * HOUR_MS), _row(HOUR_MS)]

@@ -112,7 +112,9 @@ async def klines_forward(
 ) -> AsyncIterator[KlinePage]:
     """Async generator of KlinePage from `start_ms` forward until `end_ms` (inclusive) or the last
     closed candle. A candle is closed when its close time is before `now_ms` or a later candle exists
-    (only the newest candle can be open); the open candle is never yielded."""
+    (only the newest candle can be open); the open candle is never yielded. An `end_ms` is only given
+    with a stored candle after it (a gap, the part before the first stored candle), so every candle
+    up to `end_ms` is closed whatever the clock says."""
     cursor = start_ms
     while True:
         rows = await fetch(cursor, end_ms, limit)
@@ -128,7 +130,10 @@ async def klines_forward(
             if end_ms is not None and bar.open_time_ms > end_ms:
                 break
             parsed.append((bar, close_time_ms))
-        bars = [bar for i, (bar, close) in enumerate(parsed) if close < now_ms or i + 1 < len(parsed)]
+        bounded = end_ms is not None
+        bars = [
+            bar for i, (bar, close) in enumerate(parsed) if bounded or close < now_ms or i + 1 < len(parsed)
+        ]
         newest_open = len(bars) < len(parsed)  # the last row is a candle still open
         done = len(rows) < limit or (end_ms is not None and last_open >= end_ms) or not bars
         yield KlinePage(bars=bars, requested_from_ms=cursor, complete=done)
