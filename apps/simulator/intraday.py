@@ -63,14 +63,12 @@ def split_hour(hour: Candle, seed: int) -> list[Candle]:
     top, bottom = rng.randrange(PIECES), rng.randrange(PIECES)
     pieces: list[Candle] = []
     trade_id = hour.first_trade_id
+    wick = (hour.high - hour.low) / 6  # a typical wick: a sixth of the hour's range
     for i in range(PIECES):
         open_, close = points[i], points[i + 1]
-        high = (
-            hour.high if i == top else min(hour.high, max(open_, close) + int(abs(rng.gauss(0, 0.3)) * 100))
-        )
-        low = (
-            hour.low if i == bottom else max(hour.low, min(open_, close) - int(abs(rng.gauss(0, 0.3)) * 100))
-        )
+        high = min(hour.high, max(open_, close) + int(abs(rng.gauss(0, 1)) * wick))
+        low = max(hour.low, min(open_, close) - int(abs(rng.gauss(0, 1)) * wick))
+        high, low = (hour.high if i == top else high), (hour.low if i == bottom else low)
         avg = (open_ + high + low + close) // 4
         pieces.append(
             Candle(
