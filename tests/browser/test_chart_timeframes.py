@@ -5,6 +5,7 @@ live page drawing the pushed candles of the timeframe it shows."""
 from __future__ import annotations
 
 import itertools
+import time
 
 import httpx
 import pytest
@@ -202,21 +203,24 @@ def test_phone_layout_shows_the_switcher(browser, seeded_site):
 
 
 def test_live_page_draws_the_pushed_candles_of_the_timeframe_it_shows(browser, live_site):
-    # the streamer catches the 5m table up from the simulator at its first cycle
-    wait_until(
-        lambda: (
-            len(httpx.get(f"{live_site.url}/api/candles?tf=5m&limit=1000", timeout=5).json()["candles"])
-            == 1000
-        ),
-        30,
-        "the 5m catch-up",
-    )
+    def caught_up() -> bool:
+        # the streamer catches the 5m table up from the simulator at its first cycle, oldest first:
+        # done once the newest stored 5m candle is the one before the simulator's open one
+        newest = httpx.get(f"{live_site.url}/api/candles?tf=5m&limit=1", timeout=5).json()["candles"]
+        open_5m = bucket(int(time.time()), "5m")  # the simulator runs on this machine's clock
+        return bool(newest) and newest[-1]["time"] >= open_5m - 300
+
+    wait_until(caught_up, 60, "the 5m catch-up")
     page = open_chart(browser, live_site, path="/?tf=5m")
     page.wait_for_function("() => __chartDebug.loaded.tf === '5m' && __chartDebug.loaded.bars === 1000")
     last_closed = page.evaluate("__chartDebug.series.data().at(-1).time")
-    # the simulator pushes the open 5m candle every 2 s: drawn as the bar after the last closed one
+    # the simulator pushes the open 5m candle every 2 s: drawn as the bar right after the last closed one
     page.wait_for_function(
-        f"() => __chartDebug.series.data().at(-1).time === {last_closed + 300}", timeout=15_000
+        f"""() => {{
+          const bars = __chartDebug.series.data();
+          return bars.at(-1).time > {last_closed} && bars.at(-1).time - bars.at(-2).time === 300;
+        }}""",
+        timeout=15_000,
     )
     save_artifact(page, "chart-tf-5m-live-desktop.png")
     choose(page, "4h")
