@@ -53,4 +53,6 @@ def candle_overlay(candle: Any, closed: bool = True, tf: str | None = None) -> d
 def aggregated_candle_overlay(candle: Any, tf: str | None = None) -> dict[str, Any]:
     """A 4h/1d candle (apps.orderblocks.domain.timeframes.AggregatedCandle): `hours` is how many 1h
     candles it was made of (fewer than 4/24 while it is open, or at a gap in the 1h history)."""
-    return {**candle_overlay(candle, closed=candle.closed, tf=tf), "hours": candle.parts}
+    overlay = candle_overlay(candle, closed=candle.closed, tf=tf)
+    overlay["volume"] = round(overlay["volume"], 8)  # a sum of floats: no 2.2000000000000006
+    return {**overlay, "hours": candle.parts}
