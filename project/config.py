@@ -326,6 +326,12 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("HEATMAP_RETENTION_H", "168", _number_between(0, 10 * YEAR_H), "Heatmap columns retention"),
     # order blocks
     Setting("CANDLE_TABLE", "btc_eur_1h", _table_name, "1h OHLCV source table"),
+    Setting(
+        "CANDLE_RETENTION_D_INTRADAY",
+        "30",
+        _number_between(0, 3650),
+        "Days of 5m and 15m candles kept (their tables: CANDLE_TABLE with _5m/_15m for _1h); older ones are pruned",
+    ),
     Setting("OB_ATR_PERIOD", "14", _int_between(1, 10_000), "ATR period"),
     Setting("OB_ATR_METHOD", "wilder", _choice("wilder", "sma"), "ATR smoothing"),
     Setting("OB_FRACTAL_N", "3", _int_between(1, 1_000), "Fractal swing half-width"),
@@ -446,6 +452,7 @@ class Config:
     heatmap_column_s: int
     heatmap_retention_h: float
     candle_table: str
+    candle_retention_d_intraday: float
     ob_atr_period: int
     ob_atr_method: str
     ob_fractal_n: int

@@ -8,6 +8,7 @@ Conventions shared by all endpoints:
 - ``from`` greater than ``to`` is an error (reversed range);
 - ``limit`` is 1..cap (the API_MAX_LIMIT setting); above the cap is an error, not silently clipped;
 - ``status`` is one status or a comma-separated list of known statuses;
+- a choice (such as ``tf``) is one of its options, spelled exactly;
 - unknown or repeated parameters are errors, so a typo such as ``?form=`` never goes unnoticed.
 """
 
@@ -97,6 +98,15 @@ class QueryParams:
         value = self.integer(name, minimum=1, maximum=cap, default=min(default, cap))
         assert value is not None
         return value
+
+    def choice(self, name: str, options: Sequence[str], *, default: str) -> str:
+        """One of `options` (exactly as written), or `default` when the parameter is absent."""
+        text = self._values.get(name)
+        if text is None:
+            return default
+        if text not in options:
+            raise QueryParamError(name, f"must be one of {', '.join(options)}, got {text[:40]!r}")
+        return text
 
     def statuses(self, allowed: Sequence[str], name: str = "status") -> tuple[str, ...] | None:
         """None when absent (no filter); else the distinct requested statuses in the given order."""

@@ -1,9 +1,9 @@
 """Composition root of the streaming side: builds the one streamer with its adapters.
 
 `build_streamer` wires the pure book/sync core to the DB publisher, the channel-layer
-broadcaster and the zone / order-block / heatmap listeners; the collaborators are passed in (the streamer's
-REST client, which carries the shared weight budget, goes to the order-block listener for candle
-backfills). `run_streamer` runs it until stopped.
+broadcaster and the zone / order-block / heatmap / intraday-candle listeners; the collaborators are
+passed in (the streamer's REST client, which carries the shared weight budget, goes to the candle
+listeners for their backfills). `run_streamer` runs it until stopped.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from apps.core.database_state import DatabaseFileWatch
 from apps.core.garbage_collection import collect_after_recovery
 from apps.core.sync_threads import in_sync_thread
 from apps.heatmap.services.live import HeatmapListener
+from apps.orderblocks.services.intraday import IntradayCandleListener
 from apps.orderblocks.services.live import OrderBlockListener
 from apps.overlays.broadcast import OverlayBroadcaster
 from apps.zones.services.live import ZoneCycleListener
@@ -64,6 +65,7 @@ def build_streamer(config: Any, *, with_listeners: bool = True, **overrides: Any
             zones,
             OrderBlockListener(config, broadcaster, rest_client=rest),
             HeatmapListener(config, broadcaster),
+            IntradayCandleListener(config, broadcaster, rest_client=rest),
         ]
     streamer = OrderBookStreamer(
         settings,

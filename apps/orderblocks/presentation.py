@@ -33,9 +33,10 @@ def orderblock_overlay(block: Any) -> dict[str, Any]:
     }
 
 
-def candle_overlay(candle: Any, closed: bool = True) -> dict[str, Any]:
-    """`candle` is a Candle row or any object with open_time_ms/open/high/low/close/volume."""
-    return {
+def candle_overlay(candle: Any, closed: bool = True, tf: str | None = None) -> dict[str, Any]:
+    """`candle` is a Candle row or any object with open_time_ms/open/high/low/close/volume. Pushed
+    candles name their timeframe (`tf`): the page applies only the one it shows."""
+    overlay = {
         "time": candle.open_time_ms // 1000,
         "open": float(candle.open),
         "high": float(candle.high),
@@ -44,3 +45,14 @@ def candle_overlay(candle: Any, closed: bool = True) -> dict[str, Any]:
         "volume": float(candle.volume),
         "closed": closed,
     }
+    if tf is not None:
+        overlay["tf"] = tf
+    return overlay
+
+
+def aggregated_candle_overlay(candle: Any, tf: str | None = None) -> dict[str, Any]:
+    """A 4h/1d candle (apps.orderblocks.domain.timeframes.AggregatedCandle): `hours` is how many 1h
+    candles it was made of (fewer than 4/24 while it is open, or at a gap in the 1h history)."""
+    overlay = candle_overlay(candle, closed=candle.closed, tf=tf)
+    overlay["volume"] = round(overlay["volume"], 8)  # a sum of floats: no 2.2000000000000006
+    return {**overlay, "hours": candle.parts}

@@ -1,4 +1,5 @@
-"""GET /api/candles and GET /api/orderblocks — 1h candles and order-block boxes, chart-ready."""
+"""GET /api/candles and GET /api/orderblocks — candles of any chart timeframe and order-block boxes,
+chart-ready."""
 
 from __future__ import annotations
 
@@ -10,20 +11,22 @@ from django.http import HttpRequest
 from apps.json_http.endpoint import json_endpoint
 from apps.json_http.query_params import QueryParams
 from apps.orderblocks import selectors
+from apps.orderblocks.domain.timeframes import DEFAULT_TIMEFRAME, TIMEFRAMES
 from apps.orderblocks.models import OB_STATUSES
 
 DEFAULT_CANDLE_LIMIT = 1000
 DEFAULT_ORDERBLOCK_LIMIT = 1000
 
 
-@json_endpoint(allowed_params=("from", "to", "limit"))
+@json_endpoint(allowed_params=("tf", "from", "to", "limit"))
 def candles(request: HttpRequest, params: QueryParams) -> dict[str, Any]:
+    tf = params.choice("tf", TIMEFRAMES, default=DEFAULT_TIMEFRAME)
     span = params.time_range()
     limit = params.limit(default=DEFAULT_CANDLE_LIMIT, cap=settings.CONFIG.api_max_limit)
     return {
         "symbol": settings.CONFIG.symbol,
-        "interval": "1h",
-        "candles": selectors.candles(span.from_ms, span.to_ms, limit),
+        "interval": tf,
+        "candles": selectors.candles(tf, span.from_ms, span.to_ms, limit),
     }
 
 

@@ -8,7 +8,9 @@ Message kinds and their ``data``:
 - ``zones``        {"added": [zone...], "changed": [zone...], "removed": [zone_id...]}
 - ``orderblocks``  {"added": [block...], "changed": [block...]}
 - ``metrics``      one orderbook_metrics row as a dict
-- ``candle``       {"time": s, "open", "high", "low", "close", "volume", "closed": bool}
+- ``candle``       {"time": s, "open", "high", "low", "close", "volume", "closed": bool, "tf"}: ``tf``
+                   is the timeframe ("5m", "15m", "1h", or "4h"/"1d" made from the 1h candle, those with
+                   "hours"); a page applies only the timeframe it shows
 - ``status``       the stream status dict (as in /api/health "stream")
 - ``depth``        the depth profile: the cycle's book on the heatmap grid (apps.heatmap.presentation)
 - ``heatmap``      a finished heatmap column, as GET /api/heatmap with one column

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from apps.json_http.query_params import MAX_TIME_S
+from apps.orderblocks.domain.timeframes import DEFAULT_TIMEFRAME, TIMEFRAMES
 from apps.orderblocks.models import OB_STATUSES
 from apps.overlays.openapi_liquidity import liquidity_paths, liquidity_schemas
 from apps.zones.models import ZONE_STATUSES
@@ -113,6 +114,18 @@ CANDLE_SCHEMA: dict[str, Any] = {
         "close": {"type": "number"},
         "volume": {"type": "number"},
         "closed": {"type": "boolean"},
+        "hours": {
+            "type": "integer",
+            "minimum": 1,
+            "maximum": 24,
+            "description": "4h and 1d only: how many 1h candles the candle is made of (4 or 24 when "
+            "complete; fewer while it is open or at a gap in the 1h history).",
+        },
+        "tf": {
+            "type": "string",
+            "enum": list(TIMEFRAMES),
+            "description": "Pushed candles (the WebSocket `candle` delta) only: their timeframe.",
+        },
     },
 }
 
@@ -232,9 +245,21 @@ def _candle_paths(api_max_limit: int) -> dict[str, Any]:
     """Candles."""
     return {
         "/api/candles": _get(
-            "1h candles",
-            f"Closed 1h candles oldest first. {RANGE_NOTE} Without from: the last `limit` candles up to `to`.",
+            "Candles of a chart timeframe",
+            "Candles oldest first: 5m and 15m from their own tables (kept CANDLE_RETENTION_D_INTRADAY "
+            "days), 1h from the order blocks' table, 4h and 1d aggregated from the 1h table in "
+            "UTC-aligned buckets (00:00, 04:00, ... UTC; 00:00 UTC) and selected by their start time. "
+            "5m, 15m and 1h answer closed candles only (the open one comes by push); the newest 4h/1d "
+            f"bucket is the open candle (`closed` false) until all its hours are stored. {RANGE_NOTE} "
+            "Without from: the last `limit` candles up to `to`.",
             [
+                {
+                    "name": "tf",
+                    "in": "query",
+                    "required": False,
+                    "description": "Timeframe. Anything else is rejected with 400 naming `tf`.",
+                    "schema": {"type": "string", "enum": list(TIMEFRAMES), "default": DEFAULT_TIMEFRAME},
+                },
                 _time_param("from", "First open time."),
                 _time_param("to", "Last open time."),
                 _limit_param(1000, api_max_limit, "Maximum candles."),
@@ -245,7 +270,11 @@ def _candle_paths(api_max_limit: int) -> dict[str, Any]:
                     "required": ["symbol", "interval", "candles"],
                     "properties": {
                         "symbol": {"type": "string"},
-                        "interval": {"type": "string", "enum": ["1h"]},
+                        "interval": {
+                            "type": "string",
+                            "enum": list(TIMEFRAMES),
+                            "description": "The timeframe asked for.",
+                        },
                         "candles": {"type": "array", "items": _ref("Candle")},
                     },
                 },

@@ -16,6 +16,7 @@ from apps.book.selectors import health_document, health_http_status
 from apps.core.security_headers import PAGE_CSP
 from apps.json_http.endpoint import json_endpoint
 from apps.json_http.query_params import QueryParams
+from apps.orderblocks.domain.timeframes import TIMEFRAMES
 from apps.overlays import selectors
 from apps.overlays.local_fanout import web_health
 from apps.overlays.openapi import openapi_document
@@ -41,7 +42,11 @@ def chart_page(request: HttpRequest) -> HttpResponse:
         # the book's state as last published, so a reload shows it before any push
         "initialStatus": selectors.stream_status(config.symbol),
     }
-    response = render(request, "overlays/chart.html", {"page_config": page_config, "symbol": config.symbol})
+    response = render(
+        request,
+        "overlays/chart.html",
+        {"page_config": page_config, "symbol": config.symbol, "timeframes": TIMEFRAMES},
+    )
     response["Cache-Control"] = "no-cache"
     response["Content-Security-Policy"] = PAGE_CSP  # what the page loads; nothing inline
     return response

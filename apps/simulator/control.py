@@ -42,7 +42,7 @@ CONTROL_ACTIONS: dict[str, dict[str, type]] = {
     "place_wall": {"side": str, "price": Decimal, "qty": Decimal},
     "pull_wall": {"wall_id": str},
     "fast_move": {"direction": str, "distance": Decimal},
-    "close_candle": {},
+    "close_candle": {"interval": str},
 }
 
 

@@ -1,5 +1,5 @@
 """The market's clock and voice: one market step per depth interval, turned into stream payloads
-(depth on both cadences, aggTrade, kline_1h) for the WebSocket clients."""
+(depth on both cadences, aggTrade, kline_1h, kline_5m, kline_15m) for the WebSocket clients."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import time
 from collections.abc import Callable
 
 from apps.simulator.faults import DepthStream
+from apps.simulator.intraday import IntradaySeries
 from apps.simulator.klines import Candle, CandleSeries
 from apps.simulator.market import SimulatedMarket
 from apps.simulator.wire import WireDepth, agg_trade, depth_update, kline
@@ -29,6 +30,7 @@ class MarketFeed:
         symbol: str,
         market: SimulatedMarket,
         candles: CandleSeries,
+        intraday: dict[str, IntradaySeries],
         streams: WebSocketStreams,
         depth_interval_s: float,
         counters: dict[str, int],
@@ -38,6 +40,8 @@ class MarketFeed:
         self.depth_interval_s = depth_interval_s
         self._market = market
         self._candles = candles
+        self._intraday = intraday
+        self._every_series: list[CandleSeries | IntradaySeries] = [candles, *intraday.values()]
         self._streams = streams
         self._counters = counters
         self._clock = clock
@@ -88,18 +92,28 @@ class MarketFeed:
                 self._streams.publish(key, depth_update(self.symbol, event), depth_first_id=event.first_id)
                 self._counters["depth_events_sent"] += 1
         for trade in tick.trades:
-            self._candles.on_trade(
-                trade.price, trade.qty, not trade.buyer_is_maker, trade.first_trade_id, trade.last_trade_id
-            )
+            for series in self._every_series:
+                series.on_trade(
+                    trade.price,
+                    trade.qty,
+                    not trade.buyer_is_maker,
+                    trade.first_trade_id,
+                    trade.last_trade_id,
+                )
             self._streams.publish("aggTrade", agg_trade(self.symbol, trade, now_ms))
             self._counters["trades_sent"] += 1
         for candle in self._candles.roll(now_ms):
             self.publish_kline(candle, now_ms)
             log.info("sim candle %d closed (hour ended)", candle.open_ms)
+        for interval, series in self._intraday.items():
+            for candle in series.roll(now_ms):
+                self.publish_kline(candle, now_ms, interval)
         if loop_now - self._last_kline_push >= KLINE_PUSH_INTERVAL_S:
             self._last_kline_push = loop_now
             self.publish_kline(self._candles.live, now_ms)
+            for interval, series in self._intraday.items():
+                self.publish_kline(series.live, now_ms, interval)
 
-    def publish_kline(self, candle: Candle, now_ms: int) -> None:
-        self._streams.publish("kline_1h", kline(self.symbol, candle, now_ms))
+    def publish_kline(self, candle: Candle, now_ms: int, interval: str = "1h") -> None:
+        self._streams.publish(f"kline_{interval}", kline(self.symbol, candle, now_ms, interval))
         self._counters["klines_sent"] += 1

@@ -1,4 +1,5 @@
-"""1h candles of the simulated market: a deterministic closed history plus the live candle.
+"""1h candles of the simulated market: a deterministic closed history plus the live candle (the 5m and
+15m series derived from it are in apps.simulator.intraday).
 
 Pure: time comes in as ``now_ms``; randomness from a seeded ``random.Random``. Prices are integer ticks
 (0.01), base volume integer steps (0.00001), quote volume integer units of 0.0000001 (tick x step).
@@ -28,10 +29,11 @@ class Candle:
     first_trade_id: int
     last_trade_id: int
     closed: bool
+    interval_ms: int = HOUR_MS
 
     @property
     def close_ms(self) -> int:
-        return self.open_ms + HOUR_MS - 1
+        return self.open_ms + self.interval_ms - 1
 
 
 class CandleSeries:
@@ -98,21 +100,7 @@ class CandleSeries:
         self, price: int, qty: int, taker_buy: bool, first_trade_id: int, last_trade_id: int
     ) -> None:
         """Fold one aggTrade into the live candle (its open stays the previous close, so candles chain)."""
-        live = self._live
-        count = last_trade_id - first_trade_id + 1
-        self._live = replace(
-            live,
-            high=max(live.high, price),
-            low=min(live.low, price),
-            close=price,
-            volume=live.volume + qty,
-            quote_volume=live.quote_volume + qty * price,
-            trades=live.trades + count,
-            taker_base=live.taker_base + (qty if taker_buy else 0),
-            taker_quote=live.taker_quote + (qty * price if taker_buy else 0),
-            first_trade_id=live.first_trade_id if live.trades else first_trade_id,
-            last_trade_id=last_trade_id,
-        )
+        self._live = fold_trade(self._live, price, qty, taker_buy, first_trade_id, last_trade_id)
 
     def roll(self, now_ms: int) -> list[Candle]:
         """Close the live candle(s) whose hour has ended by ``now_ms``; returns the closed candles."""
@@ -140,5 +128,31 @@ class CandleSeries:
         return candles[-limit:]
 
 
-def _empty_candle(open_ms: int, price: int) -> Candle:
-    return Candle(open_ms, price, price, price, price, 0, 0, 0, 0, 0, -1, -1, False)
+def fold_trade(
+    live: Candle, price: int, qty: int, taker_buy: bool, first_trade_id: int, last_trade_id: int
+) -> Candle:
+    """The live candle with one more aggTrade in it."""
+    count = last_trade_id - first_trade_id + 1
+    return replace(
+        live,
+        high=max(live.high, price),
+        low=min(live.low, price),
+        close=price,
+        volume=live.volume + qty,
+        quote_volume=live.quote_volume + qty * price,
+        trades=live.trades + count,
+        taker_base=live.taker_base + (qty if taker_buy else 0),
+        taker_quote=live.taker_quote + (qty * price if taker_buy else 0),
+        first_trade_id=live.first_trade_id if live.trades else first_trade_id,
+        last_trade_id=last_trade_id,
+    )
+
+
+def _empty_candle(open_ms: int, price: int, interval_ms: int = HOUR_MS) -> Candle:
+    return Candle(open_ms, price, price, price, price, 0, 0, 0, 0, 0, -1, -1, False, interval_ms)
+
+
+def empty_candle(open_ms: int, price: int, interval_ms: int) -> Candle:
+    """A candle without trades: open = high = low = close = `price` (what Binance sends for a quiet
+    interval)."""
+    return _empty_candle(open_ms, price, interval_ms)

@@ -15,6 +15,7 @@ from websockets.http11 import Response
 
 from apps.simulator.faults import FaultCatalogue, RestFault
 from apps.simulator.http_front import HttpRequest, json_response
+from apps.simulator.intraday import IntradaySeries
 from apps.simulator.klines import CandleSeries
 from apps.simulator.market import SimulatedMarket
 from apps.simulator.rest_rules import (
@@ -62,6 +63,7 @@ class RestApp:
         symbol: str,
         market: SimulatedMarket,
         candles: CandleSeries,
+        intraday: dict[str, IntradaySeries],
         faults: FaultCatalogue,
         streams: WebSocketStreams,
         limiter: RateLimiter,
@@ -72,6 +74,7 @@ class RestApp:
         self.rest_log: list[RestRequest] = []
         self._market = market
         self._candles = candles
+        self._series: dict[str, CandleSeries | IntradaySeries] = {"1h": candles, **intraday}
         self._faults = faults
         self._streams = streams
         self._limiter = limiter
@@ -182,8 +185,10 @@ class RestApp:
         interval = required_param(query, "interval")
         if interval not in KLINE_INTERVALS:
             raise RestError(400, -1120, "Invalid interval.")
-        if interval != "1h":
-            raise RestError(400, -1120, "Invalid interval: the simulator serves interval=1h only.")
+        series = self._series.get(interval)
+        if series is None:
+            served = ", ".join(self._series)
+            raise RestError(400, -1120, f"Invalid interval: the simulator serves interval={served} only.")
         start = int_param(query, "startTime", minimum=0)
         end = int_param(query, "endTime", minimum=0)
         limit = int_param(query, "limit", default=KLINES_DEFAULT_LIMIT, minimum=1, maximum=KLINES_MAX_LIMIT)
@@ -192,7 +197,7 @@ class RestApp:
             raise RestError(
                 400, -1130, "Data sent for parameter 'startTime' is not valid: startTime > endTime."
             )
-        return [kline_row(c) for c in self._candles.query(start, end, limit)]
+        return [kline_row(c) for c in series.query(start, end, limit)]
 
     def _snapshot(self, limit: int) -> dict[str, Any]:
         market = self._market

@@ -29,6 +29,7 @@ from apps.simulator.fault_controls import FaultControls
 from apps.simulator.faults import Armed, FaultCatalogue
 from apps.simulator.feed import MarketFeed
 from apps.simulator.http_front import HttpRequest, OnePortServer, json_response
+from apps.simulator.intraday import IntradaySeries
 from apps.simulator.klines import CandleSeries
 from apps.simulator.market import SimulatedMarket, price_to_ticks
 from apps.simulator.odd_frames import OddFrames
@@ -38,6 +39,8 @@ from apps.simulator.ws_server import WebSocketStreams
 
 log = logging.getLogger("apps.simulator")
 
+
+INTRADAY_INTERVALS = {"5m": 5, "15m": 15}  # served besides 1h: interval -> minutes
 
 COUNTER_NAMES = (
     "depth_events_sent",
@@ -91,6 +94,17 @@ class BinanceSimulator(FaultControls):
             start_ms=start_ms,
             history_hours=kline_history_hours,
         )
+        # 5m and 15m: split from the 1h history, then live on their own (apps/simulator/intraday.py)
+        self.intraday = {
+            interval: IntradaySeries(
+                self.candles.closed,
+                minutes * 60_000,
+                seed=seed,
+                start_ms=start_ms,
+                start_price_ticks=self.candles.live.open,
+            )
+            for interval, minutes in INTRADAY_INTERVALS.items()
+        }
         self.counters: dict[str, int] = dict.fromkeys(COUNTER_NAMES, 0)
         self._build_servers(
             max_connection_age_s, ping_interval_s, pong_timeout_s, weight_limit_1m, ban_s, clock
@@ -121,6 +135,7 @@ class BinanceSimulator(FaultControls):
             symbol=self.symbol,
             market=self.market,
             candles=self.candles,
+            intraday=self.intraday,
             streams=self._streams,
             depth_interval_s=self.depth_interval_s,
             counters=self.counters,
@@ -137,6 +152,7 @@ class BinanceSimulator(FaultControls):
             symbol=self.symbol,
             market=self.market,
             candles=self.candles,
+            intraday=self.intraday,
             faults=self.faults,
             streams=self._streams,
             limiter=RateLimiter(weight_limit_1m, ban_s),
@@ -254,11 +270,15 @@ class BinanceSimulator(FaultControls):
         self.market.fast_move(direction, _decimal(distance, "distance"))
         log.info("sim fast move %s by %s queued", direction, distance)
 
-    def close_candle(self) -> Armed:
-        """Close the live 1h candle now (kline x=true); the next opens at its open time + 1 h."""
-        candle = self.candles.force_close()
-        self._feed.publish_kline(candle, self._feed.now_ms())
-        log.info("sim candle %d closed on request", candle.open_ms)
+    def close_candle(self, interval: str = "1h") -> Armed:
+        """Close the live candle of `interval` (1h, 5m or 15m) now (kline x=true); the next opens at
+        its open time + the interval."""
+        if interval != "1h" and interval not in self.intraday:
+            raise ValueError(f"interval: must be 1h, {', '.join(self.intraday)}, got {interval!r}")
+        series = self.candles if interval == "1h" else self.intraday[interval]
+        candle = series.force_close()
+        self._feed.publish_kline(candle, self._feed.now_ms(), interval)
+        log.info("sim %s candle %d closed on request", interval, candle.open_ms)
         return Armed(candle.open_ms)
 
 

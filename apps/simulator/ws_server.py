@@ -4,7 +4,7 @@ disconnect).
 
 URLs: ``/ws/<stream>[/<stream>...]`` (raw payloads) and ``/stream?streams=<a>/<b>`` (payloads wrapped
 as ``{"stream", "data"}``); streams are ``<symbol>@depth``, ``@depth@1000ms``, ``@depth@100ms``,
-``@aggTrade`` and ``@kline_1h``. An unknown path is a 404 and an unknown stream a 400, both with
+``@aggTrade`` and ``@kline_1h``, ``@kline_5m``, ``@kline_15m``. An unknown path is a 404 and an unknown stream a 400, both with
 Binance-style JSON bodies, before any upgrade.
 """
 
@@ -41,7 +41,7 @@ def stream_key(stream_symbol: str, stream: str) -> str | None:
     kind = stream[len(prefix) :]
     if kind in ("depth", "depth@1000ms"):
         return "depth"
-    if kind in ("depth@100ms", "aggTrade", "kline_1h"):
+    if kind in ("depth@100ms", "aggTrade", "kline_1h", "kline_5m", "kline_15m"):
         return kind
     return None
 

@@ -13,9 +13,11 @@ import {
 } from "./format.js";
 import { SCORE_CAP, formatScore, nearbyBlocks } from "./display.js";
 import { asOfText, headline } from "./headline.js";
+import { HistoryLoader } from "./history.js";
 import { MIN_BAND_PX, MIN_HEIGHT_PX, OverlayPrimitive, colorOf } from "./overlay-primitive.js";
 import { OverlayStore } from "./store.js";
 import { TimeMapper } from "./timemap.js";
+import { TIMEFRAME_SECONDS, candleTimeframe, searchWithTimeframe, timeframeFromSearch } from "./timeframes.js";
 import { LiveTransport } from "./transport.js";
 
 const LWC = window.LightweightCharts;
@@ -23,6 +25,8 @@ const config = JSON.parse(document.getElementById("page-config").textContent);
 const quote = quoteOf(config.symbol);
 const nowSeconds = () => Date.now() / 1000;
 const INITIAL_BARS = 72;
+let timeframe = timeframeFromSearch(location.search); // the URL's ?tf=, so a reload keeps it
+let candleLoads = 0; // numbers each loadCandles: an answer for a timeframe no longer shown is dropped
 
 const THEME = {
   background: "#0d1117",
@@ -55,7 +59,7 @@ const series = chart.addCandlestickSeries({
   priceFormat: { type: "price", precision: 2, minMove: 0.01 },
 });
 
-const mapper = new TimeMapper();
+const mapper = new TimeMapper(TIMEFRAME_SECONDS[timeframe]);
 const layers = {
   orderblocks: true, touched: Boolean(config.renderTouched), invalid: false, allBlocks: false, zones: true,
   priceLines: true,
@@ -225,7 +229,8 @@ function toBar(c) {
   return { time: c.time, open: c.open, high: c.high, low: c.low, close: c.close };
 }
 
-function applyCandle(candle) {
+function applyCandle(candle, tf = candleTimeframe(candle)) {
+  if (tf !== timeframe) return; // pushes carry every timeframe; draw the one shown
   const last = mapper.lastTime;
   if (last !== null && candle.time < last) return; // older than the chart's last bar: already drawn
   const bar = toBar(candle);
@@ -235,27 +240,83 @@ function applyCandle(candle) {
 }
 
 async function loadCandles() {
-  const response = await fetch(`${config.api.candles}?limit=${config.candleLimit}`, { cache: "no-cache" });
+  const load = ++candleLoads;
+  const tf = timeframe;
+  const response = await fetch(`${config.api.candles}?tf=${tf}&limit=${config.candleLimit}`, { cache: "no-cache" });
   if (!response.ok) throw new Error(`candles: HTTP ${response.status}`);
   const body = await response.json();
+  if (load !== candleLoads) return; // another timeframe was chosen meanwhile
+  olderCandles.reset(); // an older page asked for before this load belongs to the series it replaces
   const bars = body.candles.map(toBar);
   series.setData(bars);
   mapper.setTimes(bars.map((b) => b.time));
   lastBar = bars.length ? bars[bars.length - 1] : null;
   showBar(lastBar);
-  if (bars.length > INITIAL_BARS) {
-    // open on the recent past, where the walls and the live order blocks are
-    chart.timeScale().setVisibleLogicalRange({ from: bars.length - INITIAL_BARS, to: bars.length + 12 });
-  }
+  // open on the recent past, where the walls and the live order blocks are (the same zoom on every
+  // timeframe; with fewer bars they sit on the right)
+  chart.timeScale().setVisibleLogicalRange({ from: bars.length - INITIAL_BARS, to: bars.length + 12 });
+  loaded = { tf, bars: bars.length };
 }
 
 async function refreshCandleTail() {
   const last = mapper.lastTime;
   if (last === null) return loadCandles();
-  const response = await fetch(`${config.api.candles}?from=${last}`, { cache: "no-cache" });
+  const tf = timeframe;
+  const response = await fetch(`${config.api.candles}?tf=${tf}&from=${last}`, { cache: "no-cache" });
   if (!response.ok) throw new Error(`candles: HTTP ${response.status}`);
-  for (const candle of (await response.json()).candles) applyCandle(candle);
+  for (const candle of (await response.json()).candles) applyCandle(candle, tf);
 }
+
+// --- timeframes and older candles ---------------------------------------------------------------
+
+let loaded = { tf: null, bars: 0 }; // what the last loadCandles drew (tests)
+const timeframeButtons = [...document.querySelectorAll("button[data-tf]")];
+
+function showTimeframe() {
+  for (const button of timeframeButtons) button.setAttribute("aria-pressed", String(button.dataset.tf === timeframe));
+  document.getElementById("tf-title").textContent = timeframe;
+  chart.applyOptions({ timeScale: { timeVisible: timeframe !== "1d" } });
+}
+
+async function fetchOlder(to, limit) {
+  const response = await fetch(`${config.api.candles}?tf=${timeframe}&to=${to}&limit=${limit}`, { cache: "no-cache" });
+  if (!response.ok) throw new Error(`candles: HTTP ${response.status}`);
+  return (await response.json()).candles;
+}
+
+/** Older candles before the first bar; the view stays where it was (its logical range shifts). */
+function prependCandles(candles) {
+  const first = mapper.times.length ? mapper.times[0] : Infinity;
+  const older = candles.filter((c) => c.time < first).map(toBar);
+  if (!older.length) return;
+  const range = chart.timeScale().getVisibleLogicalRange();
+  series.setData([...older, ...series.data()]);
+  mapper.setTimes([...older.map((b) => b.time), ...mapper.times]);
+  if (range) chart.timeScale().setVisibleLogicalRange({ from: range.from + older.length, to: range.to + older.length });
+}
+
+const olderCandles = new HistoryLoader({ fetchOlder, onLoaded: prependCandles, pageSize: config.candleLimit });
+chart.timeScale().subscribeVisibleLogicalRangeChange((range) => {
+  olderCandles.maybeLoad(range ? range.from : null, mapper.times.length ? mapper.times[0] : null);
+});
+
+async function switchTimeframe(tf) {
+  if (tf === timeframe || !TIMEFRAME_SECONDS[tf]) return;
+  timeframe = tf;
+  window.history.replaceState(null, "", `${location.pathname}${searchWithTimeframe(location.search, tf)}`);
+  mapper.intervalS = TIMEFRAME_SECONDS[tf];
+  olderCandles.reset();
+  showTimeframe();
+  try {
+    await loadCandles();
+  } catch (err) {
+    legend.ohlc.textContent = `candles unavailable (${err.message})`;
+  }
+  render();
+}
+
+for (const button of timeframeButtons) button.addEventListener("click", () => switchTimeframe(button.dataset.tf));
+showTimeframe();
 
 function shownBlocks() {
   const all = [...store.blocks.values()];
@@ -351,6 +412,15 @@ window.__chartDebug = {
   },
   get painted() {
     return primitive.painted;
+  },
+  get timeframe() {
+    return timeframe;
+  },
+  get loaded() {
+    return { ...loaded };
+  },
+  get history() {
+    return { requests: olderCandles.requests, inFlight: olderCandles.inFlight !== null, exhausted: olderCandles.exhausted };
   },
   get drawCount() {
     return primitive.drawCount;

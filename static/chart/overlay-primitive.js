@@ -237,9 +237,10 @@ export class OverlayPrimitive {
     const boxes = [];
     for (const block of this.blocks) {
       if (!blockVisible(block, this.layers)) continue;
-      const x1 = this.mapper.x(timeScale, block.time_from);
+      // blocks are 1h: on any timeframe they start and end at the bar containing their times
+      const x1 = this.mapper.barX(timeScale, block.time_from);
       const open = block.time_to === null || block.time_to === undefined;
-      const x2 = open ? null : this.mapper.x(timeScale, block.time_to);
+      const x2 = open ? null : this.mapper.barX(timeScale, block.time_to);
       const y = ys(block, MIN_HEIGHT_PX);
       if (x1 === null || (!open && x2 === null) || y === null) continue;
       boxes.push({ id: block.id, item: block, x1, x2, y1: y[0], y2: y[1], extends: open, style: blockStyle(block) });

@@ -5,7 +5,8 @@
 // Zones start at first_seen (not a bar time) and open-ended boxes reach past the last bar, so we
 // map a time to a fractional logical index (interpolating between the two surrounding bars, or
 // extrapolating with the bar interval before the first / after the last bar) and place it between
-// the two integer indexes' coordinates.
+// the two integer indexes' coordinates. Order blocks (1h) snap to the bar containing their time
+// (`barX`), so on 4h or 1d they start at a bar, as the candle they belong to.
 
 export const HOUR_S = 3600;
 
@@ -67,5 +68,28 @@ export class TimeMapper {
   x(timeScale, t) {
     const logical = this.toLogical(t);
     return logical === null ? null : TimeMapper.logicalToX(timeScale, logical);
+  }
+
+  /** Time of the loaded bar that contains `t` (the last bar time <= t, within one interval past
+   * the last bar), or null when `t` is before the first bar or after the last bar's interval. A 1h
+   * order block at 13:00 on a 4h chart belongs to the 12:00 bar. */
+  barTime(t) {
+    const ts = this.times;
+    const n = ts.length;
+    if (n === 0 || t < ts[0] || t >= ts[n - 1] + this.intervalS) return null;
+    let lo = 0;
+    let hi = n - 1;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >> 1;
+      if (ts[mid] <= t) lo = mid;
+      else hi = mid - 1;
+    }
+    return ts[lo];
+  }
+
+  /** x of the bar containing `t`; outside the loaded bars, x of `t` itself (extrapolated). */
+  barX(timeScale, t) {
+    const bar = this.barTime(t);
+    return this.x(timeScale, bar === null ? t : bar);
   }
 }

@@ -267,8 +267,8 @@ def pusher(seeded_site) -> Iterator[Pusher]:
     instance.close()
 
 
-def open_chart(browser, site: Site, *, before_load=None):
-    context = browser.new_context(viewport=VIEWPORT)
+def open_chart(browser, site: Site, *, before_load=None, path: str = "/", viewport: dict | None = None):
+    context = browser.new_context(viewport=viewport or VIEWPORT)
     page = context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
@@ -280,7 +280,7 @@ def open_chart(browser, site: Site, *, before_load=None):
     )
     if before_load is not None:
         before_load(page)
-    page.goto(site.url + "/")
+    page.goto(site.url + path)
     page.wait_for_function("() => window.__chartDebug && window.__chartDebug.ready", timeout=20_000)
     page.wait_for_function("() => window.__chartDebug.pill === 'live'", timeout=20_000)
     page.page_errors = errors

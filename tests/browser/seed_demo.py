@@ -2,7 +2,8 @@
 
     DATABASE_URL=sqlite:////tmp/x.sqlite3 python -m tests.browser.seed_demo --now-ms 1764000000000
 
-Candles: 300 closed 1h bars ending before the current hour, a random walk around 87,000.
+Candles: 300 closed 1h bars ending before the current hour, a random walk around 87,000; the last
+120 of those hours also as 5m (1,440) and 15m (480) candles.
 Order blocks: one fresh bullish, one touched bearish, one invalid bullish. Zones: a confirmed
 bid band and a candidate ask band around the last close, and a pulled ask band.
 Prints the scene as JSON on stdout.
@@ -18,6 +19,8 @@ import sys
 from decimal import Decimal
 
 HOUR_MS = 3_600_000
+FIVE_MS = 300_000
+INTRADAY_HOURS = 120  # five days of 5m (1,440 bars: more than the page's first 1,000) and 15m
 
 
 def seed(now_ms: int) -> dict:
@@ -42,6 +45,7 @@ def seed(now_ms: int) -> dict:
         price = c
     Candle.objects.bulk_create(candles)
     last = candles[-1].close
+    intraday = seed_intraday(candles[-INTRADAY_HOURS:])
 
     def block(
         direction: str, bar: int, status: str, low: Decimal, high: Decimal, valid_to_bar: int | None = None
@@ -120,7 +124,53 @@ def seed(now_ms: int) -> dict:
             "health": {},
         },
     )
-    return {"last_close": str(last), "first_ms": first, "current_hour_ms": current_hour}
+    return {
+        "last_close": str(last),
+        "first_ms": first,
+        "current_hour_ms": current_hour,
+        "first_5m_ms": intraday["5m"],
+        "first_15m_ms": intraday["15m"],
+    }
+
+
+def seed_intraday(hours: list) -> dict[str, int]:
+    """5m candles for `hours` (twelve per hour, a path from each hour's open to its close inside its
+    range, so the 5m chart tells the same story as the 1h one) and 15m candles of three 5m each."""
+    from apps.orderblocks.models import Candle5m, Candle15m
+
+    rng = random.Random(11)
+    fives = []
+    for hour in hours:
+        points = [hour.open + (hour.close - hour.open) * i / 12 for i in range(13)]
+        points[1:12] = [
+            min(hour.high, max(hour.low, p + Decimal(rng.randint(-40, 40)))) for p in points[1:12]
+        ]
+        for i in range(12):
+            o, c = points[i].quantize(Decimal("0.01")), points[i + 1].quantize(Decimal("0.01"))
+            fives.append(
+                Candle5m(
+                    open_time_ms=hour.open_time_ms + i * FIVE_MS,
+                    open=o,
+                    high=min(hour.high, max(o, c) + Decimal(rng.randint(0, 15))),
+                    low=max(hour.low, min(o, c) - Decimal(rng.randint(0, 15))),
+                    close=c,
+                    volume=Decimal("0.3"),
+                )
+            )
+    Candle5m.objects.bulk_create(fives)
+    fifteens = [
+        Candle15m(
+            open_time_ms=group[0].open_time_ms,
+            open=group[0].open,
+            high=max(f.high for f in group),
+            low=min(f.low for f in group),
+            close=group[-1].close,
+            volume=sum((f.volume for f in group), Decimal(0)),
+        )
+        for group in (fives[i : i + 3] for i in range(0, len(fives), 3))
+    ]
+    Candle15m.objects.bulk_create(fifteens)
+    return {"5m": fives[0].open_time_ms, "15m": fifteens[0].open_time_ms}
 
 
 def main() -> None:

@@ -3,6 +3,7 @@ limits, the command's messages; plus the pure paging rules."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from io import StringIO
 from urllib.parse import parse_qs
 
@@ -12,7 +13,7 @@ from django.core.management.base import CommandError
 
 from apps.book.services.rest_client import BinanceRestClient
 from apps.orderblocks.domain.candles import HOUR_MS, KlineError, klines_forward
-from apps.orderblocks.models import Candle
+from apps.orderblocks.models import Candle, Candle15m
 from apps.orderblocks.services.backfill import backfill_candles
 from apps.orderblocks.services.candles import store_bars
 from apps.simulator.wire import kline_row
@@ -123,6 +124,17 @@ async def sync(fn, *args):
 
 
 @pytest.mark.django_db(transaction=True)
+def test_backfill_command_fills_an_intraday_table_within_the_retention(threaded_sim, settings):
+    settings.CONFIG = replace(settings.CONFIG, candle_retention_d_intraday=2.0)
+    out = StringIO()
+    call_command("backfill_candles", "--rest-url", threaded_sim.rest_url, "--tf", "15m", stdout=out)
+    times = list(Candle15m.objects.values_list("open_time_ms", flat=True))
+    assert 2 * 96 - 1 <= len(times) <= 2 * 96 + 1  # two days of 15m candles, nothing older
+    assert times[-1] == threaded_sim.intraday["15m"].live.open_ms - 900_000
+    assert "backfill 15m: 1 requests" in out.getvalue() and Candle.objects.count() == 0
+
+
+@pytest.mark.django_db(transaction=True)
 def test_backfill_command_prints_a_summary_and_progress(threaded_sim, capsys):
     out = StringIO()
     call_command("backfill_candles", "--rest-url", threaded_sim.rest_url, stdout=out)
@@ -196,6 +208,14 @@ async def test_paging_respects_the_end_time():
     opens = [i * HOUR_MS for i in range(10)]
     pages = await collect(Source(opens), opens[2], opens[5], 10**15, 1000)
     assert [b.open_time_ms for p in pages for b in p.bars] == opens[2:6]
+
+
+async def test_paging_up_to_an_end_time_takes_every_candle_as_closed():
+    # an end time is only asked for below a stored candle (a gap): nothing before it is still open,
+    # even when the clock says otherwise (candles closed early by the simulator)
+    opens = [i * HOUR_MS for i in range(6)]
+    pages = await collect(Source(opens), opens[2], opens[4], opens[0], 1000)
+    assert [b.open_time_ms for p in pages for b in p.bars] == opens[2:5]
 
 
 async def test_paging_rejects_rows_that_go_backwards():

@@ -14,6 +14,7 @@ from django.conf import settings
 
 from apps.book.domain.wire import WireError, parse_kline
 from apps.book.services.rest_client import BinanceRestClient
+from apps.orderblocks.domain.timeframes import bucket_start, timeframe_ms
 from apps.orderblocks.models import Candle
 from apps.orderblocks.services.candles import load_bars, store_bars
 from apps.orderblocks.services.live import OrderBlockListener
@@ -64,7 +65,13 @@ async def test_closed_kline_is_stored_and_pushed_and_the_run_pushes_the_new_bloc
         "close": 114.0,
         "volume": 1.5,
         "closed": True,
+        "tf": "1h",
     }
+    # the 4h and 1d candles that hour belongs to follow it (tests/orderblocks/test_timeframes.py)
+    for tf in ("4h", "1d"):
+        kind, data = await receive(layer, channel)
+        bucket = bucket_start(bars[20].open_time_ms, timeframe_ms(tf)) // 1000
+        assert (kind, data["tf"], data["time"]) == ("candle", tf, bucket)
     kind, data = await receive(layer, channel)
     assert kind == "orderblocks"
     assert [b["id"] for b in data["added"]] == [f"BTCEUR:bullish:{bars[19].open_time_ms}"]
@@ -85,7 +92,9 @@ async def test_the_next_close_pushes_changed_blocks_only():
     while pending(layer, channel):
         await layer.receive(channel)
     await listener.on_kline(kline_event(bars[24], closed=True))
-    assert (await receive(layer, channel))[0] == "candle"
+    for tf in ("1h", "4h", "1d"):
+        kind, data = await receive(layer, channel)
+        assert (kind, data["tf"]) == ("candle", tf)
     kind, data = await receive(layer, channel)
     assert kind == "orderblocks"
     assert data["added"] == []
@@ -110,7 +119,8 @@ async def test_open_candle_updates_go_out_with_the_next_cycle_latest_only():
     while pending(layer, channel):
         kind, data = await receive(layer, channel)
         assert kind == "candle" and data["closed"] is False
-        closes.append(data["close"])
+        if data["tf"] == "1h":  # each followed by its 4h and 1d candles (test_timeframes.py)
+            closes.append(data["close"])
     assert closes == [float(bar.close - 4), float(bar.close - 9)]
     assert await sync_to_async(Candle.objects.count)() == 0  # open candles are never stored
     assert listener.runs == 0
@@ -127,7 +137,8 @@ async def test_a_close_supersedes_the_held_open_update_of_that_candle():
     kinds = []
     while pending(layer, channel):
         kind, data = await receive(layer, channel)
-        kinds.append((kind, data.get("closed")))
+        if data.get("tf") in (None, "1h"):
+            kinds.append((kind, data.get("closed")))
     assert ("candle", False) not in kinds and kinds[0] == ("candle", True)
 
 

@@ -11,12 +11,13 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def test_chart_modules_pass_their_node_unit_tests():
+@pytest.mark.parametrize("suite", sorted(p.name for p in (ROOT / "tests" / "web" / "js").glob("*.test.mjs")))
+def test_chart_modules_pass_their_node_unit_tests(suite):
     node = shutil.which("node")
     if node is None:
         pytest.skip("node is not installed")
     result = subprocess.run(
-        [node, "--experimental-default-type=module", "--test", "tests/web/js/chart_modules.test.mjs"],
+        [node, "--experimental-default-type=module", "--test", f"tests/web/js/{suite}"],
         cwd=ROOT,
         capture_output=True,
         text=True,

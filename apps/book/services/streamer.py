@@ -48,6 +48,9 @@ __all__ = ["OrderBookStreamer", "Published", "Publisher", "StreamerSettings"]
 
 log = logging.getLogger("apps.book.streamer")
 
+# kline streams: 1h feeds the order blocks, 5m and 15m the chart's intraday timeframes
+KLINE_INTERVALS = ("1h", "5m", "15m")
+
 
 @dataclass(frozen=True)
 class StreamerSettings:
@@ -84,7 +87,8 @@ class StreamerSettings:
     def stream_url(self) -> str:
         sym = self.symbol.lower()
         depth = f"{sym}@depth@100ms" if self.depth_speed == "100ms" else f"{sym}@depth"
-        return f"{self.ws_url}/stream?streams={depth}/{sym}@aggTrade/{sym}@kline_1h"
+        klines = "/".join(f"{sym}@kline_{interval}" for interval in KLINE_INTERVALS)
+        return f"{self.ws_url}/stream?streams={depth}/{sym}@aggTrade/{klines}"
 
 
 class OrderBookStreamer:

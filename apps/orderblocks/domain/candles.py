@@ -1,4 +1,4 @@
-"""1h candles as plain data: candles from Binance klines (parsed by apps.book.domain.wire, REST rows
+"""Candles as plain data (1h for the order blocks, 5m/15m for the chart): candles from Binance klines (parsed by apps.book.domain.wire, REST rows
 and WebSocket `k` objects), forward paging over /api/v3/klines with an injected fetch function, and
 gap detection. No Django, no I/O."""
 
@@ -20,7 +20,7 @@ INTEGER_DIGITS = 16  # DecimalField(max_digits=24, decimal_places=8)
 
 @dataclass(frozen=True, slots=True)
 class Bar:
-    """One 1h candle. `open_time_ms` is the candle's open time (UTC epoch ms)."""
+    """One candle (1h unless said otherwise). `open_time_ms` is its open time (UTC epoch ms)."""
 
     open_time_ms: int
     open: Decimal
@@ -62,8 +62,9 @@ def check_bar(bar: Bar, interval_ms: int = HOUR_MS) -> str | None:
     return None
 
 
-def bar_of(kline: Kline | KlineRow) -> Bar:
-    """The candle of a kline parsed by apps.book.domain.wire; KlineError if it is no valid 1h candle."""
+def bar_of(kline: Kline | KlineRow, interval_ms: int = HOUR_MS) -> Bar:
+    """The candle of a kline parsed by apps.book.domain.wire; KlineError if it is no valid candle of
+    that interval."""
     bar = Bar(
         open_time_ms=kline.open_time_ms,
         open=kline.open,
@@ -72,19 +73,19 @@ def bar_of(kline: Kline | KlineRow) -> Bar:
         close=kline.close,
         volume=kline.volume,
     )
-    problem = check_bar(bar)
+    problem = check_bar(bar, interval_ms)
     if problem:
         raise KlineError(problem)
     return bar
 
 
-def parse_rest_kline(row: Sequence[Any]) -> tuple[Bar, int]:
+def parse_rest_kline(row: Sequence[Any], interval_ms: int = HOUR_MS) -> tuple[Bar, int]:
     """One /api/v3/klines row `[open_time, o, h, l, c, v, close_time, ...]` -> (bar, close_time_ms)."""
     try:
         parsed = parse_kline_row(row)
     except WireError as exc:
         raise KlineError(str(exc)) from None
-    return bar_of(parsed), parsed.close_time_ms
+    return bar_of(parsed, interval_ms), parsed.close_time_ms
 
 
 # ------------------------------------------------------------------------------------------ paging
@@ -107,17 +108,20 @@ async def klines_forward(
     now_ms: int,
     *,
     limit: int = KLINE_PAGE_LIMIT,
+    interval_ms: int = HOUR_MS,
 ) -> AsyncIterator[KlinePage]:
     """Async generator of KlinePage from `start_ms` forward until `end_ms` (inclusive) or the last
     closed candle. A candle is closed when its close time is before `now_ms` or a later candle exists
-    (only the newest candle can be open); the open candle is never yielded."""
+    (only the newest candle can be open); the open candle is never yielded. An `end_ms` is only given
+    with a stored candle after it (a gap, the part before the first stored candle), so every candle
+    up to `end_ms` is closed whatever the clock says."""
     cursor = start_ms
     while True:
         rows = await fetch(cursor, end_ms, limit)
         parsed: list[tuple[Bar, int]] = []
         last_open = cursor - 1
         for row in rows:
-            bar, close_time_ms = parse_rest_kline(row)
+            bar, close_time_ms = parse_rest_kline(row, interval_ms)
             if bar.open_time_ms <= last_open:
                 raise KlineError(
                     f"klines not ascending from startTime={cursor}: got open time {bar.open_time_ms}"
@@ -126,7 +130,10 @@ async def klines_forward(
             if end_ms is not None and bar.open_time_ms > end_ms:
                 break
             parsed.append((bar, close_time_ms))
-        bars = [bar for i, (bar, close) in enumerate(parsed) if close < now_ms or i + 1 < len(parsed)]
+        bounded = end_ms is not None
+        bars = [
+            bar for i, (bar, close) in enumerate(parsed) if bounded or close < now_ms or i + 1 < len(parsed)
+        ]
         newest_open = len(bars) < len(parsed)  # the last row is a candle still open
         done = len(rows) < limit or (end_ms is not None and last_open >= end_ms) or not bars
         yield KlinePage(bars=bars, requested_from_ms=cursor, complete=done)

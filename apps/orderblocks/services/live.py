@@ -1,7 +1,9 @@
 """The streamer's order-block listener: live `<symbol>@kline_1h` candles in, stored candles, "candle"
 and "orderblocks" push messages and the hourly incremental run out.
 
-- every closed kline (x=true) is stored (idempotent) and broadcast as kind "candle", closed=True;
+- every closed kline (x=true) is stored (idempotent) and broadcast as kind "candle", tf "1h",
+  closed=True, followed by the 4h and 1d candles it belongs to (tf "4h"/"1d", aggregated from the
+  stored hours: apps.orderblocks.services.aggregates); open-candle pushes are followed by them too;
 - updates of the open candle are held and broadcast as kind "candle", closed=False, with the next
   publication cycle (at most once a cycle, right after its "metrics" message): Binance sends them
   every ~2 s at any moment, and a push of its own in the middle of a cycle would make that cycle's
@@ -27,6 +29,7 @@ from apps.book.domain.events import Kline
 from apps.book.services.cycle import DeltaSink
 from apps.orderblocks.domain.candles import HOUR_MS, Bar, KlineError, bar_of
 from apps.orderblocks.presentation import candle_overlay
+from apps.orderblocks.services.aggregates import AggregatedCandles
 from apps.orderblocks.services.backfill import KlineSource, backfill_candles
 from apps.orderblocks.services.candles import CandleTableError, latest_open_time_ms, store_bars
 from apps.orderblocks.services.jobs import RunSummary, run_orderblocks
@@ -54,6 +57,7 @@ class OrderBlockListener:
         self._run_task: asyncio.Task[None] | None = None
         self._rerun = False
         self._backfills: set[asyncio.Task[None]] = set()
+        self._aggregates = AggregatedCandles()
         self.last_run: RunSummary | None = None
         self.runs = 0
         self.gaps_seen = 0
@@ -62,7 +66,9 @@ class OrderBlockListener:
     async def on_cycle(self, cycle: Any) -> None:
         bar, self._open_bar = self._open_bar, None
         if bar is not None:
-            await self.broadcaster.send("candle", candle_overlay(bar, closed=False))
+            await self.broadcaster.send("candle", candle_overlay(bar, closed=False, tf="1h"))
+            for overlay in await self._aggregates.with_open(bar):
+                await self.broadcaster.send("candle", overlay)
 
     async def on_kline(self, kline: Kline) -> None:
         if kline.interval != "1h":
@@ -96,7 +102,9 @@ class OrderBlockListener:
             bar.close,
             "new" if result.inserted else "updated" if result.updated else "unchanged",
         )
-        await self.broadcaster.send("candle", candle_overlay(bar, closed=True))
+        await self.broadcaster.send("candle", candle_overlay(bar, closed=True, tf="1h"))
+        for overlay in await self._aggregates.on_closed(bar):
+            await self.broadcaster.send("candle", overlay)
         if previous is not None and bar.open_time_ms - previous > HOUR_MS:
             self._on_gap(previous, bar.open_time_ms)
         self._schedule_run()
@@ -121,6 +129,7 @@ class OrderBlockListener:
         except Exception as exc:  # the gap stays; the next run still works on what is stored
             log.warning("candle gap backfill failed reason=%r", exc)
             return
+        self._aggregates.forget()
         log.info("candle gap backfill done: %s", summary.describe())
 
     def _schedule_run(self) -> None:
