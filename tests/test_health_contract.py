@@ -55,10 +55,10 @@ def test_the_database_file_watch_notices_a_deleted_or_replaced_sqlite_file(tmp_p
     replacement = tmp_path / "new.sqlite3"
     replacement.write_bytes(b"")
     replacement.replace(path)
-    with pytest.raises(DatabaseFileLost, match="was replaced by another file"):
+    with pytest.raises(DatabaseFileLost, match="is no longer the file this process opened"):
         watch.check()
     path.unlink()
-    with pytest.raises(DatabaseFileLost, match="is gone"):
+    with pytest.raises(DatabaseFileLost, match="deleted, moved or replaced"):
         watch.check()
 
 

@@ -108,7 +108,8 @@ class DatabaseFileWatch:
         if self.identity is None:  # the file did not exist yet when the watch started
             self.identity = now
             return
-        if now is None:
-            raise DatabaseFileLost(f"the SQLite file {self.path} is gone (deleted or moved while running)")
-        if now != self.identity:
-            raise DatabaseFileLost(f"the SQLite file {self.path} was replaced by another file while running")
+        if now != self.identity:  # gone, or re-created empty by a new connection: one error, one text
+            raise DatabaseFileLost(
+                f"the SQLite file {self.path} is no longer the file this process opened "
+                "(deleted, moved or replaced while running)"
+            )

@@ -176,6 +176,9 @@ class OnePortServer:
                 await self._answer(request, writer)
         except asyncio.CancelledError:
             writer.transport.abort()
+        except ConnectionError as exc:  # the peer went away (a client stopping, a reset): not a fault
+            log.info("sim HTTP connection lost: %r", exc)
+            writer.transport.abort()
         except Exception:
             log.exception("sim HTTP connection failed")
             writer.transport.abort()
