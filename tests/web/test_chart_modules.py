@@ -1,4 +1,5 @@
-"""The chart page's pure JavaScript modules (sequence tracking, time mapping, styles) under node --test."""
+"""The chart page's pure JavaScript modules (sequence tracking, time mapping, styles, the heatmap's
+scale, data and picture, the depth profile and the zone history's rules) under node --test."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
+TEST_FILES = sorted(str(p.relative_to(ROOT)) for p in (ROOT / "tests" / "web" / "js").glob("*.test.mjs"))
 
 
 def test_chart_modules_pass_their_node_unit_tests():
@@ -16,7 +18,7 @@ def test_chart_modules_pass_their_node_unit_tests():
     if node is None:
         pytest.skip("node is not installed")
     result = subprocess.run(
-        [node, "--experimental-default-type=module", "--test", "tests/web/js/chart_modules.test.mjs"],
+        [node, "--experimental-default-type=module", "--test", *TEST_FILES],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -24,3 +26,4 @@ def test_chart_modules_pass_their_node_unit_tests():
     )
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
     assert "# fail 0" in result.stdout
+    assert len(TEST_FILES) >= 2 and "# pass 0" not in result.stdout
