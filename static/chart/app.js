@@ -13,6 +13,7 @@ import {
 } from "./format.js";
 import { SCORE_CAP, formatScore, nearbyBlocks } from "./display.js";
 import { asOfText, headline } from "./headline.js";
+import { LiquidityMemory } from "./liquidity-memory.js";
 import { MIN_BAND_PX, MIN_HEIGHT_PX, OverlayPrimitive, colorOf } from "./overlay-primitive.js";
 import { OverlayStore } from "./store.js";
 import { TimeMapper } from "./timemap.js";
@@ -62,6 +63,12 @@ const layers = {
 };
 const primitive = new OverlayPrimitive(mapper, { now: nowSeconds, layers, quote, zoneDrawMinS: config.zoneDrawMinS });
 series.attachPrimitive(primitive);
+// heatmap, ended zones and depth profile (their own module: liquidity-memory.js)
+const memory = new LiquidityMemory({
+  chart, series, mapper, config: config.memory, layers, quote, base: config.symbol.slice(0, -quote.length || undefined),
+  onChange: () => render(),
+});
+primitive.labelInset = (width) => memory.labelInset(width);
 const store = new OverlayStore();
 store.status = config.initialStatus || null; // the book's state as last published: shown before any push
 let lastBar = null;
@@ -188,15 +195,17 @@ function tooltipHtml(item) {
 chart.subscribeCrosshairMove((param) => {
   const bar = param.time !== undefined ? param.seriesData.get(series) : null;
   showBar(bar ? { time: param.time, ...bar } : lastBar);
-  const item = param.point ? primitive.itemAt(param.point.x, param.point.y) : null;
+  const item = param.point
+    ? primitive.itemAt(param.point.x, param.point.y) || memory.itemAt(param.point.x, param.point.y) : null;
   if (!item) {
     tooltip.hidden = true;
     tooltip.dataset.id = "";
     return;
   }
-  tooltip.innerHTML = tooltipHtml(item);
+  const own = memory.describe(item); // heatmap cells, depth bars, ended zones
+  tooltip.innerHTML = own ? own.html : tooltipHtml(item);
   // coloured through the CSSOM: the page's Content-Security-Policy allows no inline style attribute
-  tooltip.querySelector(".tt-title").style.color = colorOf(item.kind === "zone" ? item.side : item.direction);
+  tooltip.querySelector(".tt-title").style.color = own ? own.color : colorOf(item.kind === "zone" ? item.side : item.direction);
   tooltip.dataset.id = item.id;
   tooltip.hidden = false;
   // right of the cursor, or left of it when that would cover the price axis
@@ -283,7 +292,8 @@ function updateHeadline() {
 
 function render() {
   updateHeadline();
-  primitive.setData(shownBlocks(), [...store.zones.values()]);
+  memory.render(current.live);
+  primitive.setData(shownBlocks(), memory.liveZones([...store.zones.values()]));
   updatePriceLines();
   updateLegend();
 }
@@ -294,12 +304,14 @@ const transport = new LiveTransport({
   handlers: {
     snapshot(message) {
       store.applySnapshot(message);
+      memory.onState(message.state, transport.counts.snapshots > 1);
       noteBook(store.metrics);
       render();
       if (message.reason !== "connect" || transport.counts.snapshots > 1) refreshCandleTail().catch(() => {});
     },
     delta(message) {
       const verdict = store.acceptDelta(message);
+      memory.onDelta(message, verdict);
       if (verdict === "applied" && message.kind === "metrics") noteBook(store.metrics);
       if (verdict === "candle") applyCandle(message.data);
       else if (verdict === "applied") render();
@@ -312,6 +324,7 @@ const transport = new LiveTransport({
       const state = await response.json();
       if (transport.mode === "live") return; // the socket came back meanwhile: its snapshot wins
       store.applyState(state);
+      memory.onState(state, true);
       noteBook(store.metrics);
       render();
       await refreshCandleTail();
@@ -393,6 +406,8 @@ window.__chartDebug = {
     transport.dropSocket(blockMs);
   },
 };
+
+memory.extendDebug(window.__chartDebug);
 
 // --- start ---------------------------------------------------------------------------------------
 
