@@ -146,28 +146,25 @@ export class HeatmapPrimitive {
   /** The chart's visible time (seconds) and price range, or null before the chart has bars. */
   view() {
     if (!this._chart || !this._series) return null;
-    const timeScale = this._chart.timeScale();
-    const range = timeScale.getVisibleLogicalRange();
     const size = this._chart.paneSize();
-    if (!range || !size.height) return null;
-    const from = timeOfLogical(this.mapper, range.from);
-    const to = timeOfLogical(this.mapper, range.to);
+    const axis = this._axis();
+    if (!axis || !size.height || !size.width || !this.mapper.times.length) return null;
+    const from = timeOfLogical(this.mapper, (0 - axis.x0) / axis.dx);
+    const to = timeOfLogical(this.mapper, (size.width - axis.x0) / axis.dx);
     const high = this._series.coordinateToPrice(0);
     const low = this._series.coordinateToPrice(size.height);
     if (from === null || high === null || low === null) return null;
-    const x0 = timeScale.logicalToCoordinate(0);
-    const x1 = timeScale.logicalToCoordinate(1);
-    const pxPerBar = x0 === null || x1 === null ? null : x1 - x0;
-    return { from, to, low, high, width: size.width, secondsPerPx: pxPerBar ? this.mapper.intervalS / pxPerBar : null };
+    return { from, to, low, high, width: size.width, secondsPerPx: this.mapper.intervalS / axis.dx };
   }
 
-  /** x (CSS px) of a fractional logical index, from two integer coordinates of the chart (affine). */
+  /** x (CSS px) = x0 + logical * dx: the chart's coordinates are affine in the logical index (two
+   * integer indexes give it; getVisibleLogicalRange would cut half a bar off each side). */
   _axis() {
     const timeScale = this._chart.timeScale();
     const x0 = timeScale.logicalToCoordinate(0);
     const x1 = timeScale.logicalToCoordinate(1);
-    if (x0 === null || x1 === null) return null;
-    return { x0, dx: x1 - x0, range: timeScale.getVisibleLogicalRange() };
+    if (x0 === null || x1 === null || !(x1 > x0)) return null;
+    return { x0, dx: x1 - x0 };
   }
 
   paint(scope) {
@@ -177,13 +174,13 @@ export class HeatmapPrimitive {
     const base = { drawn: false, width, height, mode: this.mode, visible: this.visible };
     if (!this.visible || !image || !this._chart || !this._series || !this.mapper.times.length) return base;
     const axis = this._axis();
-    if (!axis || !axis.range) return base;
+    if (!axis) return base;
     const series = this._series;
     const bs = this.data.binSize;
     const R = image.resolution;
     // the cells in view, one slot more on each side
-    const tFrom = timeOfLogical(this.mapper, axis.range.from) - R;
-    const tTo = timeOfLogical(this.mapper, axis.range.to) + R;
+    const tFrom = timeOfLogical(this.mapper, (0 - axis.x0) / axis.dx) - R;
+    const tTo = timeOfLogical(this.mapper, (width - axis.x0) / axis.dx) + R;
     const i0 = Math.max(0, Math.floor((tFrom - image.t0) / R));
     const i1 = Math.min(image.width, Math.ceil((tTo - image.t0) / R));
     const priceTop = series.coordinateToPrice(0);
@@ -307,7 +304,7 @@ export class HeatmapPrimitive {
     if (!this.visible || !this.painted.drawn || !this._chart || !this._series) return null;
     const axis = this._axis();
     const price = this._series.coordinateToPrice(y);
-    if (!axis || !axis.dx || price === null) return null;
+    if (!axis || price === null) return null;
     const t = timeOfLogical(this.mapper, (x - axis.x0) / axis.dx);
     if (t === null) return null;
     const cell = this.sample(t, price);

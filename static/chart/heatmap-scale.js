@@ -4,15 +4,15 @@
 //   (98th) of its observed (non-null) cells, so one huge wall does not turn everything else cold;
 //   cells above it saturate. Absent (null) bins have no intensity: they are drawn as nothing;
 // - the colour ramp runs from transparent (nothing resting) through dim indigo and violet to
-//   amber and pale yellow; its alpha tops out at RAMP_MAX_ALPHA so candles stay readable over it,
+//   amber and yellow; its alpha tops out at RAMP_MAX_ALPHA so candles and wicks stay readable over it,
 //   and its brightness over the page background never decreases with the quantity;
 // - the resolution of a heatmap request follows the chart's zoom: the smallest usual step (a
 //   multiple of HEATMAP_COLUMN_S) whose cells are at least TARGET_COLUMN_PX wide, at most one bar.
 
 export const PERCENTILE = 0.98;
 export const TARGET_COLUMN_PX = 2;
-export const GAMMA = 0.8; // < 1: the lower half of the range gets a little more contrast
-export const RAMP_MAX_ALPHA = 0.78;
+export const GAMMA = 1; // linear: a bin at half the scale is drawn at the middle of the ramp
+export const RAMP_MAX_ALPHA = 0.6;
 export const PAGE_BACKGROUND = [13, 17, 23];
 export const NICE_STEPS_S = [
   1, 2, 5, 10, 15, 20, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 14400, 21600, 43200, 86400, 604800,
@@ -21,11 +21,11 @@ export const NICE_STEPS_S = [
 // intensity -> colour; alpha grows with the intensity (a near-empty bin barely tints the chart)
 export const RAMP = [
   { at: 0.0, rgb: [24, 20, 72], alpha: 0.0 },
-  { at: 0.12, rgb: [40, 32, 120], alpha: 0.28 },
-  { at: 0.35, rgb: [92, 44, 160], alpha: 0.45 },
-  { at: 0.6, rgb: [196, 62, 130], alpha: 0.58 },
-  { at: 0.82, rgb: [250, 150, 60], alpha: 0.7 },
-  { at: 1.0, rgb: [255, 244, 170], alpha: RAMP_MAX_ALPHA },
+  { at: 0.12, rgb: [40, 32, 120], alpha: 0.2 },
+  { at: 0.35, rgb: [92, 44, 160], alpha: 0.34 },
+  { at: 0.6, rgb: [190, 60, 128], alpha: 0.44 },
+  { at: 0.82, rgb: [240, 140, 60], alpha: 0.52 },
+  { at: 1.0, rgb: [252, 218, 120], alpha: RAMP_MAX_ALPHA },
 ];
 
 function swap(a, i, j) {

@@ -406,6 +406,7 @@ export class LiquidityMemory {
             first: columns.length ? columns[0].t : null,
             last: columns.length ? columns[columns.length - 1].t : null,
             subs: data.subs.size,
+            lastColumn: data.subs.size ? Math.max(...data.subs.keys()) : null,
             restFrom: data.restFrom,
             restTo: data.restTo,
             tailFrom: data.tailFrom,

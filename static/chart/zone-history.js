@@ -180,6 +180,9 @@ export class ZoneHistoryPrimitive {
       ctx.restore();
       const mark = endMark(zone.status);
       const cy = (y1 + y2) / 2;
+      // a dark halo under the mark: readable over a bright heatmap
+      ctx.strokeStyle = "rgba(13,17,23,0.9)";
+      drawMark(ctx, mark, x2 * hr, cy * vr, r * hr, Math.max(3.5, 3.5 * hr));
       ctx.strokeStyle = style.mark;
       drawMark(ctx, mark, x2 * hr, cy * vr, r * hr, Math.max(1.5, 1.5 * hr));
       out.bands.push({ id: zone.id, kind: "zone-ended", side: zone.side, status: zone.status, mark,
