@@ -125,17 +125,23 @@ const legend = {
   counts: document.getElementById("legend-counts"),
 };
 
+let shownOhlc = null; // the legend's text as last set: the crosshair moves far more often than it changes
+
 function showBar(bar) {
   if (!bar) {
     legend.ohlc.textContent = "no candles yet";
+    shownOhlc = null;
     return;
   }
   const cls = bar.close >= bar.open ? "up" : "down";
-  legend.ohlc.innerHTML =
+  const html =
     `<span class="muted">${formatUtc(bar.time)}</span> ` +
     ["open", "high", "low", "close"]
       .map((k) => `<span class="muted">${k[0].toUpperCase()}</span> <span class="${cls}">${formatPrice(bar[k])}</span>`)
       .join(" ");
+  if (html === shownOhlc) return;
+  legend.ohlc.innerHTML = html;
+  shownOhlc = html;
 }
 
 function bookTimeMs() {
@@ -166,6 +172,7 @@ function updateLegend() {
 // --- tooltip -------------------------------------------------------------------------------------
 
 const tooltip = document.getElementById("tooltip");
+let shownTip = { html: null, width: 0, height: 0 };
 
 function tooltipHtml(item) {
   const now = primitive.asOf ?? nowSeconds(); // ages stop while the book is not live
@@ -199,20 +206,24 @@ chart.subscribeCrosshairMove((param) => {
     ? primitive.itemAt(param.point.x, param.point.y) || memory.itemAt(param.point.x, param.point.y) : null;
   if (!item) {
     tooltip.hidden = true;
-    tooltip.dataset.id = "";
+    if (tooltip.dataset.id) tooltip.dataset.id = "";
     return;
   }
   const own = memory.describe(item); // heatmap cells, depth bars, ended zones
-  tooltip.innerHTML = own ? own.html : tooltipHtml(item);
-  // coloured through the CSSOM: the page's Content-Security-Policy allows no inline style attribute
-  tooltip.querySelector(".tt-title").style.color = own ? own.color : colorOf(item.kind === "zone" ? item.side : item.direction);
-  tooltip.dataset.id = item.id;
+  const html = own ? own.html : tooltipHtml(item);
   tooltip.hidden = false;
+  if (html !== shownTip.html) { // rebuilt and measured only when its text changes, not on every move
+    tooltip.innerHTML = html;
+    // coloured through the CSSOM: the page's Content-Security-Policy allows no inline style attribute
+    tooltip.querySelector(".tt-title").style.color = own ? own.color : colorOf(item.kind === "zone" ? item.side : item.direction);
+    tooltip.dataset.id = item.id;
+    shownTip = { html, width: tooltip.offsetWidth, height: tooltip.offsetHeight };
+  }
   // right of the cursor, or left of it when that would cover the price axis
   const paneWidth = primitive.painted.width || container.clientWidth;
   let left = param.point.x + 14;
-  if (left + tooltip.offsetWidth > paneWidth - 4) left = param.point.x - tooltip.offsetWidth - 14;
-  const maxY = container.clientHeight - tooltip.offsetHeight - 8;
+  if (left + shownTip.width > paneWidth - 4) left = param.point.x - shownTip.width - 14;
+  const maxY = container.clientHeight - shownTip.height - 8;
   tooltip.style.left = `${Math.max(4, left)}px`;
   tooltip.style.top = `${Math.max(4, Math.min(param.point.y + 14, maxY))}px`;
 });

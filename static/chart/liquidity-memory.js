@@ -92,6 +92,16 @@ export class LiquidityMemory {
     if (this.legend.marks) this.legend.marks.textContent = MARK_KEY;
     this._drawRamp();
     this._bindSwitches();
+    // no heatmap tooltip while the chart is dragged: panning stays a pure repaint
+    this._dragging = false;
+    chart.chartElement().addEventListener("pointerdown", () => {
+      this._dragging = true;
+    });
+    for (const type of ["pointerup", "pointercancel"]) {
+      window.addEventListener(type, () => {
+        this._dragging = false;
+      });
+    }
     chart.timeScale().subscribeVisibleLogicalRangeChange(() => this.scheduleView());
     chart.timeScale().subscribeSizeChange(() => this.scheduleView());
     // the price axis rescales on its own (autoscale): the colour scale follows, checked now and then
@@ -332,7 +342,7 @@ export class LiquidityMemory {
       const ended = this.history.itemAt(x, y);
       if (ended) return ended;
     }
-    return this.depth.itemAt(x, y) || this.heat.cellAt(x, y);
+    return this.depth.itemAt(x, y) || (this._dragging ? null : this.heat.cellAt(x, y));
   }
 
   /** Tooltip {html, color} for this module's items; null for the others. */

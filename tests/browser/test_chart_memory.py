@@ -179,14 +179,22 @@ def test_a_wall_is_hot_in_the_heatmap_and_long_in_the_depth_profile_and_ends_wit
         draws = page.evaluate("__chartDebug.heatmap.drawCount")
         page.wait_for_function(f"() => __chartDebug.heatmap.drawCount > {draws}")
         wall_cell = sample(page, t_wall, float(price))
-        bin_px = abs(page.evaluate(f"__chartDebug.priceToY({wall_cell['low']}) - __chartDebug.priceToY({wall_cell['high']})"))
+        bin_px = abs(
+            page.evaluate(
+                f"__chartDebug.priceToY({wall_cell['low']}) - __chartDebug.priceToY({wall_cell['high']})"
+            )
+        )
         hot = strip_luma(page, wall_cell, bin_px)
-        cold = statistics.median(strip_luma(page, sample(page, c["t"], c["low"] + 25), bin_px) for c in background)
+        cold = statistics.median(
+            strip_luma(page, sample(page, c["t"], c["low"] + 25), bin_px) for c in background
+        )
         assert hot > cold + 20, (hot, cold)
         for name in ("Order blocks", "Zones", "Bid/ask/mid", "Depth"):
             page.get_by_label(name, exact=True).check()
         page.reload()
-        page.wait_for_function("() => window.__chartDebug && __chartDebug.ready && __chartDebug.pill === 'live'")
+        page.wait_for_function(
+            "() => window.__chartDebug && __chartDebug.ready && __chartDebug.pill === 'live'"
+        )
         zoom_to_now(page)
 
         # pulled: the zone's band now ends where it ended, with the pulled mark (an open circle)
