@@ -7,7 +7,7 @@
 // time and price coordinates. Per-cell fillRect on every frame is kept as mode "cells", only for the
 // benchmark's comparison (bench/page_heatmap.py).
 
-import { buildImage, cellSides, cellTotal, columnAt } from "./heatmap-data.js";
+import { buildImage, cellGrid, cellSides, cellTotal, columnAt } from "./heatmap-data.js";
 import { intensity, rampLut } from "./heatmap-scale.js";
 
 const LUT = rampLut(256);
@@ -79,6 +79,8 @@ export class HeatmapPrimitive {
     this.mode = "image"; // "cells": per-cell fillRect each frame (benchmark baseline only)
     this.scale = null;
     this.image = null; // {t0, resolution, width, height, lo, hi, pixels, canvas}
+    this.grid = null; // every cell's quantity (heatmap-data.js cellGrid), per data version
+    this._gridOf = { version: -1, resolution: null };
     this._built = { version: -1, scale: null, resolution: null };
     this.painted = { drawn: false };
     this.drawCount = 0;
@@ -113,6 +115,7 @@ export class HeatmapPrimitive {
 
   setVisible(visible) {
     this.visible = visible;
+    if (visible) this.refresh();
     this.requestUpdate();
   }
 
@@ -126,13 +129,25 @@ export class HeatmapPrimitive {
     this.refresh();
   }
 
-  /** Rebuilds the picture when the data, the scale or the resolution changed since the last one. */
+  /** The cells' grid for the current data (rebuilt when the data or the resolution changed). */
+  ensureGrid() {
+    const data = this.data;
+    if (this._gridOf.version !== data.version || this._gridOf.resolution !== data.resolution) {
+      this.grid = data.resolution === null ? null : cellGrid(data.columns(), data.resolution);
+      this._gridOf = { version: data.version, resolution: data.resolution };
+    }
+    return this.grid;
+  }
+
+  /** Rebuilds the picture when the data, the scale or the resolution changed since the last one
+   * (not while hidden: switching it on builds it). */
   refresh() {
     const data = this.data;
     const built = this._built;
+    if (!this.visible) return;
     if (built.version === data.version && built.scale === this.scale && built.resolution === data.resolution) return;
     const started = performance.now();
-    const image = data.resolution === null ? null : buildImage(data.columns(), data.resolution, this.scale, LUT);
+    const image = buildImage(this.ensureGrid(), this.scale, LUT);
     if (image) {
       image.canvas = makeCanvas(image.width, image.height);
       image.canvas.getContext("2d").putImageData(new ImageData(image.pixels, image.width, image.height), 0, 0);

@@ -11,7 +11,6 @@
 
 export const PERCENTILE = 0.98;
 export const TARGET_COLUMN_PX = 2;
-export const GAMMA = 1; // linear: a bin at half the scale is drawn at the middle of the ramp
 export const RAMP_MAX_ALPHA = 0.6;
 export const PAGE_BACKGROUND = [13, 17, 23];
 export const NICE_STEPS_S = [
@@ -78,12 +77,12 @@ export function percentile(values, p) {
   return selectKth(finite.subarray(0, n), k);
 }
 
-/** 0..1 for a quantity against the scale (the visible data's PERCENTILE); null for an absent bin. */
-export function intensity(value, scale, gamma = GAMMA) {
+/** 0..1 for a quantity against the scale (the visible data's PERCENTILE), linear: a bin at half the
+ * scale is drawn at the middle of the ramp; null for an absent bin. */
+export function intensity(value, scale) {
   if (value === null || value === undefined || !Number.isFinite(value)) return null;
   if (!(scale > 0)) return value > 0 ? 1 : 0;
-  const x = Math.min(1, Math.max(0, value / scale));
-  return x ** gamma;
+  return Math.min(1, Math.max(0, value / scale));
 }
 
 /** [r, g, b, alpha 0..1] of the ramp at x (0..1). */

@@ -8,7 +8,7 @@
 // delta ends a zone.
 
 import { escapeHtml, formatNotional, formatPrice, formatUtc, formatAge, formatStrength } from "./format.js";
-import { HeatmapData, planFetch, visibleScale } from "./heatmap-data.js";
+import { HeatmapData, gridScale, planFetch } from "./heatmap-data.js";
 import { HeatmapPrimitive } from "./heatmap-primitive.js";
 import { chooseResolution, formatQty, formatSpan, rampCss } from "./heatmap-scale.js";
 import { DepthProfilePrimitive } from "./depth-profile.js";
@@ -117,7 +117,10 @@ export class LiquidityMemory {
       input.addEventListener("change", () => {
         this.switches[name] = input.checked;
         saveSwitches(this.switches);
-        if (name === "heatmap") this.heat.setVisible(input.checked);
+        if (name === "heatmap") {
+          this.heat.setVisible(input.checked);
+          this.rescale();
+        }
         if (name === "depth") this.depth.setVisible(input.checked);
         this._updateLegend();
         this.onChange();
@@ -228,9 +231,9 @@ export class LiquidityMemory {
 
   /** The colour scale from the data in view; the picture is rebuilt when it moved or data came. */
   rescale(view = this.heat.view()) {
-    if (!view || this.data.resolution === null) return;
+    if (!view || this.data.resolution === null || !this.heat.visible) return;
     this._scaleView = { low: view.low, high: view.high };
-    const { scale } = visibleScale(this.data.columns(), this.data.resolution, this.data.binSize, view);
+    const { scale } = gridScale(this.heat.ensureGrid(), this.data.binSize, view);
     const old = this.heat.scale;
     const moved = scale === null || old === null || Math.abs(scale - old) > RESCALE_TOLERANCE * old;
     if (moved) this.heat.setScale(scale);
@@ -239,6 +242,7 @@ export class LiquidityMemory {
   }
 
   _checkPriceRange() {
+    if (this._dragging) return; // rescaled once the chart settles, not in the middle of a pan
     const view = this.heat.view();
     const last = this._scaleView;
     if (!view || !last) return;
@@ -443,6 +447,9 @@ export class LiquidityMemory {
     });
     debug.heatSample = (t, price) => this.heat.sample(t, price);
     debug.setHeatmapMode = (mode) => this.heat.setMode(mode);
-    debug.setHeatmapVisible = (visible) => this.heat.setVisible(visible);
+    debug.setHeatmapVisible = (visible) => {
+      this.heat.setVisible(visible);
+      this.rescale();
+    };
   }
 }

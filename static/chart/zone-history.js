@@ -163,7 +163,7 @@ export class ZoneHistoryPrimitive {
         y2 = mid + HISTORY_MIN_HEIGHT_PX / 2;
       }
       const x2 = Math.max(xEnd, x1 + HISTORY_MIN_WIDTH_PX);
-      const r = Math.min(6, Math.max(3.5, (y2 - y1) / 2));
+      const r = Math.min(7, Math.max(4.5, (y2 - y1) / 2));
       if (x2 + r < 0 || x1 > width || y2 < 0 || y1 > height) continue;
       const style = historyStyle(zone);
       const left = Math.round(x1 * hr);

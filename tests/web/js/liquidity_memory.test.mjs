@@ -7,6 +7,7 @@ import {
   HeatmapData,
   aggregateColumns,
   buildImage,
+  cellGrid,
   cellSides,
   cellTotal,
   columnAt,
@@ -217,14 +218,19 @@ test("the picture: one pixel per cell, highest bin on top, absent bins and missi
     parseColumn(raw(0, 60, 100, [10, null], 102, [600]), BS),
     parseColumn(raw(120, 60, 100, [20, 30], 102, []), BS), // the slot at 60 is missing
   ];
-  const image = buildImage(columns, 60, 100, lut);
+  const grid = cellGrid(columns, 60);
+  assert.ok(Number.isNaN(grid.values[1 * 3 + 0])); // bin 101, slot 0: absent
+  assert.equal(grid.values[0 * 3 + 0], 600); // bin 102 (the top row), slot 0
+  const image = buildImage(grid, 100, lut);
   assert.deepEqual([image.width, image.height, image.lo, image.hi, image.t0], [3, 3, 100, 103, 0]);
   const px = (i, k) => Array.from(image.pixels.slice(((image.hi - 1 - k) * image.width + i) * 4, ((image.hi - 1 - k) * image.width + i) * 4 + 4));
   assert.equal(px(0, 101)[3], 0); // absent: nothing, not cold
   assert.equal(px(1, 100)[3], 0); // no column in that slot
   assert.ok(compositeLuma(px(0, 102)) > compositeLuma(px(0, 100)) + 40); // the wall is hotter
   assert.ok(px(0, 100)[3] > 0);
-  assert.equal(buildImage([], 60, 1, lut), null);
+  assert.equal(buildImage(cellGrid([], 60), 1, lut), null);
+  // no scale yet: whatever rests shows at the top of the ramp
+  assert.equal(buildImage(grid, null, lut).pixels[3], lut[255 * 4 + 3]);
   assert.equal(columnAt(columns, 60, 130).t, 120);
   assert.equal(columnAt(columns, 60, 60), null);
 });
