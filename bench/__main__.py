@@ -30,7 +30,7 @@ from bench.figures import Figure, print_figures
 from bench.processes import PYTHON, REPO
 from bench.stack import load_text, progress
 
-ORDER = ("book", "wire", "zones", "heatmap", "orderblocks", "e2e", "fanout", "rest", "cpu")
+ORDER = ("book", "wire", "zones", "heatmap", "page-heatmap", "orderblocks", "e2e", "fanout", "rest", "cpu")
 
 
 def machine_line() -> str:
@@ -164,6 +164,43 @@ def run_heatmap(args: argparse.Namespace) -> list[Figure]:
     return figures
 
 
+def run_page_heatmap(args: argparse.Namespace) -> list[Figure]:
+    """bench.page_heatmap drives Debian's chromium against its own stack: a child process."""
+    done = subprocess.run(
+        [PYTHON, "-m", "bench.page_heatmap", "--moves", str(args.page_heatmap_moves)],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    print()
+    print(done.stdout, end="")
+    verdict = re.search(
+        r"page-heatmap: frame p99 ([\d.]+) ms CPU \(wall ([\d.]+) ms, rAF work ([\d.]+) ms\).*?"
+        r"heatmap draw p99 ([\d.]+) ms; per-cell fillRect frame p99 ([\d.]+) ms; heatmap off frame p99 ([\d.]+) ms",
+        done.stdout,
+    )
+    if verdict is None:
+        raise RuntimeError(f"bench.page_heatmap exited {done.returncode} without its verdict line")
+    cpu, wall, raf, draw, cells, off = (float(x) for x in verdict.groups())
+    return [
+        Figure("page", "frame p99, rAF work (the repaint) (ms)", raf, "timed in the page", None, 1),
+        Figure("page", "frame p99 panning 7 days of heatmap, CPU (ms)", cpu, "goal < 16 ms", cpu < 16, 1),
+        Figure(
+            "page",
+            "frame p99 panning 7 days of heatmap, wall (ms)",
+            wall,
+            "shared machine: see load",
+            None,
+            1,
+        ),
+        Figure("page", "heatmap draw call per frame p99 (ms)", draw, "cached picture, drawImage", None, 2),
+        Figure(
+            "page", "frame p99, heatmap drawn per cell (ms)", cells, "fillRect per cell, same run", None, 1
+        ),
+        Figure("page", "frame p99, heatmap off (ms)", off, "the page without it, same run", None, 1),
+    ]
+
+
 def run_orderblocks(args: argparse.Namespace) -> list[Figure]:
     from bench.orderblocks import run as orderblocks_run
 
@@ -200,6 +237,7 @@ RUNNERS: dict[str, tuple[str, Callable[[argparse.Namespace], list[Figure]]]] = {
     "wire": ("bench.wire", run_wire),
     "zones": ("bench.zones", run_zones),
     "heatmap": ("bench.heatmap", run_heatmap),
+    "page-heatmap": ("bench.page_heatmap", run_page_heatmap),
     "orderblocks": ("bench.orderblocks", run_orderblocks),
     "e2e": ("bench.e2e", run_e2e),
     "fanout": ("bench.fanout", run_fanout),
@@ -225,6 +263,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     group.add_argument("--zones-cycles", type=int, default=20)
     group.add_argument("--heatmap-cycles", type=int, default=120)
     group.add_argument("--heatmap-requests", type=int, default=40)
+    group.add_argument("--page-heatmap-moves", type=int, default=300)
     group.add_argument("--ob-bars", type=int, default=100_000)
     group.add_argument("--ob-repeat", type=int, default=5)
     group.add_argument("--ob-smc-repeat", type=int, default=1)

@@ -14,6 +14,7 @@ from django.views.decorators.http import require_safe
 
 from apps.book.selectors import health_document, health_http_status
 from apps.core.security_headers import PAGE_CSP
+from apps.json_http.decimal_text import decimal_text
 from apps.json_http.endpoint import json_endpoint
 from apps.json_http.query_params import QueryParams
 from apps.orderblocks.domain.timeframes import TIMEFRAMES
@@ -23,6 +24,18 @@ from apps.overlays.openapi import openapi_document
 
 DEFAULT_METRICS_LIMIT = 3600
 POLL_INTERVAL_MS = 3000
+
+
+def memory_page_config(config: Any) -> dict[str, Any]:
+    """What the page's heatmap, zone history and depth profile need (static/chart/liquidity-memory.js)."""
+    return {
+        "heatmapApi": "/api/heatmap",
+        "historyApi": "/api/zones/history",
+        "columnS": config.heatmap_column_s,
+        "binSize": decimal_text(config.heatmap_bin_size),
+        "retentionH": float(config.heatmap_retention_h),
+        "historyH": float(config.zone_history_h),
+    }
 
 
 @require_safe
@@ -42,6 +55,7 @@ def chart_page(request: HttpRequest) -> HttpResponse:
         # the book's state as last published, so a reload shows it before any push
         "initialStatus": selectors.stream_status(config.symbol),
     }
+    page_config["memory"] = memory_page_config(config)
     response = render(
         request,
         "overlays/chart.html",

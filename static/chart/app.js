@@ -14,6 +14,7 @@ import {
 import { SCORE_CAP, formatScore, nearbyBlocks } from "./display.js";
 import { asOfText, headline } from "./headline.js";
 import { HistoryLoader } from "./history.js";
+import { LiquidityMemory } from "./liquidity-memory.js";
 import { MIN_BAND_PX, MIN_HEIGHT_PX, OverlayPrimitive, colorOf } from "./overlay-primitive.js";
 import { OverlayStore } from "./store.js";
 import { TimeMapper } from "./timemap.js";
@@ -66,6 +67,12 @@ const layers = {
 };
 const primitive = new OverlayPrimitive(mapper, { now: nowSeconds, layers, quote, zoneDrawMinS: config.zoneDrawMinS });
 series.attachPrimitive(primitive);
+// heatmap, ended zones and depth profile (their own module: liquidity-memory.js)
+const memory = new LiquidityMemory({
+  chart, series, mapper, config: config.memory, layers, quote, base: config.symbol.slice(0, -quote.length || undefined),
+  onChange: () => render(),
+});
+primitive.labelInset = (width) => memory.labelInset(width);
 const store = new OverlayStore();
 store.status = config.initialStatus || null; // the book's state as last published: shown before any push
 let lastBar = null;
@@ -122,17 +129,23 @@ const legend = {
   counts: document.getElementById("legend-counts"),
 };
 
+let shownOhlc = null; // the legend's text as last set: the crosshair moves far more often than it changes
+
 function showBar(bar) {
   if (!bar) {
     legend.ohlc.textContent = "no candles yet";
+    shownOhlc = null;
     return;
   }
   const cls = bar.close >= bar.open ? "up" : "down";
-  legend.ohlc.innerHTML =
+  const html =
     `<span class="muted">${formatUtc(bar.time)}</span> ` +
     ["open", "high", "low", "close"]
       .map((k) => `<span class="muted">${k[0].toUpperCase()}</span> <span class="${cls}">${formatPrice(bar[k])}</span>`)
       .join(" ");
+  if (html === shownOhlc) return;
+  legend.ohlc.innerHTML = html;
+  shownOhlc = html;
 }
 
 function bookTimeMs() {
@@ -163,6 +176,7 @@ function updateLegend() {
 // --- tooltip -------------------------------------------------------------------------------------
 
 const tooltip = document.getElementById("tooltip");
+let shownTip = { html: null, width: 0, height: 0 };
 
 function tooltipHtml(item) {
   const now = primitive.asOf ?? nowSeconds(); // ages stop while the book is not live
@@ -192,22 +206,28 @@ function tooltipHtml(item) {
 chart.subscribeCrosshairMove((param) => {
   const bar = param.time !== undefined ? param.seriesData.get(series) : null;
   showBar(bar ? { time: param.time, ...bar } : lastBar);
-  const item = param.point ? primitive.itemAt(param.point.x, param.point.y) : null;
+  const item = param.point
+    ? primitive.itemAt(param.point.x, param.point.y) || memory.itemAt(param.point.x, param.point.y) : null;
   if (!item) {
     tooltip.hidden = true;
-    tooltip.dataset.id = "";
+    if (tooltip.dataset.id) tooltip.dataset.id = "";
     return;
   }
-  tooltip.innerHTML = tooltipHtml(item);
-  // coloured through the CSSOM: the page's Content-Security-Policy allows no inline style attribute
-  tooltip.querySelector(".tt-title").style.color = colorOf(item.kind === "zone" ? item.side : item.direction);
-  tooltip.dataset.id = item.id;
+  const own = memory.describe(item); // heatmap cells, depth bars, ended zones
+  const html = own ? own.html : tooltipHtml(item);
   tooltip.hidden = false;
+  if (html !== shownTip.html) { // rebuilt and measured only when its text changes, not on every move
+    tooltip.innerHTML = html;
+    // coloured through the CSSOM: the page's Content-Security-Policy allows no inline style attribute
+    tooltip.querySelector(".tt-title").style.color = own ? own.color : colorOf(item.kind === "zone" ? item.side : item.direction);
+    tooltip.dataset.id = item.id;
+    shownTip = { html, width: tooltip.offsetWidth, height: tooltip.offsetHeight };
+  }
   // right of the cursor, or left of it when that would cover the price axis
   const paneWidth = primitive.painted.width || container.clientWidth;
   let left = param.point.x + 14;
-  if (left + tooltip.offsetWidth > paneWidth - 4) left = param.point.x - tooltip.offsetWidth - 14;
-  const maxY = container.clientHeight - tooltip.offsetHeight - 8;
+  if (left + shownTip.width > paneWidth - 4) left = param.point.x - shownTip.width - 14;
+  const maxY = container.clientHeight - shownTip.height - 8;
   tooltip.style.left = `${Math.max(4, left)}px`;
   tooltip.style.top = `${Math.max(4, Math.min(param.point.y + 14, maxY))}px`;
 });
@@ -344,7 +364,8 @@ function updateHeadline() {
 
 function render() {
   updateHeadline();
-  primitive.setData(shownBlocks(), [...store.zones.values()]);
+  memory.render(current.live);
+  primitive.setData(shownBlocks(), memory.liveZones([...store.zones.values()]));
   updatePriceLines();
   updateLegend();
 }
@@ -355,12 +376,14 @@ const transport = new LiveTransport({
   handlers: {
     snapshot(message) {
       store.applySnapshot(message);
+      memory.onState(message.state, transport.counts.snapshots > 1);
       noteBook(store.metrics);
       render();
       if (message.reason !== "connect" || transport.counts.snapshots > 1) refreshCandleTail().catch(() => {});
     },
     delta(message) {
       const verdict = store.acceptDelta(message);
+      memory.onDelta(message, verdict);
       if (verdict === "applied" && message.kind === "metrics") noteBook(store.metrics);
       if (verdict === "candle") applyCandle(message.data);
       else if (verdict === "applied") render();
@@ -373,6 +396,7 @@ const transport = new LiveTransport({
       const state = await response.json();
       if (transport.mode === "live") return; // the socket came back meanwhile: its snapshot wins
       store.applyState(state);
+      memory.onState(state, true);
       noteBook(store.metrics);
       render();
       await refreshCandleTail();
@@ -463,6 +487,8 @@ window.__chartDebug = {
     transport.dropSocket(blockMs);
   },
 };
+
+memory.extendDebug(window.__chartDebug);
 
 // --- start ---------------------------------------------------------------------------------------
 

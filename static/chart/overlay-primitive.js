@@ -123,7 +123,7 @@ class OverlayRenderer {
         {
           const text = zoneLabel(g.item, p.quote);
           const textWidth = ctx.measureText(text).width / hr;
-          const tx = Math.min(Math.max(rect.x2, rect.x1) + 4, width - textWidth - 4);
+          const tx = Math.min(Math.max(rect.x2, rect.x1) + 4, width - textWidth - 4 - p.labelInset(width));
           const cy = (rect.y1 + rect.y2) / 2;
           wanted.push({ id: g.id, text, color: g.style.label, strength: Number(g.item.strength),
             x1: tx, x2: tx + textWidth, y1: cy - LABEL_HEIGHT_PX / 2, y2: cy + LABEL_HEIGHT_PX / 2 });
@@ -174,6 +174,7 @@ export class OverlayPrimitive {
     this.geometry = { boxes: [], bands: [], now: null };
     this.painted = { boxes: [], bands: [], labels: [], width: 0, height: 0, now: null, asOf: null };
     this.drawCount = 0;
+    this.labelInset = () => 0; // px at the right edge wall labels keep clear of (the depth profile)
     this._views = [new OverlayPaneView(this)];
     this._chart = null;
     this._series = null;

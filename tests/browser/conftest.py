@@ -185,11 +185,14 @@ def seeded_site(tmp_path_factory, migrated_db) -> Iterator[Site]:
         _stop(redis)
 
 
-def start_live_site(tmp: Path, migrated_db: Path) -> tuple[Site, subprocess.Popen]:
+def start_live_site(
+    tmp: Path, migrated_db: Path, extra_env: dict[str, str] | None = None
+) -> tuple[Site, subprocess.Popen]:
     """`manage.py serve --simulator` in `tmp`, returned once its book is live."""
     env = _site_env(tmp, migrated_db)
     env["REDIS_URL"] = ""
     env["HEALTH_DETAILS"] = "1"  # /api/health names the simulator's control URL
+    env.update(extra_env or {})
     port = free_port()
     log_path = tmp / "serve.log"
     with open(log_path, "wb") as log:
@@ -267,7 +270,9 @@ def pusher(seeded_site) -> Iterator[Pusher]:
     instance.close()
 
 
-def open_chart(browser, site: Site, *, before_load=None, path: str = "/", viewport: dict | None = None):
+def open_chart(
+    browser, site: Site, *, before_load=None, path: str = "/", viewport: dict[str, int] | None = None
+):
     context = browser.new_context(viewport=viewport or VIEWPORT)
     page = context.new_page()
     errors: list[str] = []

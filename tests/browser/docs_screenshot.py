@@ -2,10 +2,13 @@
 
     .venv/bin/python -m tests.browser.docs_screenshot
 
-Starts the demo on a free port with a fresh database, places walls in the simulator (two bid
-walls, two ask walls; one ask wall is pulled after 15 s so it shows as a faded "pulled" band),
-waits until the long-lived walls are confirmed, hovers one band so the tooltip shows, and saves
-the page. Progress goes to stderr.
+Starts the demo on a free port with a fresh database (it writes 4 h of simulated heatmap history),
+places walls in the simulator (two bid walls, two ask walls; one ask wall is pulled after 15 s so
+it ends in the zone history with the "pulled" mark), waits until the long-lived walls are
+confirmed, shows the last ~16 hours (the heatmap's 4 h, the live zones, the depth profile; the
+price axis widened to the nearest active order block so its box is in the picture), hovers the
+order block's box so its tooltip shows, and saves the page at 1440x900. Progress goes to
+stderr.
 """
 
 from __future__ import annotations
@@ -23,7 +26,6 @@ from tests.browser.conftest import (
     CHROMIUM,
     CHROMIUM_ARGS,
     ROOT,
-    VIEWPORT,
     _base_env,
     _python,
     _stop,
@@ -31,7 +33,24 @@ from tests.browser.conftest import (
     wait_until,
 )
 
-RECENT_BARS = 40  # zoomed in on the last days so 50 EUR walls are clearly visible
+RECENT_BARS = 16  # the last hours: the demo's 4 h of heatmap are a quarter of the width
+VIEWPORT_DOCS = {"width": 1440, "height": 900}
+# the price axis also spans the nearest active order block below or above the recent candles
+INCLUDE_NEAREST_BLOCK = """() => {
+  const d = __chartDebug;
+  const close = d.series.data().slice(-1)[0].close;
+  const blocks = d.state().orderblocks.filter((b) => b.status !== "invalid")
+    .filter((b) => Math.abs((Number(b.price_low) + Number(b.price_high)) / 2 - close) < close * 0.02);
+  if (!blocks.length) return null;
+  const low = Math.min(...blocks.map((b) => Number(b.price_low))) - 50;
+  const high = Math.max(...blocks.map((b) => Number(b.price_high))) + 50;
+  d.series.applyOptions({autoscaleInfoProvider: (original) => {
+    const r = original();
+    if (!r || !r.priceRange) return r;
+    return {...r, priceRange: {minValue: Math.min(r.priceRange.minValue, low), maxValue: Math.max(r.priceRange.maxValue, high)}};
+  }});
+  return [low, high];
+}"""
 
 
 def say(text: str) -> None:
@@ -94,18 +113,27 @@ def main() -> None:
         )
         with sync_playwright() as playwright:
             browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-            page = browser.new_page(viewport=VIEWPORT)
+            page = browser.new_page(viewport=VIEWPORT_DOCS)
             page.goto(url + "/")
             page.wait_for_function(
                 "() => window.__chartDebug && __chartDebug.ready && __chartDebug.pill === 'live'"
             )
             page.wait_for_function("() => __chartDebug.painted.bands.some((b) => b.status === 'confirmed')")
+            page.wait_for_function(
+                "() => __chartDebug.mapper.lastTime >= Math.floor(Date.now() / 3600000) * 3600"
+            )
             page.evaluate(f"""() => {{
               const n = __chartDebug.series.data().length;
-              __chartDebug.chart.timeScale().setVisibleLogicalRange({{from: n - {RECENT_BARS}, to: n + 10}});
+              __chartDebug.chart.timeScale().setVisibleLogicalRange({{from: n - {RECENT_BARS}, to: n + 3}});
             }}""")
-            page.wait_for_timeout(300)  # one animation frame for the repaint
-            # hover the order block nearest to the price (away from the bands) to show a tooltip
+            say(f"price axis widened to {page.evaluate(INCLUDE_NEAREST_BLOCK)}")
+            page.wait_for_function(
+                "() => __chartDebug.history.painted.bands.some((b) => b.status === 'pulled')"
+                " && __chartDebug.heatmap.painted.drawn && __chartDebug.heatmap.inFlight === 0",
+                timeout=30_000,
+            )
+            page.wait_for_timeout(600)  # the debounced colour scale and a repaint
+            # hover the order block's box left of the heatmap: its tooltip covers no wall or mark
             block = page.evaluate("""() => {
               const p = __chartDebug.painted;
               const inView = p.boxes.filter((b) => b.y1 > 40 && b.y2 < p.height - 10);
@@ -113,7 +141,7 @@ def main() -> None:
             }""")
             if block is not None:
                 chart = page.locator("#chart").bounding_box()
-                x = max(block["x1"], 0) + 40
+                x = max(block["x1"], 0) + 60
                 page.mouse.move(chart["x"] + x, chart["y"] + (block["y1"] + block["y2"]) / 2)
                 page.locator("#tooltip").wait_for(state="visible")
             out = ROOT / "docs" / "screenshot.png"

@@ -25,7 +25,7 @@ pytestmark = pytest.mark.browser
 FROZEN = """() => {
   const d = __chartDebug;
   const lines = Object.values(d.priceLineStyles);
-  return !d.headline.live && d.painted.asOf !== null && lines.length > 0
+  return !d.headline.live && d.painted.asOf !== null && lines.length > 0 && d.depth.painted.grey
     && lines.every((l) => l.title.includes("as of"))
     && document.getElementById("legend-book").className === "frozen"
     && document.getElementById("legend-book").textContent.includes("as of");
