@@ -439,7 +439,7 @@ export class LiquidityMemory {
           return { data: memory.depth.depth, painted: memory.depth.painted, visible: memory.depth.visible };
         },
       },
-      history: {
+      zoneHistory: {
         get() {
           return { zones: memory.historyZones.slice(), painted: memory.history.painted, visible: memory.history.visible };
         },

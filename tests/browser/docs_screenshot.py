@@ -128,7 +128,7 @@ def main() -> None:
             }}""")
             say(f"price axis widened to {page.evaluate(INCLUDE_NEAREST_BLOCK)}")
             page.wait_for_function(
-                "() => __chartDebug.history.painted.bands.some((b) => b.status === 'pulled')"
+                "() => __chartDebug.zoneHistory.painted.bands.some((b) => b.status === 'pulled')"
                 " && __chartDebug.heatmap.painted.drawn && __chartDebug.heatmap.inFlight === 0",
                 timeout=30_000,
             )

@@ -201,7 +201,7 @@ def test_a_wall_is_hot_in_the_heatmap_and_long_in_the_depth_profile_and_ends_wit
         pull_wall(memory_site, wall)
         pulled = True
         ended = page.wait_for_function(
-            """(id) => __chartDebug.history.painted.bands.find((b) => b.id === id && b.status === 'pulled')""",
+            """(id) => __chartDebug.zoneHistory.painted.bands.find((b) => b.id === id && b.status === 'pulled')""",
             arg=band["id"],
             timeout=30_000,
         ).json_value()
@@ -234,7 +234,7 @@ def test_a_wall_is_hot_in_the_heatmap_and_long_in_the_depth_profile_and_ends_wit
         phone = open_chart(browser, memory_site, viewport=PHONE)
         zoom_to_now(phone, max_resolution=300)
         phone.wait_for_function(
-            "(id) => __chartDebug.history.painted.bands.some((b) => b.id === id)", arg=band["id"]
+            "(id) => __chartDebug.zoneHistory.painted.bands.some((b) => b.id === id)", arg=band["id"]
         )
         save_artifact(phone, "chart-heatmap-phone.png")
         assert phone.page_errors == [] and csp_violations(phone) == []
