@@ -9,19 +9,18 @@ in. Sums are exact (Decimal sums of the book's Decimal quantities); ``picture`` 
 cycle observes into floats, converting a bin again only after its sum moved.
 
 A ``Window`` limits what is followed to the bins near the band a cycle observes (``window_around``:
-the band and a margin): bids from a bin up, asks up to a bin. Writes outside it are skipped by one
-comparison each (about half of a cycle's writes land farther out than +-2 %). When the band moves
-past the window, ``reach`` widens it, reading the levels of the bins it adds from the book; when it
-has moved far away, ``recentre_due`` says so and the caller bins the book afresh around it.
+the band and a margin): bids from a bin up, asks up to a bin. Writes outside it are skipped after a
+comparison (about half of a cycle's writes land farther out than +-2 %). ``catch_up`` follows the
+log and keeps the window on the band: when the band moves past it, the window is widened with the
+levels of the bins it adds read from the book (``reach``); when the band has moved far from where it
+was binned, ``catch_up`` answers None and the caller bins the book afresh around it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
-from itertools import compress
-from operator import itemgetter
 from typing import Any
 
 from apps.book.domain.change_log import ChangeCursor, LevelWrites
@@ -92,8 +91,18 @@ def window_around(spans: BookSpans) -> Window:
     )
 
 
+def window_levels(read: LevelReader, window: Window, bin_size: Decimal) -> tuple[list[Level], list[Level]]:
+    """The book's levels within ``window`` (bids, asks), for ``BinnedBook.from_levels``."""
+    low = _ZERO if window.bid_from is None else window.bid_from * bin_size
+    high = _NO_HIGH if window.ask_to is None else (window.ask_to + 1) * bin_size
+    asks = list(read(Side.ASK, _ZERO, high))
+    if asks and asks[-1][0] == high:  # (followed: below ``high``)
+        asks.pop()
+    return list(read(Side.BID, max(low, _ZERO), _NO_HIGH)), asks
+
+
 _ZERO = Decimal(0)
-_PRICE = itemgetter(0)
+_NO_LOW, _NO_HIGH = Decimal("-Infinity"), Decimal("Infinity")
 
 
 class _Bin:
@@ -108,26 +117,25 @@ class _Bin:
 
 
 class _Side:
-    __slots__ = ("_bins_in_view", "_span", "_values", "bins", "keep", "levels")
+    __slots__ = ("_bins_in_view", "_span", "_values", "bins", "high", "levels", "low")
 
-    def __init__(self, keep: Callable[[Decimal], bool] | None) -> None:
+    def __init__(self) -> None:
         self.levels: dict[Decimal, tuple[Decimal, _Bin]] = {}  # price -> (quantity, its bin)
         self.bins: dict[int, _Bin] = {}
-        self.keep = keep  # which prices are followed (None: all)
+        self.low, self.high = _NO_LOW, _NO_HIGH  # followed: levels with low <= price < high
         self._span = BinSpan(0, -1)  # the bins the last picture observed, their _Bins and floats
         self._bins_in_view: list[_Bin] = []
         self._values: list[float] = []
 
     def write(self, writes: Sequence[Level], bin_size: Decimal) -> None:
         """Levels' absolute quantities (zero: the level is gone), in order. The hot loop of a cycle:
-        one dict read and two Decimal operations per followed write; a price's bin is worked out
-        once, when the price first appears."""
-        followed: Iterable[Level] = writes
-        if self.keep is not None:  # one comparison per write, in C
-            followed = compress(writes, map(self.keep, map(_PRICE, writes)))
-        levels, bins = self.levels, self.bins
+        two comparisons per write, then one dict read and two Decimal operations per followed
+        write; a price's bin is worked out once, when the price first appears."""
+        levels, bins, low, high = self.levels, self.bins, self.low, self.high
         known = levels.get
-        for price, qty in followed:
+        for price, qty in writes:
+            if not low <= price < high:  # outside the window
+                continue
             level = known(price)
             if level is None:
                 if qty:
@@ -182,8 +190,9 @@ class BinnedBook:
         self.bin_size = bin_size
         self.cursor = cursor
         self.window = window
-        self._bids = _Side(None)
-        self._asks = _Side(None)
+        self._fitting: BookSpans | None = None  # the spans ``fits`` last answered True for
+        self._bids = _Side()
+        self._asks = _Side()
         self._set_window(window)
 
     @classmethod
@@ -218,6 +227,31 @@ class BinnedBook:
         self.cursor = cursor
         return writes
 
+    def catch_up(
+        self, events: Sequence[LevelWrites], cursor: ChangeCursor, spans: BookSpans, read: LevelReader
+    ) -> int | None:
+        """``follow`` the events, then make sure the bins of ``spans`` are followed (``reach``, with
+        ``read`` the book as of ``cursor``). Returns how many level writes were logged; None, with
+        nothing done, when the window is too far from ``spans`` (``recentre_due``): bin the book
+        afresh around them (``window_around``)."""
+        fits = self.fits(spans)
+        if not fits and self.recentre_due(spans):
+            return None
+        writes = self.follow(events, cursor)
+        if not fits and not self.covers(spans):
+            self.reach(spans, read)
+        return writes
+
+    def fits(self, spans: BookSpans) -> bool:
+        """Whether the window suits ``spans``: it ``covers`` them and no recentring is due (answered
+        once per spans object: they change only when the touch or the trusted window moves)."""
+        if spans is self._fitting:
+            return True
+        if self.covers(spans) and not self.recentre_due(spans):
+            self._fitting = spans
+            return True
+        return False
+
     def covers(self, spans: BookSpans) -> bool:
         """Whether every bin of ``spans`` is followed."""
         bid_from, ask_to = self.window.bid_from, self.window.ask_to
@@ -247,25 +281,27 @@ class BinnedBook:
         return len(added_bids) + len(added_asks)
 
     def recentre_due(self, spans: BookSpans) -> bool:
-        """Whether the window has grown far wider than ``spans`` need (the band moved away from where
-        it was binned): follow fewer writes by binning the book afresh around the band."""
+        """Whether the window, widened to ``spans`` if need be, would hold far more bins than they
+        need (the band moved away from where it was binned): follow fewer writes by binning the book
+        afresh around the band."""
         margin, window = window_margin(spans), self.window
         spare = 0
         if window.bid_from is not None and spans.bid.bins:
-            spare += spans.bid.first - window.bid_from
+            spare += max(0, spans.bid.first - window.bid_from)
         if window.ask_to is not None and spans.ask.bins:
-            spare += window.ask_to - spans.ask.last
+            spare += max(0, window.ask_to - spans.ask.last)
         return spare > RECENTRE_MARGINS * margin
 
     def picture(self, spans: BookSpans) -> BookPicture:
         """The observed bins of both sides (bins without a level are 0: trusted and empty). The
         spans must be ``covers``-ed."""
-        if not self.covers(spans):
+        if spans is not self._fitting and not self.covers(spans):
             raise ValueError(f"bins {spans} are not all followed (window {self.window})")
         return BookPicture(bid=self._bids.picture(spans.bid), ask=self._asks.picture(spans.ask))
 
     def _set_window(self, window: Window) -> None:
         size = self.bin_size
         self.window = window
-        self._bids.keep = None if window.bid_from is None else (window.bid_from * size).__le__
-        self._asks.keep = None if window.ask_to is None else ((window.ask_to + 1) * size).__gt__
+        self._fitting = None
+        self._bids.low = _NO_LOW if window.bid_from is None else window.bid_from * size
+        self._asks.high = _NO_HIGH if window.ask_to is None else (window.ask_to + 1) * size

@@ -27,10 +27,9 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, TypeVar
 
-from apps.book.domain.events import Side
 from apps.book.services.cycle import DeltaSink, PublishCycle
 from apps.core.sync_threads import in_sync_thread
-from apps.heatmap.domain.binned_book import BinnedBook, BookPicture, window_around
+from apps.heatmap.domain.binned_book import BinnedBook, BookPicture, window_around, window_levels
 from apps.heatmap.domain.columns import ColumnBuilder, OpenColumn, finish_column
 from apps.heatmap.domain.grid import BookSpans, HeatmapParams, trusted_bins
 from apps.heatmap.domain.packing import StoredRow, stored_row
@@ -42,7 +41,6 @@ log = logging.getLogger("apps.heatmap.live")
 LIVE_STATUS = "live"
 MAX_UNWRITTEN_COLUMNS = 60  # kept for the next write while the database fails
 DEPTH_WRITE_EVERY_MS = 5000  # the stored depth profile (the snapshot's) is at most this old
-_ZERO, _INFINITY = Decimal(0), Decimal("Infinity")
 T = TypeVar("T")
 
 
@@ -56,7 +54,6 @@ class HeatmapTimings:
     loop_ms: float = 0.0
     writes: int = 0  # level writes logged since the last cycle (followed or outside the window)
     rebuilt: bool = False  # the book was read and binned afresh (first cycle, after a resync, ...)
-    reached: int = 0  # levels read to widen the window (the band moved past it)
 
 
 class HeatmapListener:
@@ -139,10 +136,11 @@ class HeatmapListener:
         spans = self._spans_of(bid[0], ask[0], view.trusted_window)
         binned = self.binned
         events = view.changes_since(binned.cursor) if binned is not None else None
-        if binned is not None and events is not None and not binned.recentre_due(spans):
-            timings.writes = binned.follow(events, view.change_cursor())
-            if not binned.covers(spans):
-                timings.reached = binned.reach(spans, view.levels_between)
+        writes = None
+        if binned is not None and events is not None:
+            writes = binned.catch_up(events, view.change_cursor(), spans, view.levels_between)
+        if binned is not None and writes is not None:
+            timings.writes = writes
         else:
             try:
                 binned = await self._rebuild(view, spans, timings)
@@ -167,10 +165,7 @@ class HeatmapListener:
         there)."""
         window = window_around(spans)
         size = self.params.bin_size
-        low = _ZERO if window.bid_from is None else window.bid_from * size
-        high = _INFINITY if window.ask_to is None else (window.ask_to + 1) * size
-        bids = view.levels_between(Side.BID, low, _INFINITY)
-        asks = view.levels_between(Side.ASK, _ZERO, high)  # (one at ``high`` itself is left out)
+        bids, asks = window_levels(view.levels_between, window, size)
         cursor = view.change_cursor()
         self.binned = None
         build = in_sync_thread(BinnedBook.from_levels)
