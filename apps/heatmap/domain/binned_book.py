@@ -83,12 +83,11 @@ def window_margin(spans: BookSpans) -> int:
 
 
 def window_around(spans: BookSpans) -> Window:
-    """The window for a book observed through ``spans``: their bins and a margin each way."""
+    """The window for a book observed through ``spans``: their bins and a margin each way (a side
+    observing no bin: from its touch, where the band would start)."""
     margin = window_margin(spans)
-    return Window(
-        spans.bid.first - margin if spans.bid.bins else None,
-        spans.ask.last + margin if spans.ask.bins else None,
-    )
+    bid, ask = spans.bid, spans.ask
+    return Window(min(bid.first, bid.last) - margin, max(ask.first, ask.last) + margin)
 
 
 def window_levels(read: LevelReader, window: Window, bin_size: Decimal) -> tuple[list[Level], list[Level]]:
@@ -260,21 +259,20 @@ class BinnedBook:
         )
 
     def reach(self, spans: BookSpans, read: LevelReader) -> int:
-        """Widen the window to ``spans`` and a margin; the levels of the bins it adds are read with
-        ``read``, the book as of ``self.cursor``. Returns how many levels were read."""
-        old, wanted = self.window, window_around(spans)
-        size = self.bin_size
-        bid_from, ask_to = old.bid_from, old.ask_to
+        """Widen the window to the bins of ``spans`` it leaves out, and a margin; the levels of the
+        bins it adds are read with ``read``, the book as of ``self.cursor``. Returns how many levels
+        were read."""
+        margin, size = window_margin(spans), self.bin_size
+        bid_from, ask_to = self.window.bid_from, self.window.ask_to
         added_bids: Sequence[Level] = ()
         added_asks: Sequence[Level] = ()
-        if bid_from is not None and wanted.bid_from is not None and wanted.bid_from < bid_from:
-            below = bid_from * size  # followed from here up already
-            added_bids = [lv for lv in read(Side.BID, wanted.bid_from * size, below) if lv[0] < below]
-            bid_from = wanted.bid_from
-        if ask_to is not None and wanted.ask_to is not None and wanted.ask_to > ask_to:
-            above = (wanted.ask_to + 1) * size  # followed below (ask_to + 1) * size already
-            added_asks = [lv for lv in read(Side.ASK, (ask_to + 1) * size, above) if lv[0] < above]
-            ask_to = wanted.ask_to
+        if bid_from is not None and spans.bid.bins and spans.bid.first < bid_from:
+            below, bid_from = bid_from * size, spans.bid.first - margin  # followed from ``below`` up
+            added_bids = [lv for lv in read(Side.BID, bid_from * size, below) if lv[0] < below]
+        if ask_to is not None and spans.ask.bins and spans.ask.last > ask_to:
+            start, ask_to = (ask_to + 1) * size, spans.ask.last + margin  # followed below ``start``
+            above = (ask_to + 1) * size
+            added_asks = [lv for lv in read(Side.ASK, start, above) if lv[0] < above]
         self._set_window(Window(bid_from, ask_to))
         self._bids.write(added_bids, size)
         self._asks.write(added_asks, size)
