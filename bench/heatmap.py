@@ -7,11 +7,13 @@ Runs in its own process with a throw-away SQLite database (migrated first):
 - cycle: the real ``HeatmapListener`` on a realistic book (bench.zones' ``Market``: ~5000 levels a
   side at tick 0.01 around 87,000, ~2,700 of them within +-2 %), cycles 1 s apart, the defaults
   (bin 50, +-2 %, 60 s columns); "defaults": ~110 level writes between cycles (the simulator's rate,
-  an upper bound for BTC/EUR), "busy book": ~200 (the zones bench's); the depth push, its row and the
-  column writes are real (the in-memory channel layer with one subscriber, the SQLite database).
-  "loop held" is the time the event loop was not free (the listener's ``timings.loop_ms``: all its
-  synchronous work; database writes and the one-off binning of the whole book run on worker
-  threads). Baseline in the same run: re-reading and binning the +-2 % band of the book every cycle
+  an upper bound for BTC/EUR), "busy book": ~200 (the zones bench's), "falling": the defaults' rate
+  while the mid falls 8.70 a second (the band keeps leaving the binned book's window: the cycles that
+  widen it, and those that bin the book afresh around the band, are counted and timed apart); the
+  depth push, its row and the column writes are real (the in-memory channel layer with one
+  subscriber, the SQLite database). "loop held" is the time the event loop was not free (the
+  listener's ``timings.loop_ms``: all its synchronous work; database writes, finishing a column and
+  binning the book afresh run on worker threads). Baseline in the same run: re-reading and binning the +-2 % band of the book every cycle
   (``levels_between`` + ``heatmap_bin_of`` per level), what a listener without the book's change log
   would do. Budget: median loop held < 0.5 ms at the defaults.
 - database: one day of columns at the defaults (1,440 rows, ~36 bins a side) written into the
@@ -33,6 +35,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import math
 import os
 import random
 import statistics
@@ -89,24 +92,63 @@ def reread_cycle(view: Any, params: Any) -> int:
 
 
 SCENARIOS = {
-    # ~110 level writes a cycle: the simulator's rate (~10.7 changes per 100 ms event), an upper
-    # bound for BTC/EUR (docs/benchmarks.md); "busy": the zones bench's ~200 a cycle
-    "defaults": 55,
-    "busy book": 100,
+    # (level changes a side, cents the mid falls a cycle). ~110 level writes a cycle: the
+    # simulator's rate (~10.7 changes per 100 ms event), an upper bound for BTC/EUR
+    # (docs/benchmarks.md); "busy": the zones bench's ~200 a cycle; "falling": the defaults' rate
+    # while the price falls 8.70 a second (0.6 % a minute, a fast move): the band keeps leaving the
+    # binned book's window (widened, and now and then binned afresh around the band)
+    "defaults": (55, 0),
+    "busy book": (100, 0),
+    "falling": (55, 870),
 }
 
 
-async def cycle_cost(cycles: int, seed: int, changes_per_side: int) -> dict[str, Any]:
+def falling_market(rng: random.Random, cents_per_step: int) -> Any:
+    """bench.zones' Market whose mid falls ``cents_per_step`` each step: bids at or above the new mid
+    are taken, new levels come around it."""
+    from bench.zones import MID_CENTS, Market, quantity
+
+    class FallingMarket(Market):
+        mid_cents = MID_CENTS
+
+        def step(self, changes: int) -> None:
+            if not cents_per_step:
+                super().step(changes)
+                return
+            self.mid_cents -= cents_per_step
+            mid = Decimal(self.mid_cents) / 100
+            swept = [p for p in self.prices[0] if p >= mid]
+            self.prices[0] = [p for p in self.prices[0] if p < mid]
+            updates: list[list[Any]] = [[(p, Decimal(0)) for p in swept], []]
+            for s, sign in ((0, -1), (1, 1)):
+                prices = self.prices[s]
+                for _ in range(changes):
+                    roll = self.rng.random()
+                    if roll < 0.5:
+                        updates[s].append((self.rng.choice(prices), quantity(self.rng)))
+                    elif roll < 0.75 and len(prices) > 100:
+                        updates[s].append((prices.pop(self.rng.randrange(len(prices))), Decimal(0)))
+                    else:
+                        price = Decimal(self.mid_cents + sign * self.offset()) / 100
+                        prices.append(price)
+                        updates[s].append((price, quantity(self.rng)))
+            bids, asks = list(dict(updates[0]).items()), list(dict(updates[1]).items())
+            self.prices = [list(dict.fromkeys(p)) for p in self.prices]
+            self.book.apply(self.book.update_id + 1, bids, asks)
+
+    return FallingMarket(rng, None)
+
+
+async def cycle_cost(cycles: int, seed: int, changes_per_side: int, fall_cents: int = 0) -> dict[str, Any]:
     from apps.book.domain.snapshot_view import BookSnapshotView
     from apps.book.services.cycle import PublishCycle
     from apps.core.framework_bypasses import ThrottledInMemoryChannelLayer
     from apps.heatmap.services.live import HeatmapListener
     from apps.overlays.broadcast import OverlayBroadcaster
     from apps.zones.services.live import ZoneCycleListener
-    from bench.zones import Market
     from project.config import load_config
 
-    market = Market(random.Random(seed), None)
+    market = falling_market(random.Random(seed), fall_cents)
     layer = ThrottledInMemoryChannelLayer()  # the service's in-memory layer
     broadcaster = OverlayBroadcaster(SYMBOL, layer=layer)
     channel = await layer.new_channel()
@@ -131,7 +173,9 @@ async def cycle_cost(cycles: int, seed: int, changes_per_side: int) -> dict[str,
         [],
         [],
     )
-    first = None
+    widened: list[float] = []  # loop held in cycles that widened the binned book's window
+    recentred: list[float] = []  # ... that binned the book afresh around the band (not the first)
+    first, window = None, None
     start_ms = 1_796_162_400_000 + 30_000  # half-way through a column
     for i in range(cycles + 3):
         market.step(changes_per_side)
@@ -141,13 +185,18 @@ async def cycle_cost(cycles: int, seed: int, changes_per_side: int) -> dict[str,
         cycle = PublishCycle(
             cycle.now_ms, SYMBOL, "live", BookSnapshotView.capture(market.book), market.book.update_id
         )
-        written = listener.columns_written
+        written, binned = listener.columns_written, listener.binned
         cpu_started = time.thread_time()
         await listener.on_cycle(cycle)
         cpu_ms = (time.thread_time() - cpu_started) * 1000
         t = listener.timings
         if i == 0:
             first = t
+        elif t.rebuilt:
+            recentred.append(t.loop_ms)
+        elif listener.binned is binned and binned is not None and binned.window != window:
+            widened.append(t.loop_ms)
+        window = listener.binned.window if listener.binned is not None else None
         started = time.perf_counter()
         reread_cycle(BookSnapshotView.capture(market.book), listener.params)
         reread_ms = (time.perf_counter() - started) * 1000
@@ -179,6 +228,8 @@ async def cycle_cost(cycles: int, seed: int, changes_per_side: int) -> dict[str,
         "finishing": finishing,
         "first_loop": first.loop_ms,
         "columns": listener.columns_written,
+        "widened": widened,
+        "recentred": recentred,
     }
 
 
@@ -414,11 +465,20 @@ def print_cycles(costs: dict[str, dict[str, Any]]) -> None:
             f"{med(c['reread']):>8.3f} {med(c['reread']) / max(loop, 1e-9):>5.1f} {med(c['zones']):>6.3f} "
             f"{loop / max(med(c['zones']), 1e-9):>6.2f}"
         )
+    for name, c in costs.items():
+        if c["widened"] or c["recentred"]:
+            print(
+                f"{name}: window widened in {len(c['widened'])} cycles (loop held median "
+                f"{med(c['widened'] or [math.nan]):.3f}, max {max(c['widened'], default=math.nan):.3f} ms), "
+                f"book binned afresh around the band in {len(c['recentred'])} (loop held max "
+                f"{max(c['recentred'], default=math.nan):.3f} ms)"
+            )
     print(
-        "levels = bid levels within +-2 %; writes = level writes followed per cycle; follow = the logged\n"
-        "writes applied + the observed bins read; push = the depth push (and the column's when one ends);\n"
-        "loop = event loop held; CPU = CPU time of the loop's thread in on_cycle; column = loop held in a\n"
-        "cycle that ends a column (max); first = the first cycle (the whole book binned on a worker thread);\n"
+        "levels = bid levels within +-2 %; writes = level writes logged per cycle (the ones near the band\n"
+        "followed); follow = the writes applied + the observed bins read; push = the depth push (and the\n"
+        "column's when one ends); loop = event loop held; CPU = CPU time of the loop's thread in on_cycle;\n"
+        "column = loop held in a cycle that ends a column (max; the column is finished on a worker thread);\n"
+        "first = the first cycle (the book around the band binned on a worker thread);\n"
         "re-read = baseline, the +-2 % band read and binned every cycle; x = re-read / loop;\n"
         "zones = the zone listener's loop held on the same cycles (same-run reference: 1.23 ms at the\n"
         "defaults on a quiet machine in docs/benchmarks.md run 3); /zones = loop / zones."
@@ -489,8 +549,8 @@ def main(argv: list[str] | None = None) -> int:
         url = setup_django(directory)
         sys.stderr.write(f"cycle cost ({args.cycles} cycles)...\n")
         costs = {
-            name: asyncio.run(cycle_cost(args.cycles, args.seed, changes))
-            for name, changes in SCENARIOS.items()
+            name: asyncio.run(cycle_cost(args.cycles, args.seed, changes, fall))
+            for name, (changes, fall) in SCENARIOS.items()
         }
         if args.cycle_only:
             print_cycles(costs)

@@ -14,21 +14,22 @@ from typing import Any
 
 import numpy as np
 
-from apps.heatmap.domain.binned_book import BookPicture, SideBins
+from apps.heatmap.domain.binned_book import BookPicture, SharedNumbers
 from apps.heatmap.domain.columns import FinishedColumn
 from apps.json_http.decimal_text import decimal_text
 
 QTY_DECIMALS = 5
+__all__ = ["DepthOverlay", "SharedNumbers", "SharedProfile", "depth_overlay"]
 
 
-class SharedNumbers(tuple[float, ...]):
-    """An immutable run of numbers pushed every cycle: JSON encodes it as an array, and the
-    in-process channel layer, which deep-copies each group message once, shares it instead of
-    copying it number by number (nothing can change a tuple of floats)."""
+class SharedProfile(dict[str, Any]):
+    """A depth profile as pushed every cycle: never changed once made (a greyed one is a new dict),
+    so the in-process channel layer, which deep-copies each group message once, shares it instead of
+    copying it key by key. JSON encodes it as an object. Its quantities are ``SharedNumbers``."""
 
     __slots__ = ()
 
-    def __deepcopy__(self, memo: Any) -> SharedNumbers:
+    def __deepcopy__(self, memo: Any) -> SharedProfile:
         return self
 
 
@@ -94,26 +95,45 @@ def heatmap_document(
     }
 
 
-def _profile_side(bins: SideBins, bin_size: Decimal) -> tuple[str | None, SharedNumbers]:
-    if not bins.qty:
-        return None, SharedNumbers()
-    # float(exact Decimal sum): its shortest repr is the decimal sum itself when it has <= 15 digits
-    return bin_edge(bins.first, bin_size), SharedNumbers(bins.qty)
-
-
 def depth_overlay(picture: BookPicture, bin_size: Decimal, ts_ms: int, live: bool) -> dict[str, Any]:
     """The depth profile: this cycle's book on the heatmap grid (the bins it observed), as pushed
     (kind "depth") and in the overlay state (``depth``). ``live`` false: the last live profile,
     shown greyed while the book is not live."""
-    bid_from, bid_qty = _profile_side(picture.bid, bin_size)
-    ask_from, ask_qty = _profile_side(picture.ask, bin_size)
-    return {
-        "ts_ms": ts_ms,
-        "time": ts_ms // 1000,
-        "live": live,
-        "bin_size": decimal_text(bin_size),
-        "bid_from": bid_from,
-        "bid_qty": bid_qty,
-        "ask_from": ask_from,
-        "ask_qty": ask_qty,
-    }
+    return DepthOverlay(bin_size).of(picture, ts_ms, live)
+
+
+class DepthOverlay:
+    """``depth_overlay`` for one bin size, every cycle: the texts of the bin size and of the bins'
+    lower edges are worked out once."""
+
+    MAX_EDGES = 4096  # edge texts kept (the band's first bins as the price moves)
+
+    def __init__(self, bin_size: Decimal) -> None:
+        self.bin_size = bin_size
+        self._size_text = decimal_text(bin_size)
+        self._edges: dict[int, str] = {}
+
+    def of(self, picture: BookPicture, ts_ms: int, live: bool) -> SharedProfile:
+        bid, ask = picture.bid, picture.ask
+        return SharedProfile(
+            ts_ms=ts_ms,
+            time=ts_ms // 1000,
+            live=live,
+            bin_size=self._size_text,
+            bid_from=self._edge(bid.first) if bid.qty else None,
+            bid_qty=bid.qty if isinstance(bid.qty, SharedNumbers) else SharedNumbers(bid.qty),
+            ask_from=self._edge(ask.first) if ask.qty else None,
+            ask_qty=ask.qty if isinstance(ask.qty, SharedNumbers) else SharedNumbers(ask.qty),
+        )
+
+    def greyed(self, profile: dict[str, Any]) -> SharedProfile:
+        """The last live profile with live=false (a new dict: the pushed one is never changed)."""
+        return SharedProfile({**profile, "live": False})
+
+    def _edge(self, index: int) -> str:
+        text = self._edges.get(index)
+        if text is None:
+            if len(self._edges) >= self.MAX_EDGES:
+                self._edges.clear()
+            text = self._edges[index] = bin_edge(index, self.bin_size)
+        return text

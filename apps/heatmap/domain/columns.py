@@ -9,6 +9,11 @@ Rules, one function each:
   its lowest to its highest observed bin. The column records how many live cycles it holds.
 - ``ColumnBuilder.cycle``: every cycle (live or not) in time order; the cycle that falls in a new
   column finishes the open one. Cycles while the book is not live are not counted.
+
+A live cycle only keeps its picture (``accumulate_cycle``: one append on the event loop); the sums
+are worked out when the column is finished (``ColumnBuilder.advance`` hands the closed column over,
+so the live listener finishes it on a worker thread), with the same float operations in the same
+order as adding each cycle as it came.
 """
 
 from __future__ import annotations
@@ -47,72 +52,106 @@ class FinishedColumn:
 
 @dataclass(slots=True)
 class SideSums:
-    """The open column's running sums of one side over bins first..first+len-1 (plain lists: a
-    cycle adds ~35 values a side, fewer operations in Python than numpy's per-call cost)."""
+    """The open column's running sums of one side over bins first..first+len-1 (float64)."""
 
     first: int
-    weighted: list[float]  # sum(weight_ms * qty)
-    weight: list[float]  # sum(weight_ms) of the cycles that observed the bin
-    peak: list[float]  # max qty (-1 where never observed)
-
-    @classmethod
-    def of(cls, bins: SideBins, weight_ms: int) -> SideSums:
-        return cls(
-            bins.first, [q * weight_ms for q in bins.qty], [float(weight_ms)] * len(bins.qty), list(bins.qty)
-        )
+    weighted: np.ndarray  # sum(weight_ms * qty)
+    weight: np.ndarray  # sum(weight_ms) of the cycles that observed the bin
+    peak: np.ndarray  # max qty (-1 where never observed)
 
     def cover(self, first: int, last: int) -> None:
         """Widen to bins first..last (new bins: never observed)."""
         below = max(0, self.first - first)
         above = max(0, last - (self.first + len(self.weight) - 1))
         if below or above:
-            self.weighted = [0.0] * below + self.weighted + [0.0] * above
-            self.weight = [0.0] * below + self.weight + [0.0] * above
-            self.peak = [-1.0] * below + self.peak + [-1.0] * above
+            self.weighted = np.pad(self.weighted, (below, above), constant_values=0.0)
+            self.weight = np.pad(self.weight, (below, above), constant_values=0.0)
+            self.peak = np.pad(self.peak, (below, above), constant_values=-1.0)
             self.first -= below
 
 
 @dataclass(slots=True)
 class OpenColumn:
+    """The column being filled. Live cycles' pictures wait in ``pending`` (appending one is all a
+    cycle costs) and are added to ``sides`` in bulk: when the column is finished, or a few at a time
+    once more than ``MAX_PENDING`` wait (a long column)."""
+
     t: int
     live_cycles: int = 0
     sides: dict[str, SideSums | None] = field(default_factory=lambda: {"bid": None, "ask": None})
+    pending: list[tuple[int, BookPicture]] = field(default_factory=list)  # (weight_ms, picture)
 
 
-def _add_side(sums: SideSums | None, bins: SideBins, weight_ms: int) -> SideSums | None:
-    if not bins.qty:
-        return sums
-    if sums is None:
-        return SideSums.of(bins, weight_ms)
-    sums.cover(bins.first, bins.last)
-    at = slice(bins.first - sums.first, bins.first - sums.first + len(bins.qty))
-    qty = bins.qty
-    sums.weighted[at] = [w + q * weight_ms for w, q in zip(sums.weighted[at], qty, strict=True)]
-    sums.weight[at] = [w + weight_ms for w in sums.weight[at]]
-    sums.peak[at] = [q if q > p else p for p, q in zip(sums.peak[at], qty, strict=True)]
+MAX_PENDING = 120  # pictures (2 minutes at the defaults): a column of up to 2 minutes is summed once
+
+
+def _add_run(sums: SideSums | None, first: int, qty: np.ndarray, weights: np.ndarray) -> SideSums:
+    """Add consecutive cycles that observed the same bins (``qty[i]``: cycle i's quantities, weighing
+    ``weights[i]`` ms) in their order: the same float operations, in the same order, as adding them
+    one at a time (``ufunc.accumulate`` is sequential: r[i] = r[i-1] op a[i])."""
+    weighted, weight = qty * weights[:, None], np.broadcast_to(weights[:, None], qty.shape)
+    if sums is None:  # the side's first observation starts the sums
+        sums = SideSums(first, weighted[0].copy(), weight[0].copy(), qty[0].copy())
+        weighted, weight, qty = weighted[1:], weight[1:], qty[1:]
+        if not len(qty):
+            return sums
+    sums.cover(first, first + qty.shape[1] - 1)
+    at = slice(first - sums.first, first - sums.first + qty.shape[1])
+    # no NaN can reach here (quantities are bounded plain decimals): max is "q if q > p else p"
+    sums.weighted[at] = np.add.accumulate(np.vstack((sums.weighted[at], weighted)), axis=0)[-1]
+    sums.weight[at] = np.add.accumulate(np.vstack((sums.weight[at], weight)), axis=0)[-1]
+    sums.peak[at] = np.maximum.accumulate(np.vstack((sums.peak[at], qty)), axis=0)[-1]
     return sums
+
+
+def _add_side(sums: SideSums | None, cycles: list[tuple[int, SideBins]]) -> SideSums | None:
+    """Add one side of ``cycles`` (oldest first), runs of cycles with the same bins at once."""
+    start = 0
+    cycles = [(weight_ms, bins) for weight_ms, bins in cycles if bins.qty]
+    while start < len(cycles):
+        first, count = cycles[start][1].first, len(cycles[start][1].qty)
+        end = start + 1
+        while end < len(cycles) and cycles[end][1].first == first and len(cycles[end][1].qty) == count:
+            end += 1
+        run = cycles[start:end]
+        qty = np.array([bins.qty for _, bins in run], dtype=np.float64)
+        weights = np.array([weight_ms for weight_ms, _ in run], dtype=np.float64)
+        sums = _add_run(sums, first, qty, weights)
+        start = end
+    return sums
+
+
+def fold_pending(column: OpenColumn, count: int | None = None) -> None:
+    """Add the oldest ``count`` (None: all) waiting pictures to the column's sums (in place)."""
+    taken = column.pending[:count] if count is not None else column.pending
+    column.pending = column.pending[len(taken) :]
+    column.sides["bid"] = _add_side(column.sides["bid"], [(w, p.bid) for w, p in taken])
+    column.sides["ask"] = _add_side(column.sides["ask"], [(w, p.ask) for w, p in taken])
 
 
 def accumulate_cycle(column: OpenColumn, picture: BookPicture, weight_ms: int) -> None:
     """Add one live cycle's picture to the open column (in place)."""
-    column.sides["bid"] = _add_side(column.sides["bid"], picture.bid, weight_ms)
-    column.sides["ask"] = _add_side(column.sides["ask"], picture.ask, weight_ms)
+    column.pending.append((weight_ms, picture))
     column.live_cycles += 1
+    if len(column.pending) > MAX_PENDING:
+        fold_pending(column, 1)
 
 
 def _finish_side(sums: SideSums | None) -> SideColumn:
     if sums is None:
         return EMPTY_SIDE
-    weight = np.array(sums.weight)
+    weight = sums.weight
     observed = weight > 0
     with np.errstate(invalid="ignore", divide="ignore"):
-        mean = np.where(observed, np.array(sums.weighted) / weight, np.nan)
-    peak = np.where(observed, np.array(sums.peak), np.nan)
+        mean = np.where(observed, sums.weighted / weight, np.nan)
+    peak = np.where(observed, sums.peak, np.nan)
     return SideColumn(sums.first, mean.astype(np.float32), peak.astype(np.float32))
 
 
 def finish_column(column: OpenColumn) -> FinishedColumn:
-    """The finished column: time-weighted means and maxima per bin (see the module docstring)."""
+    """The finished column: time-weighted means and maxima per bin (see the module docstring). Adds
+    the pictures still waiting to ``column`` first."""
+    fold_pending(column)
     return FinishedColumn(
         t=column.t,
         live_cycles=column.live_cycles,
@@ -132,18 +171,24 @@ class ColumnBuilder:
     def cycle(self, now_ms: int, picture: BookPicture | None) -> FinishedColumn | None:
         """Count one cycle (``picture`` None: the book was not live). Returns the column this cycle
         finished, if any (a column with no live cycle is never finished: there is nothing in it)."""
+        closed = self.advance(now_ms, picture)
+        return finish_column(closed) if closed is not None else None
+
+    def advance(self, now_ms: int, picture: BookPicture | None) -> OpenColumn | None:
+        """``cycle`` without the finishing: returns the column this cycle closed, for the caller to
+        ``finish_column`` (anywhere: nothing else refers to it any more)."""
         t = column_start(now_ms, self.params.column_s)
-        finished = None
+        closed = None
         if self.open is not None and self.open.t != t:
             if self.open.live_cycles:
-                finished = finish_column(self.open)
+                closed = self.open
             self.open = None
         if picture is None:
             self.previous_live_ms = None
-            return finished
+            return closed
         weight = cycle_weight_ms(now_ms, self.previous_live_ms, self.params.publish_interval_ms)
         self.previous_live_ms = now_ms
         if self.open is None:
             self.open = OpenColumn(t)
         accumulate_cycle(self.open, picture, weight)
-        return finished
+        return closed

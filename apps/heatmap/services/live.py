@@ -3,9 +3,11 @@
 Plugged into the streamer as a ``StreamListener``. Per cycle:
 1. while the book is live, bring the binned book up to this cycle's view: the diff events logged
    since the last cycle (synchronously, before any await; the book mutates once we await), or, the
-   first time and after a resync, the whole book read once and binned on a worker thread;
+   first time, after a resync and when the band has moved far from where it was binned, the book
+   around the band read once and binned on a worker thread (``BinnedBook``'s window); when the band
+   moves past the window, the levels of the bins it needs are read from the view and added;
 2. the bins this cycle observes (``trusted_bins``) go into the open column (``ColumnBuilder``);
-   a cycle that falls in a new column finishes the previous one;
+   a cycle that falls in a new column closes the previous one, finished on a worker thread;
 3. push the depth profile (kind "depth") every live cycle and keep it as the symbol's latest (one
    row, written on a worker thread every DEPTH_WRITE_EVERY_MS: the overlay snapshot's profile is at
    most that old, the pushes are every cycle); when the book stops being live, push and keep the last
@@ -25,14 +27,13 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, TypeVar
 
-from apps.book.domain.events import Side
 from apps.book.services.cycle import DeltaSink, PublishCycle
 from apps.core.sync_threads import in_sync_thread
-from apps.heatmap.domain.binned_book import BinnedBook, BookPicture
-from apps.heatmap.domain.columns import ColumnBuilder, FinishedColumn
-from apps.heatmap.domain.grid import HeatmapParams, trusted_bins
+from apps.heatmap.domain.binned_book import BinnedBook, BookPicture, window_around, window_levels
+from apps.heatmap.domain.columns import ColumnBuilder, OpenColumn, finish_column
+from apps.heatmap.domain.grid import BookSpans, HeatmapParams, trusted_bins
 from apps.heatmap.domain.packing import StoredRow, stored_row
-from apps.heatmap.presentation import column_overlay, depth_overlay, heatmap_document
+from apps.heatmap.presentation import DepthOverlay, column_overlay, heatmap_document
 from apps.heatmap.services import store
 
 log = logging.getLogger("apps.heatmap.live")
@@ -40,7 +41,6 @@ log = logging.getLogger("apps.heatmap.live")
 LIVE_STATUS = "live"
 MAX_UNWRITTEN_COLUMNS = 60  # kept for the next write while the database fails
 DEPTH_WRITE_EVERY_MS = 5000  # the stored depth profile (the snapshot's) is at most this old
-_ZERO, _INFINITY = Decimal(0), Decimal("Infinity")
 T = TypeVar("T")
 
 
@@ -52,8 +52,8 @@ class HeatmapTimings:
     accumulate_ms: float = 0.0
     push_ms: float = 0.0
     loop_ms: float = 0.0
-    writes: int = 0  # level writes followed this cycle
-    rebuilt: bool = False  # the whole book was read and binned (first cycle, after a resync)
+    writes: int = 0  # level writes logged since the last cycle (followed or outside the window)
+    rebuilt: bool = False  # the book was read and binned afresh (first cycle, after a resync, ...)
 
 
 class HeatmapListener:
@@ -83,6 +83,9 @@ class HeatmapListener:
         self.columns_written = 0
         self.write_failures = 0
         self.last_depth: dict[str, Any] | None = None
+        self._overlay = DepthOverlay(self.params.bin_size)
+        self._spans_key: tuple[Any, Any, Any] | None = None  # (best bid, best ask, trusted window)
+        self._spans: BookSpans | None = None
         self._unwritten: deque[StoredRow] = deque(maxlen=MAX_UNWRITTEN_COLUMNS)
         self._next_prune_ms: int | None = None
         self._depth_written_ms: int | None = None
@@ -112,12 +115,12 @@ class HeatmapListener:
         if cycle.status == LIVE_STATUS and cycle.book is not None:
             picture = await self._picture(cycle.book, timings)
         mark = time.perf_counter()
-        finished = self.builder.cycle(cycle.now_ms, picture)
+        closed = self.builder.advance(cycle.now_ms, picture)
         timings.accumulate_ms = (time.perf_counter() - mark) * 1000
         mark, waited = time.perf_counter(), self._waited_ms
         await self._depth(cycle.now_ms, picture)
-        if finished is not None:
-            await self._store(finished)
+        if closed is not None:
+            await self._store(closed)
         timings.push_ms = (time.perf_counter() - mark) * 1000 - (self._waited_ms - waited)
         timings.loop_ms = (time.perf_counter() - started) * 1000 - self._waited_ms
         self.timings = timings
@@ -130,31 +133,47 @@ class HeatmapListener:
         if bid is None or ask is None or bid[0] >= ask[0]:
             return None  # no mid to centre the band on: not counted
         started = time.perf_counter()
-        events = view.changes_since(self.binned.cursor) if self.binned is not None else None
-        if self.binned is not None and events is not None:
-            timings.writes = self.binned.follow(events, view.change_cursor())
+        spans = self._spans_of(bid[0], ask[0], view.trusted_window)
+        binned = self.binned
+        events = view.changes_since(binned.cursor) if binned is not None else None
+        writes = None
+        if binned is not None and events is not None:
+            writes = binned.catch_up(events, view.change_cursor(), spans, view.levels_between)
+        if binned is not None and writes is not None:
+            timings.writes = writes
         else:
             try:
-                await self._rebuild(view, timings)
+                binned = await self._rebuild(view, spans, timings)
             except Exception as exc:  # the next live cycle tries again; this one is not counted
                 self.binned = None
-                log.warning("heatmap: binning the whole book failed reason=%r", exc)
+                log.warning("heatmap: binning the book failed reason=%r", exc)
                 return None
-        assert self.binned is not None
-        picture = self.binned.picture(trusted_bins(bid[0], ask[0], view.trusted_window, self.params))
+        picture = binned.picture(spans)
         timings.follow_ms = (time.perf_counter() - started) * 1000 - self._waited_ms
         return picture
 
-    async def _rebuild(self, view: Any, timings: HeatmapTimings) -> None:
-        """Read the whole book now (before any await) and bin it on a worker thread; it is then as of
-        this view, whatever the book does meanwhile (the next cycle follows the log from there)."""
-        bids = view.levels_between(Side.BID, _ZERO, _INFINITY)
-        asks = view.levels_between(Side.ASK, _ZERO, _INFINITY)
+    def _spans_of(self, bid: Decimal, ask: Decimal, window: Any) -> BookSpans:
+        """``trusted_bins``, worked out again only when the touch or the trusted window moved."""
+        key = (bid, ask, window)
+        if self._spans is None or key != self._spans_key:
+            self._spans_key, self._spans = key, trusted_bins(bid, ask, window, self.params)
+        return self._spans
+
+    async def _rebuild(self, view: Any, spans: BookSpans, timings: HeatmapTimings) -> BinnedBook:
+        """Read the book around the band now (before any await) and bin it on a worker thread; it is
+        then as of this view, whatever the book does meanwhile (the next cycle follows the log from
+        there)."""
+        window = window_around(spans)
+        size = self.params.bin_size
+        bids, asks = window_levels(view.levels_between, window, size)
         cursor = view.change_cursor()
+        self.binned = None
         build = in_sync_thread(BinnedBook.from_levels)
-        self.binned = await self._off_loop(build(bids, asks, self.params.bin_size, cursor))
+        binned = await self._off_loop(build(bids, asks, size, cursor, window))
+        self.binned = binned
         timings.rebuilt = True
-        log.info("heatmap: binned the whole book (%d levels)", self.binned.level_count)
+        log.info("heatmap: binned the book around the band (%d levels)", binned.level_count)
+        return binned
 
     async def _off_loop(self, awaitable: Awaitable[T]) -> T:
         """Await work done elsewhere (thread, database), keeping it out of loop_ms."""
@@ -167,9 +186,9 @@ class HeatmapListener:
     async def _depth(self, now_ms: int, picture: BookPicture | None) -> None:
         """Push and keep the depth profile; once with live=false when the book stops being live."""
         if picture is not None:
-            profile = depth_overlay(picture, self.params.bin_size, now_ms, live=True)
+            profile = self._overlay.of(picture, now_ms, live=True)
         elif self.last_depth is not None and self.last_depth["live"]:
-            profile = {**self.last_depth, "live": False}
+            profile = self._overlay.greyed(self.last_depth)
         else:
             return
         self.last_depth = profile
@@ -183,25 +202,27 @@ class HeatmapListener:
         except Exception as exc:
             log.warning("heatmap depth write failed reason=%r", exc)
 
-    async def _store(self, column: FinishedColumn) -> None:
-        """Write the finished column (and any the database refused before), then push it."""
-        self._unwritten.append(stored_row(column))
-        rows = list(self._unwritten)
+    async def _store(self, closed: OpenColumn) -> None:
+        """Finish the closed column (worker thread), write it (and any the database refused before),
+        then push it."""
         params = self.params
+        finish = in_sync_thread(_finished_column)
+        t, row, overlay = await self._off_loop(finish(closed, params.bin_size))
+        self._unwritten.append(row)
+        rows = list(self._unwritten)
         try:
             await self._off_loop(
                 in_sync_thread(store.write_columns)(self.symbol, params.bin_size, params.column_s, rows)
             )
         except Exception as exc:
             self.write_failures += 1
-            log.warning("heatmap column t=%d not written yet reason=%r", column.t, exc)
+            log.warning("heatmap column t=%d not written yet reason=%r", t, exc)
         else:
             self._unwritten.clear()
             self.columns_written += len(rows)
-        document = heatmap_document(
-            self.symbol, params.bin_size, params.column_s, [column_overlay(column, params.bin_size)]
+        await self._send(
+            "heatmap", heatmap_document(self.symbol, params.bin_size, params.column_s, [overlay])
         )
-        await self._send("heatmap", document)
 
     async def _send(self, kind: str, data: Any) -> None:
         if self.broadcaster is not None:
@@ -222,3 +243,9 @@ class HeatmapListener:
         self._next_prune_ms = (
             now_ms if result is not None and not result.finished else now_ms + self.prune_every_ms
         )
+
+
+def _finished_column(closed: OpenColumn, bin_size: Decimal) -> tuple[int, StoredRow, dict[str, Any]]:
+    """A closed column finished: its start, its stored row and its overlay (on a worker thread)."""
+    column = finish_column(closed)
+    return column.t, stored_row(column), column_overlay(column, bin_size)
