@@ -18,6 +18,7 @@ import { PERCENTILE, selectKth } from "./heatmap-scale.js";
 export const EDGE_MARGIN_S = 10;
 export const FETCH_MARGIN = 0.5; // fetch half a view more on each side: a short pan needs nothing
 export const MAX_SUBS = 4000;
+export const MAX_SLOTS = 6000; // a page panned across days keeps at most this many cells
 export const MAX_IMAGE_PIXELS = 8_000_000;
 
 function side(from, qty, max, binSize) {
@@ -161,8 +162,50 @@ export class HeatmapData {
       this.restTo = Math.max(this.restTo, to);
     }
     for (const raw of answer.columns || []) this.slots.set(raw.t, parseColumn(raw, this.binSize));
+    this._trimSlots(from);
     this.version += 1;
     return true;
+  }
+
+  /** Over MAX_SLOTS: the cells at the far end from the newest request are dropped (and no longer
+   * count as held). */
+  _trimSlots(from) {
+    const excess = this.slots.size - MAX_SLOTS;
+    if (excess <= 0) return;
+    const keys = [...this.slots.keys()].sort((a, b) => a - b);
+    const extendedLeft = from <= this.restFrom;
+    const drop = extendedLeft ? keys.slice(keys.length - excess) : keys.slice(0, excess);
+    for (const t of drop) this.slots.delete(t);
+    if (extendedLeft) this.restTo = Math.min(this.restTo, drop[0] - 1);
+    else this.restFrom = Math.max(this.restFrom, drop[drop.length - 1] + this.resolution);
+  }
+
+  /**
+   * Periods that ended (EDGE_MARGIN_S before `nowS`) and are wholly held as columns right after the
+   * slots become slots themselves, and their columns are dropped: a page left open for days holds
+   * the current period's columns only, not every column pushed since it opened.
+   */
+  promote(nowS) {
+    const R = this.resolution;
+    if (R === null || this.restTo === null || this.tailFrom === null || this.tailFrom > this.restTo + 1) return 0;
+    const edge = Math.floor((nowS - EDGE_MARGIN_S) / R) * R;
+    if (edge <= this.restTo + 1) return 0;
+    const groups = new Map();
+    for (const [t, column] of this.subs) {
+      if (t >= edge) continue;
+      const slot = this.slotOf(t);
+      if (slot > this.restTo) {
+        if (!groups.has(slot)) groups.set(slot, []);
+        groups.get(slot).push(column);
+      }
+      this.subs.delete(t);
+    }
+    for (const [slot, group] of groups) this.slots.set(slot, aggregateColumns(group, slot));
+    this.restTo = edge - 1;
+    this.tailFrom = Math.max(this.tailFrom, edge);
+    this._trimSlots(this.restTo);
+    this.version += 1;
+    return groups.size;
   }
 
   /** Columns at HEATMAP_COLUMN_S (the tail answer, a push); `from` set: complete from there on. */

@@ -12,7 +12,7 @@ import { HeatmapData, gridScale, planFetch } from "./heatmap-data.js";
 import { HeatmapPrimitive } from "./heatmap-primitive.js";
 import { chooseResolution, formatQty, formatSpan, rampCss } from "./heatmap-scale.js";
 import { DepthProfilePrimitive } from "./depth-profile.js";
-import { MARK_KEY, ZoneHistoryPrimitive, endsZones, liveLayerZones } from "./zone-history.js";
+import { ENDED_STATUSES, MARK_KEY, ZoneHistoryPrimitive, endsZones, liveLayerZones } from "./zone-history.js";
 
 const VIEW_DEBOUNCE_MS = 250;
 const HISTORY_DEBOUNCE_MS = 1000;
@@ -302,6 +302,7 @@ export class LiquidityMemory {
     if (message.kind === "heatmap") {
       if (data.resolution_s !== this.config.columnS) return;
       this.data.addSubs(data.columns || []);
+      this.data.promote(Date.now() / 1000);
       this.counts.pushedColumns += (data.columns || []).length;
       this.heat.refresh();
     } else if (message.kind === "depth") {
@@ -312,17 +313,22 @@ export class LiquidityMemory {
     }
   }
 
-  /** A full state (a snapshot or a poll). `resync`: pushes may have been missed meanwhile. */
+  /** A full state (a snapshot or a poll). `resync`: pushes may have been missed meanwhile (at most
+   * once a column the newest columns are asked for again; the history when a zone ended meanwhile). */
   onState(state, resync) {
     if (state && "depth" in state) this.depth.setDepth(state.depth);
     if (!resync) return;
     const now = Date.now();
+    const ended = (state && state.zones ? state.zones : [])
+      .some((z) => ENDED_STATUSES.includes(z.status) && !this.historyIds.has(z.id));
     if (now - this._lastTailReset >= this.config.columnS * 1000) {
       this._lastTailReset = now;
       this.data.invalidateTail();
       this.pump();
+      this.scheduleHistory();
+    } else if (ended) {
+      this.scheduleHistory();
     }
-    this.scheduleHistory();
   }
 
   /** Each render of the page: the headline's liveness and the Zones switch. */

@@ -272,3 +272,34 @@ test("zone history: a distinct end mark per reason; the live layer leaves out wh
   assert.equal(endsZones({ added: [], changed: [], removed: ["x"] }), true);
   assert.deepEqual(historySpan({ first_seen_ts_ms: 10_000, ended_ts_ms: 70_000 }), { from: 10, to: 70 });
 });
+
+test("a page left open keeps the current period's columns only: ended periods become cells", () => {
+  const data = new HeatmapData({ columnS: 60, binSize: BS });
+  data.setResolution(300);
+  data.addSlots({ resolution_s: 300, columns: [] }, 0, 899); // the slots up to the edge at 900
+  data.addSubs([], 900); // the tail: complete from 900
+  for (let t = 900; t < 2400; t += 60) data.addSubs([raw(t, 60, 100, [t / 60], 101, [1])]);
+  assert.equal(data.subs.size, 25);
+  const before = data.columns().map((c) => [c.t, c.cycles, c.bid.mean[0]]);
+  assert.equal(data.promote(2410 + EDGE_MARGIN_S), 5); // 900, 1200, ... 2100 ended
+  assert.deepEqual([data.restTo, data.tailFrom, data.subs.size], [2399, 2400, 0]);
+  assert.deepEqual(data.columns().map((c) => [c.t, c.cycles, c.bid.mean[0]]), before); // the same cells
+  assert.equal(data.promote(2410 + EDGE_MARGIN_S), 0);
+  // a lost push (resync): nothing is promoted until the tail is asked for again
+  data.invalidateTail();
+  for (let t = 2400; t < 2700; t += 60) data.addSubs([raw(t, 60, 100, [1], 101, [1])]);
+  assert.equal(data.promote(2710 + EDGE_MARGIN_S), 0);
+});
+
+test("a page panned across days keeps at most MAX_SLOTS cells, the far end dropped", async () => {
+  const { MAX_SLOTS } = await import("../../../static/chart/heatmap-data.js");
+  const data = new HeatmapData({ columnS: 60, binSize: BS });
+  data.setResolution(60);
+  const answer = (from, n) => ({ resolution_s: 60, columns: Array.from({ length: n }, (_, i) => raw(from + i * 60, 1, 100, [1], 101, [1])) });
+  data.addSlots(answer(600_000, 4000), 600_000, 600_000 + 4000 * 60 - 1);
+  data.addSlots(answer(600_000 - 3000 * 60, 3000), 600_000 - 3000 * 60, 599_999); // panned left
+  assert.equal(data.slots.size, MAX_SLOTS);
+  assert.equal(data.restFrom, 600_000 - 3000 * 60);
+  assert.equal(data.restTo, 600_000 - 3000 * 60 + MAX_SLOTS * 60 - 1); // the newest end was dropped
+  assert.ok(Math.max(...data.slots.keys()) <= data.restTo);
+});
