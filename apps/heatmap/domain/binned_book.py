@@ -71,6 +71,8 @@ class Window:
 
 
 EVERYWHERE = Window()
+_ZERO = Decimal(0)
+_NO_LOW, _NO_HIGH = Decimal("-Infinity"), Decimal("Infinity")
 MIN_MARGIN_BINS = 2
 RECENTRE_MARGINS = 6  # the window is rebuilt once it holds this many margins more than the band
 
@@ -89,18 +91,16 @@ def window_around(spans: BookSpans) -> Window:
     return Window(min(bid.first, bid.last) - margin, max(ask.first, ask.last) + margin)
 
 
-def window_levels(read: LevelReader, window: Window, bin_size: Decimal) -> tuple[list[Level], list[Level]]:
+def window_levels(
+    read: LevelReader, window: Window, bin_size: Decimal
+) -> tuple[Sequence[Level], Sequence[Level]]:
     """The book's levels within ``window`` (bids, asks), for ``BinnedBook.from_levels``."""
-    low = _ZERO if window.bid_from is None else window.bid_from * bin_size
+    low = _ZERO if window.bid_from is None else max(window.bid_from * bin_size, _ZERO)
     high = _NO_HIGH if window.ask_to is None else (window.ask_to + 1) * bin_size
-    asks = list(read(Side.ASK, _ZERO, high))
-    if asks and asks[-1][0] == high:  # (followed: below ``high``)
-        asks.pop()
-    return list(read(Side.BID, max(low, _ZERO), _NO_HIGH)), asks
-
-
-_ZERO = Decimal(0)
-_NO_LOW, _NO_HIGH = Decimal("-Infinity"), Decimal("Infinity")
+    asks = read(Side.ASK, _ZERO, high)
+    if asks and asks[-1][0] == high:  # followed: below ``high``
+        asks = asks[:-1]
+    return read(Side.BID, low, _NO_HIGH), asks
 
 
 class _Bin:
