@@ -11,7 +11,7 @@ import pytest
 from apps.heatmap.domain.aggregate import aggregate_columns
 from apps.heatmap.domain.binned_book import BookPicture, SideBins
 from apps.heatmap.domain.columns import ColumnBuilder, FinishedColumn, SideColumn
-from apps.heatmap.domain.grid import HeatmapParams
+from apps.heatmap.domain.grid import HeatmapParams, column_start, cycle_weight_ms
 from apps.heatmap.domain.packing import ColumnRows, stored_row
 
 PARAMS = HeatmapParams(column_s=60, publish_interval_ms=1000)
@@ -166,3 +166,61 @@ def test_aggregation_agrees_with_a_plain_reference(resolution):
         assert seen.keys() == expected.keys()
         for k, (m, p) in expected.items():
             assert seen[k][0] == pytest.approx(m, rel=1e-6) and seen[k][1] == pytest.approx(p, rel=1e-6)
+
+
+def sequential_sums(cycles: list[tuple[int, SideBins]]) -> tuple[int, list[list[float]]] | None:
+    """The column rule applied one cycle at a time, in plain Python floats: from the lowest bin
+    observed, per bin [sum(weight x qty), sum(weight), largest qty] ([0, 0, -1]: never observed)."""
+    sums: dict[int, list[float]] = {}
+    for weight_ms, bins in cycles:
+        for i, qty in enumerate(bins.qty):
+            entry = sums.setdefault(bins.first + i, [0.0, 0.0, -1.0])
+            entry[0] += qty * weight_ms
+            entry[1] += weight_ms
+            entry[2] = qty if qty > entry[2] else entry[2]
+    if not sums:
+        return None
+    first, last = min(sums), max(sums)
+    return first, [sums.get(k, [0.0, 0.0, -1.0]) for k in range(first, last + 1)]
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_a_column_equals_adding_its_cycles_one_at_a_time(seed):
+    """Pictures wait in the open column and are summed in bulk (at the end, or a few at a time in a
+    long column): bit for bit what adding each cycle as it came gives."""
+    rng = np.random.default_rng(seed)
+    params = HeatmapParams(column_s=[10, 60, 300][seed % 3], publish_interval_ms=[250, 1000][seed % 2])
+    builder = ColumnBuilder(params)
+    now, previous, open_t, checked = T0_MS, None, None, 0
+    cycles: dict[str, list[tuple[int, SideBins]]] = {"bid": [], "ask": []}
+    bid_first, ask_first, width = 100, 140, 30
+    for _ in range(1500):
+        now += int(rng.choice([250, 1000, 1000, 3000]))
+        if rng.random() < 0.05:  # the band moves, or narrows
+            bid_first, ask_first = bid_first + int(rng.integers(-2, 3)), ask_first + int(rng.integers(-2, 3))
+            width = max(0, width + int(rng.integers(-2, 3)))
+        picture = None
+        if rng.random() > 0.05:  # live
+            quantities = np.round(rng.uniform(0, 50, 2 * width), int(rng.integers(0, 9))).tolist()
+            picture = pic(bid_first, quantities[:width], ask_first, quantities[width:])
+        column = builder.open
+        finished = builder.cycle(now, picture)
+        t = column_start(now, params.column_s)
+        if open_t is not None and t != open_t:  # this cycle closed (and finished) ``column``
+            assert (finished is not None) == any(cycles.values())
+            for side in ("bid", "ask") if finished is not None and column is not None else ():
+                expected, sums = sequential_sums(cycles[side]), column.sides[side]
+                assert (expected is None) == (sums is None)
+                if expected is not None and sums is not None:
+                    first, rows = expected
+                    assert sums.first == first
+                    assert [list(r) for r in zip(sums.weighted, sums.weight, sums.peak, strict=True)] == rows
+                checked += 1
+            cycles = {"bid": [], "ask": []}
+        open_t = t
+        if picture is not None:
+            weight = cycle_weight_ms(now, previous, params.publish_interval_ms)
+            cycles["bid"].append((weight, picture.bid))
+            cycles["ask"].append((weight, picture.ask))
+        previous = now if picture is not None else None
+    assert checked > 0
