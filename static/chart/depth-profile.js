@@ -3,6 +3,8 @@
 // largest bin's), aligned with the price axis, updated by every `depth` push; grey when the
 // profile is not live (the push says so, or the page's headline is not live).
 
+import { BitmapPrimitive } from "./bitmap-primitive.js";
+
 export const PROFILE_MIN_PX = 36;
 export const PROFILE_MAX_PX = 110;
 export const PROFILE_SHARE = 0.1; // of the pane's width
@@ -45,64 +47,13 @@ export function profileGrey(depth, headlineLive) {
   return !headlineLive || !depth || depth.live !== true;
 }
 
-class DepthRenderer {
-  constructor(primitive) {
-    this._p = primitive;
-  }
-
-  draw() {}
-
-  drawBackground(target) {
-    const p = this._p;
-    target.useBitmapCoordinateSpace((scope) => {
-      p.painted = p.paint(scope);
-    });
-  }
-}
-
-class DepthPaneView {
-  constructor(primitive) {
-    this._renderer = new DepthRenderer(primitive);
-  }
-
-  zOrder() {
-    return "normal";
-  }
-
-  renderer() {
-    return this._renderer;
-  }
-}
-
-export class DepthProfilePrimitive {
+export class DepthProfilePrimitive extends BitmapPrimitive {
   constructor() {
+    super("normal");
     this.depth = null;
     this.headlineLive = false;
     this.visible = true;
     this.painted = { bars: [], width: 0, height: 0, profileWidth: 0, grey: true, max: 0 };
-    this._views = [new DepthPaneView(this)];
-    this._series = null;
-    this._requestUpdate = null;
-  }
-
-  attached({ series, requestUpdate }) {
-    this._series = series;
-    this._requestUpdate = requestUpdate;
-  }
-
-  detached() {
-    this._series = null;
-    this._requestUpdate = null;
-  }
-
-  paneViews() {
-    return this._views;
-  }
-
-  updateAllViews() {}
-
-  requestUpdate() {
-    if (this._requestUpdate) this._requestUpdate();
   }
 
   setDepth(depth) {

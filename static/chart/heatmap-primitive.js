@@ -9,6 +9,7 @@
 
 import { buildImage, cellGrid, cellSides, cellTotal, columnAt } from "./heatmap-data.js";
 import { intensity, rampLut } from "./heatmap-scale.js";
+import { BitmapPrimitive } from "./bitmap-primitive.js";
 
 const LUT = rampLut(256);
 const STATS_KEPT = 600;
@@ -37,42 +38,9 @@ function pushStat(list, value) {
   if (list.length > STATS_KEPT) list.splice(0, list.length - STATS_KEPT);
 }
 
-class HeatmapRenderer {
-  constructor(primitive) {
-    this._p = primitive;
-  }
-
-  draw() {}
-
-  drawBackground(target) {
-    const p = this._p;
-    const started = performance.now();
-    target.useBitmapCoordinateSpace((scope) => {
-      const painted = p.paint(scope);
-      painted.ms = performance.now() - started;
-      p.painted = painted;
-      if (painted.drawn) pushStat(p.stats.drawMs, painted.ms);
-      p.drawCount += 1;
-    });
-  }
-}
-
-class HeatmapPaneView {
-  constructor(primitive) {
-    this._renderer = new HeatmapRenderer(primitive);
-  }
-
-  zOrder() {
-    return "bottom";
-  }
-
-  renderer() {
-    return this._renderer;
-  }
-}
-
-export class HeatmapPrimitive {
+export class HeatmapPrimitive extends BitmapPrimitive {
   constructor(data, mapper) {
+    super("bottom");
     this.data = data;
     this.mapper = mapper;
     this.visible = true;
@@ -85,32 +53,15 @@ export class HeatmapPrimitive {
     this.painted = { drawn: false };
     this.drawCount = 0;
     this.stats = { drawMs: [], buildMs: [] };
-    this._views = [new HeatmapPaneView(this)];
-    this._chart = null;
-    this._series = null;
-    this._requestUpdate = null;
   }
 
-  attached({ chart, series, requestUpdate }) {
-    this._chart = chart;
-    this._series = series;
-    this._requestUpdate = requestUpdate;
-  }
-
-  detached() {
-    this._chart = null;
-    this._series = null;
-    this._requestUpdate = null;
-  }
-
-  paneViews() {
-    return this._views;
-  }
-
-  updateAllViews() {}
-
-  requestUpdate() {
-    if (this._requestUpdate) this._requestUpdate();
+  drawScope(scope) {
+    const started = performance.now();
+    const painted = this.paint(scope);
+    painted.ms = performance.now() - started;
+    this.painted = painted;
+    if (painted.drawn) pushStat(this.stats.drawMs, painted.ms);
+    this.drawCount += 1;
   }
 
   setVisible(visible) {

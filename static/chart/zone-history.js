@@ -6,6 +6,8 @@
 // A zone the history holds is drawn only here: the live layer (overlay-primitive.js) keeps the
 // zones that are live, and ended ones the history does not know yet.
 
+import { BitmapPrimitive } from "./bitmap-primitive.js";
+
 export const ENDED_STATUSES = ["broken", "pulled", "merged"];
 export const HISTORY_MIN_HEIGHT_PX = 6;
 export const HISTORY_MIN_WIDTH_PX = 3;
@@ -48,35 +50,6 @@ export function historySpan(zone) {
   return { from, to: Math.max(from, ended / 1000) };
 }
 
-class HistoryRenderer {
-  constructor(primitive) {
-    this._p = primitive;
-  }
-
-  draw() {}
-
-  drawBackground(target) {
-    const p = this._p;
-    target.useBitmapCoordinateSpace((scope) => {
-      p.painted = p.paint(scope);
-    });
-  }
-}
-
-class HistoryPaneView {
-  constructor(primitive) {
-    this._renderer = new HistoryRenderer(primitive);
-  }
-
-  zOrder() {
-    return "normal";
-  }
-
-  renderer() {
-    return this._renderer;
-  }
-}
-
 function drawMark(ctx, kind, x, y, r, lineWidth) {
   ctx.beginPath();
   if (kind === "cross") {
@@ -96,38 +69,13 @@ function drawMark(ctx, kind, x, y, r, lineWidth) {
   ctx.stroke();
 }
 
-export class ZoneHistoryPrimitive {
+export class ZoneHistoryPrimitive extends BitmapPrimitive {
   constructor(mapper) {
+    super("normal");
     this.mapper = mapper;
     this.zones = [];
     this.visible = true;
     this.painted = { bands: [], width: 0, height: 0 };
-    this._views = [new HistoryPaneView(this)];
-    this._chart = null;
-    this._series = null;
-    this._requestUpdate = null;
-  }
-
-  attached({ chart, series, requestUpdate }) {
-    this._chart = chart;
-    this._series = series;
-    this._requestUpdate = requestUpdate;
-  }
-
-  detached() {
-    this._chart = null;
-    this._series = null;
-    this._requestUpdate = null;
-  }
-
-  paneViews() {
-    return this._views;
-  }
-
-  updateAllViews() {}
-
-  requestUpdate() {
-    if (this._requestUpdate) this._requestUpdate();
   }
 
   setZones(zones) {

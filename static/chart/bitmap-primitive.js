@@ -1,0 +1,67 @@
+// The series-primitive plumbing the page's canvas layers share (heatmap, depth profile, zone
+// history): one pane view at a z-order whose renderer draws in bitmap coordinates behind the
+// series' own drawing, and the attach/detach/requestUpdate contract of Lightweight Charts 4.1.
+// A layer extends BitmapPrimitive and implements paint(scope) -> what it painted; drawScope(scope)
+// may be overridden to time or count the paint.
+
+class BitmapRenderer {
+  constructor(primitive) {
+    this._p = primitive;
+  }
+
+  draw() {}
+
+  drawBackground(target) {
+    target.useBitmapCoordinateSpace((scope) => this._p.drawScope(scope));
+  }
+}
+
+class BitmapPaneView {
+  constructor(primitive, zOrder) {
+    this._renderer = new BitmapRenderer(primitive);
+    this._zOrder = zOrder;
+  }
+
+  zOrder() {
+    return this._zOrder;
+  }
+
+  renderer() {
+    return this._renderer;
+  }
+}
+
+export class BitmapPrimitive {
+  constructor(zOrder) {
+    this._views = [new BitmapPaneView(this, zOrder)];
+    this._chart = null;
+    this._series = null;
+    this._requestUpdate = null;
+  }
+
+  attached({ chart, series, requestUpdate }) {
+    this._chart = chart;
+    this._series = series;
+    this._requestUpdate = requestUpdate;
+  }
+
+  detached() {
+    this._chart = null;
+    this._series = null;
+    this._requestUpdate = null;
+  }
+
+  paneViews() {
+    return this._views;
+  }
+
+  updateAllViews() {}
+
+  requestUpdate() {
+    if (this._requestUpdate) this._requestUpdate();
+  }
+
+  drawScope(scope) {
+    this.painted = this.paint(scope);
+  }
+}
