@@ -349,6 +349,13 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "OB_RUN_DELAY_S", "5", _int_between(0, 3600), "Seconds after a candle closes before the hourly run"
     ),
+    # reactions
+    Setting(
+        "REACTION_RETENTION_D",
+        "365",
+        _number_between(0, 3650),
+        "Days an order block's reaction (what liquidity and price did after its first touch) is kept",
+    ),
     # web
     Setting("RENDER_TOUCHED", "true", _bool, "Draw touched order blocks (styled differently)"),
     Setting(
@@ -461,6 +468,7 @@ class Config:
     ob_warmup_bars: int
     candle_gap_max_h: int
     ob_run_delay_s: int
+    reaction_retention_d: float
     render_touched: bool
     ob_display_atr: float
     ob_display_max: int

@@ -1,7 +1,7 @@
 """Composition root of the streaming side: builds the one streamer with its adapters.
 
 `build_streamer` wires the pure book/sync core to the DB publisher, the channel-layer
-broadcaster and the zone / order-block / heatmap / intraday-candle listeners; the collaborators are
+broadcaster and the zone / order-block / heatmap / intraday-candle / reaction listeners; the collaborators are
 passed in (the streamer's REST client, which carries the shared weight budget, goes to the candle
 listeners for their backfills). `run_streamer` runs it until stopped.
 """
@@ -23,6 +23,7 @@ from apps.heatmap.services.live import HeatmapListener
 from apps.orderblocks.services.intraday import IntradayCandleListener
 from apps.orderblocks.services.live import OrderBlockListener
 from apps.overlays.broadcast import OverlayBroadcaster
+from apps.reactions.services.live import ReactionListener
 from apps.zones.services.live import ZoneCycleListener
 
 log = logging.getLogger("apps.live.runtime")
@@ -59,13 +60,17 @@ def build_streamer(config: Any, *, with_listeners: bool = True, **overrides: Any
     rest = BinanceRestClient.with_budget_from(settings.rest_url, settings)
     listeners: list[StreamListener] = []
     zones: ZoneCycleListener | None = None
+    reactions: ReactionListener | None = None
     if with_listeners:
         zones = ZoneCycleListener(config, broadcaster)
+        # after the zone listener: a reaction reads the zone set of the same cycle
+        reactions = ReactionListener(config, broadcaster, zones=zones.tracker.current)
         listeners = [
             zones,
             OrderBlockListener(config, broadcaster, rest_client=rest),
             HeatmapListener(config, broadcaster),
             IntradayCandleListener(config, broadcaster, rest_client=rest),
+            reactions,
         ]
     streamer = OrderBookStreamer(
         settings,
@@ -78,6 +83,8 @@ def build_streamer(config: Any, *, with_listeners: bool = True, **overrides: Any
     )
     if zones is not None:
         streamer.health_sections["zones"] = zones.health  # state, cycles, failures, last error
+    if reactions is not None:
+        streamer.health_sections["reactions"] = reactions.health  # pending, recorded, failures
     return streamer
 
 
