@@ -8,8 +8,15 @@ stores it with the periodic heartbeat.
 from __future__ import annotations
 
 from dataclasses import replace
+from decimal import Decimal
 
 from apps.reactions.domain.reaction import Reaction, duration_label, utc_text
+
+
+def plain(value: Decimal) -> str:
+    """87000.50000000 -> 87000.5 (the log's numbers)."""
+    text = format(value, "f")
+    return text.rstrip("0").rstrip(".") if "." in text else text
 
 
 def is_significant(before: Reaction | None, after: Reaction) -> bool:
@@ -20,16 +27,16 @@ def describe_change(before: Reaction | None, after: Reaction) -> str:
     """One line: what is new in ``after`` compared with ``before`` (None: a new reaction)."""
     if before is None:
         touch = after.snapshots[0]
-        qty = "unknown" if touch is None or touch.qty is None else f"{touch.qty}"
+        qty = "unknown" if touch is None or touch.qty is None else plain(touch.qty)
         backed = {True: "yes", False: "no", None: "unknown"}[after.backing.backed]
         return (
-            f"touched at {after.touch_price} ({utc_text(after.touch_ts_ms)}); liquidity in "
-            f"{after.range_low}-{after.range_high}: {qty}; backed: {backed}"
+            f"touched at {plain(after.touch_price)} ({utc_text(after.touch_ts_ms)}); liquidity in "
+            f"{plain(after.range_low)}-{plain(after.range_high)}: {qty}; backed: {backed}"
         )
     parts = []
     for offset, old, new in zip((0, *after.offsets_ms), before.snapshots, after.snapshots, strict=True):
         if old is None and new is not None:
-            value = "missed" if new.taken_ms is None else ("unknown" if new.qty is None else f"{new.qty}")
+            value = "missed" if new.taken_ms is None else ("unknown" if new.qty is None else plain(new.qty))
             parts.append(f"{duration_label(offset) if offset else 'touch'} liquidity {value}")
     seen = {z.zone_id: z.event for z in before.zones}
     parts += [f"zone {z.zone_id} {z.event}" for z in after.zones if seen.get(z.zone_id) != z.event]
