@@ -150,7 +150,7 @@ async def test_a_touch_is_recorded_stored_and_pushed_then_its_snapshots_and_outc
 
 @pytest.mark.asyncio
 async def test_a_closed_candle_beyond_the_zone_invalidates_it():
-    listener, inbox, market = await start()
+    listener, _, market = await start()
     await listener.on_cycle(market.cycle(T0 + 200, (T0, "86090")))
     kline = Kline(
         "BTCEUR", "1h", T0 + 1_000 - 3_600_000, D("86100"), D("86150"), D("85900"), D("85950"), D(1), True
