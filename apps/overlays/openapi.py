@@ -12,6 +12,7 @@ from apps.json_http.query_params import MAX_TIME_S
 from apps.orderblocks.domain.timeframes import DEFAULT_TIMEFRAME, TIMEFRAMES
 from apps.orderblocks.models import OB_STATUSES
 from apps.overlays.openapi_liquidity import liquidity_paths, liquidity_schemas
+from apps.overlays.openapi_reactions import reaction_paths, reaction_schemas
 from apps.zones.models import ZONE_STATUSES
 
 STREAM_STATUSES = ("live", "connecting", "syncing", "resyncing", "backoff", "stale")
@@ -238,6 +239,7 @@ def _schemas() -> dict[str, Any]:
             "maxItems": 2,
         },
         **liquidity_schemas(),
+        **reaction_schemas(),
     }
 
 
@@ -522,7 +524,7 @@ def openapi_document(symbol: str, api_max_limit: int, heatmap_column_s: int = 60
     """The full OpenAPI 3.1 document for this deployment's symbol, limit cap and heatmap column."""
     liquidity = {
         path: _get(spec["summary"], spec["description"], spec["parameters"], _json(*spec["ok"]))
-        for path, spec in liquidity_paths(heatmap_column_s).items()
+        for path, spec in {**liquidity_paths(heatmap_column_s), **reaction_paths()}.items()
     }
     paths: dict[str, Any] = {
         **_candle_paths(api_max_limit),

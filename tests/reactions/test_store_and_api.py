@@ -216,3 +216,27 @@ def test_stats_count_and_rate_outcomes_by_direction_and_backing_with_their_sampl
     empty = Client().get("/api/reactions/stats", {"to": 1}).json()
     assert empty["reactions"] == 0 and empty["horizons"]["24h"]["all"]["n"] == 0
     assert empty["horizons"]["24h"]["all"]["held_rate"] is None
+
+
+def test_the_answers_match_the_published_schema():
+    import jsonschema_rs
+
+    from apps.overlays.openapi import openapi_document
+
+    document = openapi_document("BTCEUR", 5000)
+
+    def validate(path: str, body: dict) -> None:
+        schema = document["paths"][path]["get"]["responses"]["200"]["content"]["application/json"]["schema"]
+        jsonschema_rs.Draft202012Validator({**schema, "components": document["components"]}).validate(body)
+
+    store.save_reactions(
+        [lived(), _made("e", "bearish", None, ("invalidated", "unknown", "unknown"), "unknown")],
+        watched_until_ms=T0,
+    )
+    listing = Client().get("/api/reactions").json()
+    assert len(listing["reactions"]) == 2
+    validate("/api/reactions", listing)
+    validate("/api/reactions/stats", Client().get("/api/reactions/stats").json())
+    broken = {**listing, "reactions": [{**listing["reactions"][0], "state": "maybe"}]}
+    with pytest.raises(jsonschema_rs.ValidationError):
+        validate("/api/reactions", broken)  # the check is not vacuous
