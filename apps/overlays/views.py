@@ -56,6 +56,7 @@ def chart_page(request: HttpRequest) -> HttpResponse:
         "initialStatus": selectors.stream_status(config.symbol),
     }
     page_config["memory"] = memory_page_config(config)
+    page_config["reactions"] = {"api": "/api/reactions", "statsApi": "/api/reactions/stats"}
     response = render(
         request,
         "overlays/chart.html",

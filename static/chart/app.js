@@ -15,7 +15,8 @@ import { SCORE_CAP, formatScore, nearbyBlocks } from "./display.js";
 import { asOfText, headline } from "./headline.js";
 import { HistoryLoader } from "./history.js";
 import { LiquidityMemory } from "./liquidity-memory.js";
-import { MIN_BAND_PX, MIN_HEIGHT_PX, OverlayPrimitive, colorOf } from "./overlay-primitive.js";
+import { MIN_BAND_PX, MIN_HEIGHT_PX, OverlayPrimitive, blockVisible, colorOf } from "./overlay-primitive.js";
+import { ReactionLayer } from "./reactions.js";
 import { OverlayStore } from "./store.js";
 import { TimeMapper } from "./timemap.js";
 import { TIMEFRAME_SECONDS, candleTimeframe, searchWithTimeframe, timeframeFromSearch } from "./timeframes.js";
@@ -73,6 +74,13 @@ const memory = new LiquidityMemory({
   onChange: () => render(),
 });
 primitive.labelInset = (width) => memory.labelInset(width);
+// order-block reactions: touch marks on the blocks drawn, and the stats panel (reactions.js)
+const reactions = new ReactionLayer({
+  series, mapper, config: config.reactions, base: config.symbol.slice(0, -quote.length || undefined),
+  panel: { root: document.getElementById("reaction-panel"), summary: document.getElementById("reaction-summary"),
+    body: document.getElementById("reaction-body") },
+  key: document.getElementById("reaction-key"),
+});
 const store = new OverlayStore();
 store.status = config.initialStatus || null; // the book's state as last published: shown before any push
 let lastBar = null;
@@ -207,13 +215,14 @@ chart.subscribeCrosshairMove((param) => {
   const bar = param.time !== undefined ? param.seriesData.get(series) : null;
   showBar(bar ? { time: param.time, ...bar } : lastBar);
   const item = param.point
-    ? primitive.itemAt(param.point.x, param.point.y) || memory.itemAt(param.point.x, param.point.y) : null;
+    ? reactions.itemAt(param.point.x, param.point.y) || primitive.itemAt(param.point.x, param.point.y)
+      || memory.itemAt(param.point.x, param.point.y) : null;
   if (!item) {
     tooltip.hidden = true;
     if (tooltip.dataset.id) tooltip.dataset.id = "";
     return;
   }
-  const own = memory.describe(item); // heatmap cells, depth bars, ended zones
+  const own = memory.describe(item) || reactions.describe(item); // heatmap cells, depth bars, ended zones, reactions
   const html = own ? own.html : tooltipHtml(item);
   tooltip.hidden = false;
   if (html !== shownTip.html) { // rebuilt and measured only when its text changes, not on every move
@@ -365,7 +374,9 @@ function updateHeadline() {
 function render() {
   updateHeadline();
   memory.render(current.live);
-  primitive.setData(shownBlocks(), memory.liveZones([...store.zones.values()]));
+  const blocks = shownBlocks();
+  primitive.setData(blocks, memory.liveZones([...store.zones.values()]));
+  reactions.setShownBlocks(blocks.filter((b) => blockVisible(b, layers)).map((b) => b.id));
   updatePriceLines();
   updateLegend();
 }
@@ -377,6 +388,7 @@ const transport = new LiveTransport({
     snapshot(message) {
       store.applySnapshot(message);
       memory.onState(message.state, transport.counts.snapshots > 1);
+      reactions.onState(transport.counts.snapshots > 1);
       noteBook(store.metrics);
       render();
       if (message.reason !== "connect" || transport.counts.snapshots > 1) refreshCandleTail().catch(() => {});
@@ -384,6 +396,7 @@ const transport = new LiveTransport({
     delta(message) {
       const verdict = store.acceptDelta(message);
       memory.onDelta(message, verdict);
+      reactions.onDelta(message, verdict);
       if (verdict === "applied" && message.kind === "metrics") noteBook(store.metrics);
       if (verdict === "candle") applyCandle(message.data);
       else if (verdict === "applied") render();
@@ -397,6 +410,7 @@ const transport = new LiveTransport({
       if (transport.mode === "live") return; // the socket came back meanwhile: its snapshot wins
       store.applyState(state);
       memory.onState(state, true);
+      reactions.onState(true);
       noteBook(store.metrics);
       render();
       await refreshCandleTail();
@@ -489,6 +503,7 @@ window.__chartDebug = {
 };
 
 memory.extendDebug(window.__chartDebug);
+reactions.extendDebug(window.__chartDebug);
 
 // --- start ---------------------------------------------------------------------------------------
 
@@ -503,6 +518,7 @@ async function start() {
     }
   }
   transport.start();
+  reactions.load();
   window.__chartDebug.ready = true;
 }
 
