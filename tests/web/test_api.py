@@ -249,6 +249,8 @@ def test_schema_documents_every_endpoint(client):
         "/api/zones",
         "/api/zones/history",
         "/api/heatmap",
+        "/api/reactions",
+        "/api/reactions/stats",
         "/api/overlays",
         "/api/metrics",
         "/api/book",
