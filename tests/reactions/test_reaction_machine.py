@@ -218,3 +218,20 @@ def test_closing_as_unknown_keeps_every_decided_step():
     r = close_unknown(run.reaction, "a test")
     assert r.snapshots[0] == run.reaction.snapshots[0] and r.reason == "a test"
     assert resume_after_restart(r, TOUCH + 99 * HOUR_MS, 0) is r  # closed ones stay as they are
+
+
+def test_each_change_is_described_in_one_log_line():
+    from apps.reactions.domain.changes import describe_change, is_significant
+
+    run = Run()
+    run.zones = [bid_zone("86000", "86050"), bid_zone("86100", "86150", "candidate", zone_id="blip")]
+    touched(run)
+    first = run.reaction
+    assert describe_change(None, first).startswith("touched at 86080 (")
+    assert "liquidity in 85950-86150: 50; backed: yes" in describe_change(None, first)
+    run.zones = [bid_zone("86000", "86050")]
+    run.cycle(TOUCH + MIN_MS, (TOUCH + MIN_MS - 1, "86130"))
+    after = run.reaction
+    assert describe_change(first, after) == "1m liquidity 50; zone blip dropped (left the range or merged)"
+    moved = replace(after, extreme_price=D("86140"))
+    assert not is_significant(after, moved) and is_significant(None, moved)

@@ -40,6 +40,8 @@ def describe_change(before: Reaction | None, after: Reaction) -> str:
             parts.append(f"{duration_label(offset) if offset else 'touch'} liquidity {value}")
     seen = {z.zone_id: z.event for z in before.zones}
     parts += [f"zone {z.zone_id} {z.event}" for z in after.zones if seen.get(z.zone_id) != z.event]
+    kept = {z.zone_id for z in after.zones}
+    parts += [f"zone {zone_id} dropped (left the range or merged)" for zone_id in seen if zone_id not in kept]
     if before.moved_away_ts_ms is None and after.moved_away_ts_ms is not None:
         parts.append(f"moved 1 ATR away at {utc_text(after.moved_away_ts_ms)}")
     if before.invalidated_ts_ms != after.invalidated_ts_ms and after.invalidated_ts_ms is not None:
