@@ -210,3 +210,28 @@ async def test_a_touch_while_the_book_is_not_live_has_unknown_liquidity_then_sna
     market.status = "live"
     await listener.on_cycle(market.cycle(T0 + 1_500))
     assert (await stored())["liquidity"][1]["qty"] == "50"
+
+
+@pytest.mark.asyncio
+async def test_a_block_with_a_stored_reaction_is_never_recorded_again_even_if_the_restore_failed_once(
+    monkeypatch,
+):
+    listener, _, market = await start()
+    await listener.on_cycle(market.cycle(T0 + 200, (T0, "86090")))
+    first = await stored()
+    real = store.load_restored
+    calls = iter([True])
+
+    def flaky(symbol):
+        if next(calls, False):
+            raise OperationalError("database is locked")
+        return real(symbol)
+
+    monkeypatch.setattr(store, "load_restored", flaky)
+    again = ReactionListener(load_config({}), None, **SHORT)
+    await again.on_cycle(market.cycle(T0 + 60_000))  # the read back fails: watches nothing yet
+    assert again.health()["watched_blocks"] == 0
+    await again.on_cycle(market.cycle(T0 + 61_000, (T0 + 60_500, "86300")))  # read back, then the blocks
+    await again.on_cycle(market.cycle(T0 + 62_000, (T0 + 61_500, "86050")))  # in the zone again
+    assert again.health()["recorded"] == 0 and again.health()["watched_blocks"] == 0
+    assert (await stored())["touch_ts_ms"] == first["touch_ts_ms"] == T0

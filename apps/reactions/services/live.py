@@ -144,7 +144,7 @@ class ReactionListener:
         self.loop_ms_max = max(self.loop_ms_max, self.loop_ms)
         if not self._restored:
             changes += await self._restore(now)
-        if now >= self._next["refresh"]:
+        if self._restored and now >= self._next["refresh"]:  # never before it knows which blocks reacted
             self._next["refresh"] = now + self.refresh_ms
             changes += await self._refresh()
         await self._store(changes, now)
