@@ -104,7 +104,6 @@ class ZoneCycleListener:
         self._restored = False
         self._replace_all = True  # the first write makes the stored set equal the tracker's
         self._next_prune_ms: int | None = None
-        self._busy = False
         self._waited_ms = 0.0
 
     # -- StreamListener ------------------------------------------------------------------------
@@ -112,17 +111,11 @@ class ZoneCycleListener:
         return None
 
     async def on_cycle(self, cycle: CycleLike) -> None:
-        if self._busy:  # only if a caller runs cycles concurrently: never interleave two
-            log.warning("zone cycle skipped at ts_ms=%d reason=previous cycle still running", cycle.now_ms)
-            return
-        self._busy = True
         try:
             await self._cycle(cycle)
         except Exception as exc:
             await self._failed(cycle.now_ms, exc)
             raise
-        finally:
-            self._busy = False
 
     def health(self) -> dict[str, Any]:
         """/api/health's "zones" section: whether zones are computed and why, and how cycles went."""
