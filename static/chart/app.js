@@ -129,7 +129,36 @@ const legend = {
   counts: document.getElementById("legend-counts"),
 };
 
-let shownOhlc = null; // the legend's text as last set: the crosshair moves far more often than it changes
+const OHLC_KEYS = ["open", "high", "low", "close"];
+let shownOhlc = null; // the legend's bar as last shown: the crosshair moves far more often than it changes
+let ohlcCells = null; // its nodes, made once: a move changes their texts (no HTML parsed, no nodes made)
+
+function ohlcNodes() {
+  if (ohlcCells && ohlcCells.time.parentNode === legend.ohlc) return ohlcCells;
+  legend.ohlc.textContent = "";
+  const span = (className) => {
+    const node = document.createElement("span");
+    node.className = className;
+    node.textContent = "";
+    legend.ohlc.append(node, " ");
+    return node;
+  };
+  const time = span("muted");
+  const values = OHLC_KEYS.map((key) => {
+    span("muted").textContent = key[0].toUpperCase();
+    return span("");
+  });
+  ohlcCells = { time, values };
+  return ohlcCells;
+}
+
+function setText(node, text) {
+  if (node.firstChild && node.firstChild.nodeType === Node.TEXT_NODE && node.childNodes.length === 1) {
+    if (node.firstChild.data !== text) node.firstChild.data = text;
+  } else {
+    node.textContent = text;
+  }
+}
 
 function showBar(bar) {
   if (!bar) {
@@ -138,14 +167,16 @@ function showBar(bar) {
     return;
   }
   const cls = bar.close >= bar.open ? "up" : "down";
-  const html =
-    `<span class="muted">${formatUtc(bar.time)}</span> ` +
-    ["open", "high", "low", "close"]
-      .map((k) => `<span class="muted">${k[0].toUpperCase()}</span> <span class="${cls}">${formatPrice(bar[k])}</span>`)
-      .join(" ");
-  if (html === shownOhlc) return;
-  legend.ohlc.innerHTML = html;
-  shownOhlc = html;
+  const texts = [formatUtc(bar.time), ...OHLC_KEYS.map((key) => formatPrice(bar[key]))];
+  const shown = `${cls} ${texts.join(" ")}`;
+  if (shown === shownOhlc && ohlcCells && ohlcCells.time.parentNode === legend.ohlc) return;
+  const cells = ohlcNodes();
+  setText(cells.time, texts[0]);
+  cells.values.forEach((node, i) => {
+    setText(node, texts[i + 1]);
+    if (node.className !== cls) node.className = cls;
+  });
+  shownOhlc = shown;
 }
 
 function bookTimeMs() {
