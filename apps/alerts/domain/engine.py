@@ -146,26 +146,17 @@ class AlertEngine:
 
     def on_status(self, status: str, now_ms: int) -> list[Alert]:
         if status == LIVE_STATUS:
-            alerts = []
-            if self._stale_alerted and self._not_live_since_ms is not None:
-                outage_s = (now_ms - self._not_live_since_ms) / 1000
-                text = f"{self.params.symbol}: order book live again after {outage_s:.0f} s"
-                details = {"not_live_since_ms": self._not_live_since_ms, "outage_s": round(outage_s, 3)}
-                alert = self._fire(Rule.BOOK_RECOVERED, BOOK_OBJECT, now_ms, text, details, cooldown=False)
-                alerts = [alert] if alert is not None else []
+            alert = self._recovered(now_ms) if self._stale_alerted else None
             self._not_live_since_ms = None
             self._stale_decided = self._stale_alerted = False
-            return alerts
+            return [alert] if alert is not None else []
         if self._not_live_since_ms is None:
             self._not_live_since_ms = now_ms
         since = self._not_live_since_ms
         if self._stale_decided or not book_not_live_too_long(since, now_ms, self.params.stale_s):
             return []
         self._stale_decided = True
-        down_s = (now_ms - since) / 1000
-        text = f"{self.params.symbol}: order book not live for {down_s:.0f} s (status: {status})"
-        details: dict[str, Any] = {"status": status, "not_live_since_ms": since, "stale_s": self.params.stale_s}
-        alert = self._fire(Rule.BOOK_STALE, BOOK_OBJECT, now_ms, text, details)
+        alert = self._stale(status, since, now_ms)
         self._stale_alerted = alert is not None
         return [alert] if alert is not None else []
 
@@ -227,6 +218,20 @@ class AlertEngine:
         )
         details = {"zone": zone_details(zone), "mid": decimal_text(mid), "distance_pct": f"{away:.4f}"}
         return self._fire(Rule.ZONE_CONFIRMED_NEAR_MID, zone.id, zone.ts_ms, text, details)
+
+    def _stale(self, status: str, since_ms: int, now_ms: int) -> Alert | None:
+        down_s = (now_ms - since_ms) / 1000
+        text = f"{self.params.symbol}: order book not live for {down_s:.0f} s (status: {status})"
+        details = {"status": status, "not_live_since_ms": since_ms, "stale_s": self.params.stale_s}
+        return self._fire(Rule.BOOK_STALE, BOOK_OBJECT, now_ms, text, details)
+
+    def _recovered(self, now_ms: int) -> Alert | None:
+        """The outage's stale alert went out: so does its end, whatever the cooldown."""
+        since_ms = self._not_live_since_ms if self._not_live_since_ms is not None else now_ms
+        outage_s = (now_ms - since_ms) / 1000
+        text = f"{self.params.symbol}: order book live again after {outage_s:.0f} s"
+        details = {"not_live_since_ms": since_ms, "outage_s": round(outage_s, 3)}
+        return self._fire(Rule.BOOK_RECOVERED, BOOK_OBJECT, now_ms, text, details, cooldown=False)
 
     def _fire(
         self,

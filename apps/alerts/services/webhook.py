@@ -76,6 +76,21 @@ def delivery_job(alert: Mapping[str, Any], attempts: int = 0) -> DeliveryJob:
     return DeliveryJob(alert["key"], body, attempts)
 
 
+class RedactedUrl(logging.Filter):
+    """Shows the webhook URL as scheme://host/... in httpx's own request log lines."""
+
+    def __init__(self, url: str) -> None:
+        super().__init__()
+        self.url = url.rstrip("/")
+        parsed = urlparse(url)
+        self.shown = f"{parsed.scheme}://{parsed.netloc}/..."
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple) and any(str(a).rstrip("/") == self.url for a in record.args):
+            record.args = tuple(self.shown if str(a).rstrip("/") == self.url else a for a in record.args)
+        return True
+
+
 class WebhookSender:
     def __init__(
         self,
@@ -113,6 +128,14 @@ class WebhookSender:
         if self._task is None or self._task.done():
             self._task = asyncio.create_task(self._run(), name="alert-webhook")
 
+    async def _run(self) -> None:
+        redact = RedactedUrl(self.settings.url)
+        logging.getLogger("httpx").addFilter(redact)
+        try:
+            await self._deliver_forever()
+        finally:
+            logging.getLogger("httpx").removeFilter(redact)
+
     def submit(self, alert: Mapping[str, Any]) -> None:
         """Queue one stored alert for delivery; returns at once."""
         key = alert["key"]
@@ -146,7 +169,7 @@ class WebhookSender:
             await asyncio.gather(self._task, return_exceptions=True)
 
     # -- the delivery task ---------------------------------------------------------------------
-    async def _run(self) -> None:
+    async def _deliver_forever(self) -> None:
         async with httpx.AsyncClient(timeout=self.settings.timeout_s) as client:
             await self._resume()
             while True:
