@@ -111,3 +111,24 @@ def test_open_deliveries_recent_firings_and_entered_blocks_are_read_back():
         ("orderblock_entered", "zone-3", alert(3).ts_ms),
     ]
     assert store.entered_blocks(SYMBOL, ["zone-3", "zone-9"], "orderblock_entered") == ["zone-3"]
+
+
+def test_the_answer_and_the_push_match_the_documented_schemas():
+    import jsonschema_rs
+
+    from apps.alerts.presentation import alert_overlay
+
+    store.insert_alerts([alert(1), alert(2, rule=Rule.BOOK_STALE)], Delivery.PENDING)
+    gave_up = AttemptOutcome(Delivery.GIVEN_UP, 8, "HTTP 500 (gave up after 8 attempts)")
+    store.record_attempt(alert(1).key, gave_up, NOW_MS)
+    document = Client().get("/api/schema").json()
+    components = {"components": document["components"]}
+    ok = document["paths"]["/api/alerts"]["get"]["responses"]["200"]["content"]["application/json"]["schema"]
+    body = Client().get("/api/alerts").json()
+    assert len(body["alerts"]) == 2
+    jsonschema_rs.validate({**components, **ok}, body)
+    push = {"type": "delta", "epoch": "e", "seq": 3, "kind": "alert", "data": alert_overlay(alert(3))}
+    jsonschema_rs.validate({**components, "$ref": "#/components/schemas/AlertPush"}, push)
+    wrong = {**push, "data": {**push["data"], "rule": "no_such_rule"}}
+    with pytest.raises(jsonschema_rs.ValidationError):
+        jsonschema_rs.validate({**components, "$ref": "#/components/schemas/AlertPush"}, wrong)
