@@ -10,4 +10,5 @@ urlpatterns = [
     path("api/", include("apps.zones.urls")),
     path("api/", include("apps.orderblocks.urls")),
     path("api/", include("apps.heatmap.urls")),
+    path("api/", include("apps.alerts.urls")),
 ]

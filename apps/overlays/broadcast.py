@@ -14,6 +14,7 @@ Message kinds and their ``data``:
 - ``status``       the stream status dict (as in /api/health "stream")
 - ``depth``        the depth profile: the cycle's book on the heatmap grid (apps.heatmap.presentation)
 - ``heatmap``      a finished heatmap column, as GET /api/heatmap with one column
+- ``alert``        one alert as it fired, as GET /api/alerts shows it (apps.alerts.presentation)
 Zone and block dicts are the chart-ready shapes from apps.zones.presentation /
 apps.orderblocks.presentation.
 """

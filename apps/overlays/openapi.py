@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from apps.alerts.openapi import alert_paths, alert_schemas
 from apps.json_http.query_params import MAX_TIME_S
 from apps.orderblocks.domain.timeframes import DEFAULT_TIMEFRAME, TIMEFRAMES
 from apps.orderblocks.models import OB_STATUSES
@@ -238,6 +239,7 @@ def _schemas() -> dict[str, Any]:
             "maxItems": 2,
         },
         **liquidity_schemas(),
+        **alert_schemas(),
     }
 
 
@@ -522,7 +524,7 @@ def openapi_document(symbol: str, api_max_limit: int, heatmap_column_s: int = 60
     """The full OpenAPI 3.1 document for this deployment's symbol, limit cap and heatmap column."""
     liquidity = {
         path: _get(spec["summary"], spec["description"], spec["parameters"], _json(*spec["ok"]))
-        for path, spec in liquidity_paths(heatmap_column_s).items()
+        for path, spec in {**liquidity_paths(heatmap_column_s), **alert_paths(api_max_limit)}.items()
     }
     paths: dict[str, Any] = {
         **_candle_paths(api_max_limit),
@@ -541,7 +543,8 @@ def openapi_document(symbol: str, api_max_limit: int, heatmap_column_s: int = 60
             "version": "1.0.0",
             "description": (
                 "Live liquidity zones from the Binance L2 book and 1h order blocks for one spot symbol. "
-                "Push: WebSocket /ws/overlays (snapshot, then deltas with epoch+seq). "
+                "Push: WebSocket /ws/overlays (snapshot, then deltas with epoch+seq; an alert as it "
+                "fires is delta kind 'alert', schema AlertPush). "
                 "Every bad query parameter returns 400 with a JSON body naming it; every other error "
                 'under /api/ is JSON too ({"error","detail"}), a request body over '
                 "MAX_REQUEST_BODY bytes 413."

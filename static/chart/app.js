@@ -1,6 +1,7 @@
 // The chart page: candles, order-block boxes, liquidity-zone bands, best bid/ask/mid lines,
 // legend, tooltip, layer toggles and the connection pill, kept live by LiveTransport.
 
+import { AlertCenter } from "./alerts.js";
 import {
   capitalise,
   escapeHtml,
@@ -401,6 +402,16 @@ function render() {
   updateLegend();
 }
 
+const alerts = new AlertCenter({
+  api: config.api.alerts,
+  list: document.getElementById("alerts-list"),
+  count: document.getElementById("alerts-count"),
+  toasts: document.getElementById("toasts"),
+  toggle: document.getElementById("alerts-toggle"),
+  panel: document.getElementById("alerts-panel"),
+  notify: document.getElementById("alerts-notify"),
+});
+
 const transport = new LiveTransport({
   wsUrl: `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}${config.wsPath}`,
   pollIntervalMs: config.pollIntervalMs,
@@ -410,12 +421,19 @@ const transport = new LiveTransport({
       memory.onState(message.state, transport.counts.snapshots > 1);
       noteBook(store.metrics);
       render();
-      if (message.reason !== "connect" || transport.counts.snapshots > 1) refreshCandleTail().catch(() => {});
+      if (message.reason !== "connect" || transport.counts.snapshots > 1) {
+        refreshCandleTail().catch(() => {});
+        alerts.catchUp(); // alerts pushed while this page missed messages
+      }
     },
     delta(message) {
       const verdict = store.acceptDelta(message);
       memory.onDelta(message, verdict);
       if (verdict === "applied" && message.kind === "metrics") noteBook(store.metrics);
+      if (verdict === "applied" && message.kind === "alert") {
+        alerts.onPush(message.data);
+        return verdict; // nothing on the chart changed
+      }
       if (verdict === "candle") applyCandle(message.data);
       else if (verdict === "applied") render();
       else if (verdict === "hole") store.awaitingSnapshot = transport.ws !== null;
@@ -430,6 +448,7 @@ const transport = new LiveTransport({
       memory.onState(state, true);
       noteBook(store.metrics);
       render();
+      alerts.catchUp(); // no pushes while polling: the list keeps up by REST
       await refreshCandleTail();
     },
     mode(mode) {
@@ -517,6 +536,14 @@ window.__chartDebug = {
   dropSocket(blockMs) {
     transport.dropSocket(blockMs);
   },
+  get alerts() {
+    return {
+      keys: alerts.alerts.map((a) => a.key),
+      toasted: alerts.toasted,
+      notified: alerts.notified,
+      loadError: alerts.loadError,
+    };
+  },
 };
 
 memory.extendDebug(window.__chartDebug);
@@ -533,6 +560,7 @@ async function start() {
       await new Promise((resolve) => setTimeout(resolve, 5000));
     }
   }
+  alerts.load(); // not awaited: a pushed alert that arrives first is merged with the list
   transport.start();
   window.__chartDebug.ready = true;
 }

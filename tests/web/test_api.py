@@ -249,6 +249,7 @@ def test_schema_documents_every_endpoint(client):
         "/api/zones",
         "/api/zones/history",
         "/api/heatmap",
+        "/api/alerts",
         "/api/overlays",
         "/api/metrics",
         "/api/book",
