@@ -8,7 +8,7 @@ from typing import Any
 from apps.alerts.domain.alert import Rule
 from apps.alerts.domain.delivery import Delivery
 from apps.alerts.views import DEFAULT_LIMIT
-from apps.json_http.query_params import MAX_TIME_S
+from apps.json_http.openapi_params import time_param
 
 _NULLABLE_INT = {"type": ["integer", "null"]}
 
@@ -87,16 +87,6 @@ def alert_schemas() -> dict[str, Any]:
     return {"Alert": alert_schema(), "AlertPush": alert_push_schema()}
 
 
-def _time_param(name: str, description: str) -> dict[str, Any]:
-    return {
-        "name": name,
-        "in": "query",
-        "required": False,
-        "description": description,
-        "schema": {"type": "integer", "minimum": 0, "maximum": MAX_TIME_S},
-    }
-
-
 def alert_paths(api_max_limit: int) -> dict[str, dict[str, Any]]:
     """{path: {summary, description, parameters, ok: (schema, description)}}, for openapi._get."""
     limit = {
@@ -129,8 +119,8 @@ def alert_paths(api_max_limit: int) -> dict[str, dict[str, Any]]:
             "'alert', schema AlertPush). Times are UTC seconds, inclusive; from after to is "
             "rejected with 400.",
             "parameters": [
-                _time_param("from", "Alerts at or after this time."),
-                _time_param("to", "Alerts at or before this time."),
+                time_param("from", "Alerts at or after this time."),
+                time_param("to", "Alerts at or before this time."),
                 limit,
             ],
             "ok": (answer, "Alerts, oldest first."),

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from apps.alerts.openapi import alert_paths, alert_schemas
-from apps.json_http.query_params import MAX_TIME_S
+from apps.json_http.openapi_params import time_param
 from apps.orderblocks.domain.timeframes import DEFAULT_TIMEFRAME, TIMEFRAMES
 from apps.orderblocks.models import OB_STATUSES
 from apps.overlays.openapi_liquidity import liquidity_paths, liquidity_schemas
@@ -25,16 +25,6 @@ def _ref(name: str) -> dict[str, str]:
 
 def _decimal(description: str) -> dict[str, Any]:
     return {"type": "string", "pattern": r"^-?[0-9]+(\.[0-9]+)?$", "description": description}
-
-
-def _time_param(name: str, description: str) -> dict[str, Any]:
-    return {
-        "name": name,
-        "in": "query",
-        "required": False,
-        "description": description,
-        "schema": {"type": "integer", "minimum": 0, "maximum": MAX_TIME_S},
-    }
 
 
 def _limit_param(default: int, cap: int, description: str) -> dict[str, Any]:
@@ -262,8 +252,8 @@ def _candle_paths(api_max_limit: int) -> dict[str, Any]:
                     "description": "Timeframe. Anything else is rejected with 400 naming `tf`.",
                     "schema": {"type": "string", "enum": list(TIMEFRAMES), "default": DEFAULT_TIMEFRAME},
                 },
-                _time_param("from", "First open time."),
-                _time_param("to", "Last open time."),
+                time_param("from", "First open time."),
+                time_param("to", "Last open time."),
                 _limit_param(1000, api_max_limit, "Maximum candles."),
             ],
             _json(
@@ -294,8 +284,8 @@ def _feature_paths(api_max_limit: int) -> dict[str, Any]:
             f"Order blocks whose life overlaps [from, to]. {RANGE_NOTE}",
             [
                 _status_param(OB_STATUSES, "blocks"),
-                _time_param("from", "Range start."),
-                _time_param("to", "Range end."),
+                time_param("from", "Range start."),
+                time_param("to", "Range end."),
                 _limit_param(1000, api_max_limit, "Maximum blocks (most recent)."),
             ],
             _json(
@@ -357,8 +347,8 @@ def _edge_paths(api_max_limit: int) -> dict[str, Any]:
             "Order-book metrics",
             f"One row per publication cycle (best bid/ask, spread, mid, imbalance). {RANGE_NOTE}",
             [
-                _time_param("from", "Range start."),
-                _time_param("to", "Range end."),
+                time_param("from", "Range start."),
+                time_param("to", "Range end."),
                 _limit_param(3600, api_max_limit, "Maximum rows."),
             ],
             _json(

@@ -21,45 +21,34 @@ from apps.alerts.services.live import AlertListener
 from apps.book.services.streamer import OrderBookStreamer
 from apps.core.framework_bypasses import ThrottledInMemoryChannelLayer
 from apps.orderblocks.models import OrderBlock
-from apps.overlays.broadcast import OverlayBroadcaster, group_name
+from apps.overlays.broadcast import OverlayBroadcaster
 from apps.simulator.server import BinanceSimulator
 from apps.zones.services.live import ZoneCycleListener
 from tests.alerts.receiver import WebhookReceiver
-from tests.book.streaming import StreamHarness, fast_settings
-from tests.zones.test_zones_against_simulator import ZoneWatch, wall_size
+from tests.book.streaming import StreamHarness, fast_settings, wall_size
+from tests.group_watch import GroupWatch, ZoneWatch
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.django_db(transaction=True), pytest.mark.slow]
 HOUR_MS = 3_600_000
 
 
-class AlertWatch:
+class AlertWatch(GroupWatch):
     """Every "alert" message pushed to the symbol's group."""
 
-    def __init__(self, layer: ThrottledInMemoryChannelLayer) -> None:
-        self.layer = layer
-        self.alerts: list[dict[str, Any]] = []
-        self.changed = asyncio.Condition()
+    kind = "alert"
 
-    async def run(self) -> None:
-        channel = await self.layer.new_channel()
-        await self.layer.group_add(group_name("BTCEUR"), channel)
-        while True:
-            message = await self.layer.receive(channel)
-            if message["kind"] == "alert":
-                self.alerts.append(message["data"])
-                async with self.changed:
-                    self.changed.notify_all()
+    def __init__(self, layer: ThrottledInMemoryChannelLayer) -> None:
+        super().__init__(layer)
+        self.alerts: list[dict[str, Any]] = []
+
+    def take(self, data: Any) -> None:
+        self.alerts.append(data)
 
     def of(self, rule: str) -> list[dict[str, Any]]:
         return [a for a in self.alerts if a["rule"] == rule]
 
-    async def until(self, rule: str, timeout: float) -> dict[str, Any]:
-        async def wait() -> dict[str, Any]:
-            async with self.changed:
-                await self.changed.wait_for(lambda: bool(self.of(rule)))
-            return self.of(rule)[0]
-
-        return await asyncio.wait_for(wait(), timeout)
+    async def first(self, rule: str, timeout: float) -> dict[str, Any]:
+        return await self.until(lambda: next(iter(self.of(rule)), None), timeout)
 
 
 def active_block_around(price: Decimal, now_ms: int) -> OrderBlock:
@@ -114,11 +103,11 @@ async def test_pulling_a_confirmed_wall_in_an_active_block_alerts_once_delivered
         try:
             await h.live()
             wall = sim.place_wall("bid", wall_price, wall_size(sim, "bid", wall_price))
-            confirmed = await zone_watch.until("bid", wall_price, "confirmed", timeout=30)
+            confirmed = await zone_watch.zone("bid", wall_price, "confirmed", timeout=30)
             assert alert_watch.of("zone_pulled_in_block") == []  # nothing while the wall stands
 
             sim.pull_wall(wall)
-            alert = await alert_watch.until("zone_pulled_in_block", timeout=15)
+            alert = await alert_watch.first("zone_pulled_in_block", timeout=15)
             assert alert["object_id"] == confirmed["id"]
             assert alert["details"]["blocks"][0]["id"] == f"BTCEUR:bullish:{block.created_ts_ms}"
             assert alert["details"]["zone"]["status"] == "pulled"
