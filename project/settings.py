@@ -29,6 +29,7 @@ INSTALLED_APPS = [
     "apps.orderblocks",
     "apps.heatmap",
     "apps.reactions",
+    "apps.alerts",
     "apps.overlays",
     "apps.simulator",
 ]

@@ -11,4 +11,5 @@ urlpatterns = [
     path("api/", include("apps.orderblocks.urls")),
     path("api/", include("apps.heatmap.urls")),
     path("api/", include("apps.reactions.urls")),
+    path("api/", include("apps.alerts.urls")),
 ]

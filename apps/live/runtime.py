@@ -1,7 +1,9 @@
 """Composition root of the streaming side: builds the one streamer with its adapters.
 
 `build_streamer` wires the pure book/sync core to the DB publisher, the channel-layer
-broadcaster and the zone / order-block / heatmap / intraday-candle / reaction listeners; the collaborators are
+broadcaster and the zone / order-block / heatmap / intraday-candle / alert / reaction listeners (the
+alert listener is handed the zone and order-block listeners, the reaction listener the zone set: they
+react to their results); the collaborators are
 passed in (the streamer's REST client, which carries the shared weight budget, goes to the candle
 listeners for their backfills). `run_streamer` runs it until stopped.
 """
@@ -11,6 +13,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from apps.alerts.services.live import AlertListener
 from apps.book.domain.metrics import BookView
 from apps.book.services.cycle import StreamListener
 from apps.book.services.publication import prune_metrics, write_publication
@@ -60,16 +63,21 @@ def build_streamer(config: Any, *, with_listeners: bool = True, **overrides: Any
     rest = BinanceRestClient.with_budget_from(settings.rest_url, settings)
     listeners: list[StreamListener] = []
     zones: ZoneCycleListener | None = None
+    alerts: AlertListener | None = None
     reactions: ReactionListener | None = None
     if with_listeners:
         zones = ZoneCycleListener(config, broadcaster)
+        orderblocks = OrderBlockListener(config, broadcaster, rest_client=rest)
+        # after zones in the cycle: it reads the zone listener's update of this same cycle
+        alerts = AlertListener(config, broadcaster, zones=zones, orderblocks=orderblocks)
         # after the zone listener: a reaction reads the zone set of the same cycle
         reactions = ReactionListener(config, broadcaster, zones=zones.tracker.current)
         listeners = [
             zones,
-            OrderBlockListener(config, broadcaster, rest_client=rest),
+            orderblocks,
             HeatmapListener(config, broadcaster),
             IntradayCandleListener(config, broadcaster, rest_client=rest),
+            alerts,
             reactions,
         ]
     streamer = OrderBookStreamer(
@@ -83,6 +91,8 @@ def build_streamer(config: Any, *, with_listeners: bool = True, **overrides: Any
     )
     if zones is not None:
         streamer.health_sections["zones"] = zones.health  # state, cycles, failures, last error
+    if alerts is not None:
+        streamer.health_sections["alerts"] = alerts.health  # fired, cooldown, webhook delivery
     if reactions is not None:
         streamer.health_sections["reactions"] = reactions.health  # pending, recorded, failures
     return streamer

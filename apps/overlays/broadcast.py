@@ -16,6 +16,7 @@ Message kinds and their ``data``:
 - ``heatmap``      a finished heatmap column, as GET /api/heatmap with one column
 - ``reaction``     a new or changed order-block reaction, as one item of GET /api/reactions
                    (apps.reactions.presentation); a reaction's extreme price alone moving is not pushed
+- ``alert``        one alert as it fired, as GET /api/alerts shows it (apps.alerts.presentation)
 Zone and block dicts are the chart-ready shapes from apps.zones.presentation /
 apps.orderblocks.presentation.
 """

@@ -47,7 +47,7 @@ def chart_page(request: HttpRequest) -> HttpResponse:
         "pollIntervalMs": POLL_INTERVAL_MS,
         "candleLimit": 1000,
         "wsPath": "/ws/overlays",
-        "api": {"candles": "/api/candles", "overlays": "/api/overlays"},
+        "api": {"candles": "/api/candles", "overlays": "/api/overlays", "alerts": "/api/alerts"},
         "staleAfterS": config.stale_after_s,
         "zoneDrawMinS": config.zone_draw_min_s,
         "obDisplayAtr": config.ob_display_atr,

@@ -1,6 +1,7 @@
 // The chart page: candles, order-block boxes, liquidity-zone bands, best bid/ask/mid lines,
 // legend, tooltip, layer toggles and the connection pill, kept live by LiveTransport.
 
+import { AlertCenter } from "./alerts.js";
 import {
   capitalise,
   escapeHtml,
@@ -137,7 +138,36 @@ const legend = {
   counts: document.getElementById("legend-counts"),
 };
 
-let shownOhlc = null; // the legend's text as last set: the crosshair moves far more often than it changes
+const OHLC_KEYS = ["open", "high", "low", "close"];
+let shownOhlc = null; // the legend's bar as last shown: the crosshair moves far more often than it changes
+let ohlcCells = null; // its nodes, made once: a move changes their texts (no HTML parsed, no nodes made)
+
+function ohlcNodes() {
+  if (ohlcCells && ohlcCells.time.parentNode === legend.ohlc) return ohlcCells;
+  legend.ohlc.textContent = "";
+  const span = (className) => {
+    const node = document.createElement("span");
+    node.className = className;
+    node.textContent = "";
+    legend.ohlc.append(node, " ");
+    return node;
+  };
+  const time = span("muted");
+  const values = OHLC_KEYS.map((key) => {
+    span("muted").textContent = key[0].toUpperCase();
+    return span("");
+  });
+  ohlcCells = { time, values };
+  return ohlcCells;
+}
+
+function setText(node, text) {
+  if (node.firstChild && node.firstChild.nodeType === Node.TEXT_NODE && node.childNodes.length === 1) {
+    if (node.firstChild.data !== text) node.firstChild.data = text;
+  } else {
+    node.textContent = text;
+  }
+}
 
 function showBar(bar) {
   if (!bar) {
@@ -146,14 +176,16 @@ function showBar(bar) {
     return;
   }
   const cls = bar.close >= bar.open ? "up" : "down";
-  const html =
-    `<span class="muted">${formatUtc(bar.time)}</span> ` +
-    ["open", "high", "low", "close"]
-      .map((k) => `<span class="muted">${k[0].toUpperCase()}</span> <span class="${cls}">${formatPrice(bar[k])}</span>`)
-      .join(" ");
-  if (html === shownOhlc) return;
-  legend.ohlc.innerHTML = html;
-  shownOhlc = html;
+  const texts = [formatUtc(bar.time), ...OHLC_KEYS.map((key) => formatPrice(bar[key]))];
+  const shown = `${cls} ${texts.join(" ")}`;
+  if (shown === shownOhlc && ohlcCells && ohlcCells.time.parentNode === legend.ohlc) return;
+  const cells = ohlcNodes();
+  setText(cells.time, texts[0]);
+  cells.values.forEach((node, i) => {
+    setText(node, texts[i + 1]);
+    if (node.className !== cls) node.className = cls;
+  });
+  shownOhlc = shown;
 }
 
 function bookTimeMs() {
@@ -381,6 +413,16 @@ function render() {
   updateLegend();
 }
 
+const alerts = new AlertCenter({
+  api: config.api.alerts,
+  list: document.getElementById("alerts-list"),
+  count: document.getElementById("alerts-count"),
+  toasts: document.getElementById("toasts"),
+  toggle: document.getElementById("alerts-toggle"),
+  panel: document.getElementById("alerts-panel"),
+  notify: document.getElementById("alerts-notify"),
+});
+
 const transport = new LiveTransport({
   wsUrl: `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}${config.wsPath}`,
   pollIntervalMs: config.pollIntervalMs,
@@ -391,13 +433,20 @@ const transport = new LiveTransport({
       reactions.onState(transport.counts.snapshots > 1);
       noteBook(store.metrics);
       render();
-      if (message.reason !== "connect" || transport.counts.snapshots > 1) refreshCandleTail().catch(() => {});
+      if (message.reason !== "connect" || transport.counts.snapshots > 1) {
+        refreshCandleTail().catch(() => {});
+        alerts.catchUp(); // alerts pushed while this page missed messages
+      }
     },
     delta(message) {
       const verdict = store.acceptDelta(message);
       memory.onDelta(message, verdict);
       reactions.onDelta(message, verdict);
       if (verdict === "applied" && message.kind === "metrics") noteBook(store.metrics);
+      if (verdict === "applied" && message.kind === "alert") {
+        alerts.onPush(message.data);
+        return verdict; // nothing on the chart changed
+      }
       if (verdict === "candle") applyCandle(message.data);
       else if (verdict === "applied") render();
       else if (verdict === "hole") store.awaitingSnapshot = transport.ws !== null;
@@ -413,6 +462,7 @@ const transport = new LiveTransport({
       reactions.onState(true);
       noteBook(store.metrics);
       render();
+      alerts.catchUp(); // no pushes while polling: the list keeps up by REST
       await refreshCandleTail();
     },
     mode(mode) {
@@ -500,6 +550,14 @@ window.__chartDebug = {
   dropSocket(blockMs) {
     transport.dropSocket(blockMs);
   },
+  get alerts() {
+    return {
+      keys: alerts.alerts.map((a) => a.key),
+      toasted: alerts.toasted,
+      notified: alerts.notified,
+      loadError: alerts.loadError,
+    };
+  },
 };
 
 memory.extendDebug(window.__chartDebug);
@@ -517,6 +575,7 @@ async function start() {
       await new Promise((resolve) => setTimeout(resolve, 5000));
     }
   }
+  alerts.load(); // not awaited: a pushed alert that arrives first is merged with the list
   transport.start();
   reactions.load();
   window.__chartDebug.ready = true;

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 from decimal import ROUND_DOWN, Decimal
 from typing import Any
 
@@ -20,45 +21,34 @@ from django.test import Client
 from apps.book.services.streamer import OrderBookStreamer
 from apps.core.framework_bypasses import ThrottledInMemoryChannelLayer
 from apps.orderblocks.models import OrderBlock
-from apps.overlays.broadcast import OverlayBroadcaster, group_name
+from apps.overlays.broadcast import OverlayBroadcaster
 from apps.reactions.services.live import ReactionListener
 from apps.simulator.server import BinanceSimulator
 from apps.zones.services.live import ZoneCycleListener
 from tests.book.streaming import StreamHarness, fast_settings
+from tests.group_watch import GroupWatch
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.django_db(transaction=True), pytest.mark.slow]
 CENT = Decimal("0.01")
 HOUR_MS = 3_600_000
 
 
-class ReactionWatch:
-    """Every `reaction` message pushed to the symbol's group, in order, with when it arrived."""
+class ReactionWatch(GroupWatch):
+    """Every `reaction` message pushed, in order, with when it arrived."""
+
+    kind = "reaction"
 
     def __init__(self, layer: ThrottledInMemoryChannelLayer) -> None:
-        self.layer = layer
+        super().__init__(layer)
         self.pushed: list[tuple[float, dict[str, Any]]] = []
-        self.changed = asyncio.Condition()
 
-    async def run(self) -> None:
-        channel = await self.layer.new_channel()
-        await self.layer.group_add(group_name("BTCEUR"), channel)
-        while True:
-            message = await self.layer.receive(channel)
-            if message["kind"] == "reaction":
-                self.pushed.append((time.time(), message["data"]))
-                async with self.changed:
-                    self.changed.notify_all()
+    def take(self, data: Any) -> None:
+        self.pushed.append((time.time(), data))
 
-    async def until(self, predicate, timeout: float) -> tuple[float, dict[str, Any]]:
-        async def wait() -> tuple[float, dict[str, Any]]:
-            async with self.changed:
-                while True:
-                    for arrived, data in self.pushed:
-                        if predicate(data):
-                            return arrived, data
-                    await self.changed.wait()
-
-        return await asyncio.wait_for(wait(), timeout)
+    async def first(
+        self, predicate: Callable[[dict[str, Any]], bool], timeout: float
+    ) -> tuple[float, dict[str, Any]]:
+        return await self.until(lambda: next((p for p in self.pushed if predicate(p[1])), None), timeout)
 
 
 def store_fresh_block(low: Decimal, high: Decimal, now_ms: int) -> str:
@@ -118,11 +108,11 @@ async def test_price_entering_a_block_with_a_wall_records_a_reaction_whose_first
             moved_at = time.time()
             # into the block, well above the wall
             sim.fast_move("down", (sim.mid - (mid - 110)).quantize(CENT, ROUND_DOWN))
-            arrived, touched = await watch.until(lambda r: r["block_id"] == block_id, timeout=10)
-            _, first = await watch.until(
+            arrived, touched = await watch.first(lambda r: r["block_id"] == block_id, timeout=10)
+            _, first = await watch.first(
                 lambda r: r["block_id"] == block_id and r["liquidity"][1]["taken_ms"] is not None, timeout=15
             )
-            _, window = await watch.until(
+            _, window = await watch.first(
                 lambda r: r["block_id"] == block_id and r["liquidity"][3]["taken_ms"] is not None, timeout=15
             )
             response = await sync_to_async(Client().get)("/api/reactions")

@@ -251,6 +251,7 @@ def test_schema_documents_every_endpoint(client):
         "/api/heatmap",
         "/api/reactions",
         "/api/reactions/stats",
+        "/api/alerts",
         "/api/overlays",
         "/api/metrics",
         "/api/book",

@@ -91,7 +91,6 @@ class ReactionListener:
         self._unsaved: dict[str, Reaction] = {}
         self._restored = False
         self._next = {"refresh": 0, "heartbeat": 0, "prune": 0}
-        self._busy = False
         self.cycles = self.recorded = self.skipped_late = 0
         self.write_failures = self.failures = 0
         self.last_error: dict[str, Any] | None = None
@@ -103,20 +102,12 @@ class ReactionListener:
             self._closes.append((kline.open_time_ms + HOUR_MS, kline.close))
 
     async def on_cycle(self, cycle: PublishCycle) -> None:
-        if self._busy:  # only if a caller runs cycles concurrently: never interleave two
-            log.warning(
-                "reaction cycle skipped at ts_ms=%d reason=previous cycle still running", cycle.now_ms
-            )
-            return
-        self._busy = True
         try:
             await self._cycle(cycle)
-        except Exception as exc:
+        except Exception as exc:  # counted here for /api/health, logged by the publication loop
             self.failures += 1
             self.last_error = {"text": f"{type(exc).__name__}: {exc}"[:300], "ts_ms": cycle.now_ms}
             raise
-        finally:
-            self._busy = False
 
     def health(self) -> dict[str, Any]:
         """/api/health's "reactions" section."""

@@ -1,11 +1,12 @@
 """The OpenAPI parts of order-block reactions (issue 17): GET /api/reactions and GET
-/api/reactions/stats, and the `reaction` push. Pure data, merged into the document by openapi.py."""
+/api/reactions/stats, and the `reaction` push. Pure data, merged into the document by
+apps/overlays/openapi.py."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from apps.json_http.query_params import MAX_TIME_S
+from apps.json_http.openapi_params import time_param
 from apps.reactions.domain.enums import DECIDED, Outcome, ReactionState, ZoneEvent
 
 _DECIMAL_PATTERN = r"^-?[0-9]+(\.[0-9]+)?$"
@@ -24,14 +25,8 @@ def _decimal(description: str, nullable: bool = False) -> dict[str, Any]:
 
 def _range_params() -> list[dict[str, Any]]:
     return [
-        {
-            "name": name,
-            "in": "query",
-            "required": False,
-            "description": what,
-            "schema": {"type": "integer", "minimum": 0, "maximum": MAX_TIME_S},
-        }
-        for name, what in (("from", "Touches from (UTC seconds)."), ("to", "Touches up to (UTC seconds)."))
+        time_param("from", "Touches from (UTC seconds)."),
+        time_param("to", "Touches up to (UTC seconds)."),
     ]
 
 
