@@ -193,14 +193,21 @@ function bookTimeMs() {
   return store.status && store.status.ts_ms ? Number(store.status.ts_ms) : null;
 }
 
+let shownBookHtml = null;
+
 function updateLegend() {
   const m = store.metrics;
   const asOf = current.live ? "" : ` · ${asOfText(bookTimeMs())}`;
-  legend.book.className = current.live ? "" : "frozen";
-  legend.book.innerHTML = m
+  const bookClass = current.live ? "" : "frozen";
+  setIfChanged(legend.book, "className", bookClass);
+  const bookHtml = m
     ? `<span class="bid">bid ${formatPrice(m.best_bid)}</span> <span class="ask">ask ${formatPrice(m.best_ask)}</span> ` +
       `<span class="muted">spread ${Number(m.spread).toFixed(2)} · imbalance ${Number(m.imbalance_topn).toFixed(2)}${escapeHtml(asOf)}</span>`
     : `<span class="muted">no book metrics yet</span>`;
+  if (bookHtml !== shownBookHtml) {
+    legend.book.innerHTML = bookHtml; // only when it reads differently: each set is a style and layout pass
+    shownBookHtml = bookHtml;
+  }
   let zones = 0;
   for (const z of store.zones.values()) if (z.status === "candidate" || z.status === "confirmed") zones += 1;
   let blocks = 0;
@@ -210,7 +217,8 @@ function updateLegend() {
   const paused = store.zoneState && !store.zoneState.computing ? ` · zones paused: ${store.zoneState.reason}` : "";
   const noun = zones === 1 ? "zone" : "zones";
   const what = current.live ? `${zones} live ${noun}` : `${zones} ${noun} ${asOfText(bookTimeMs())}`;
-  legend.counts.textContent = `${what} · ${blockText}${paused}`;
+  const counts = `${what} · ${blockText}${paused}`;
+  setIfChanged(legend.counts, "textContent", counts);
 }
 
 // --- tooltip -------------------------------------------------------------------------------------
@@ -387,6 +395,10 @@ function shownBlocks() {
 const pill = document.getElementById("pill");
 const transportBadge = document.getElementById("transport");
 
+function setIfChanged(element, property, value) {
+  if (element[property] !== value) element[property] = value;
+}
+
 function updateHeadline() {
   current = headline({
     serverReachable: transport.serverReachable,
@@ -395,11 +407,12 @@ function updateHeadline() {
     nowMs: Date.now(),
     staleAfterS: config.staleAfterS,
   });
-  pill.textContent = current.text;
   const book = store.status || {};
   const error = book.last_error ? `\nlast error: ${book.last_error.text}` : "";
-  pill.title = `The order book as the server last saw it${book.reason ? `: ${book.reason}` : ""}${error}`;
-  pill.className = `pill pill-${current.state}`;
+  // set only what reads differently: this runs every second and on every push
+  setIfChanged(pill, "textContent", current.text);
+  setIfChanged(pill, "title", `The order book as the server last saw it${book.reason ? `: ${book.reason}` : ""}${error}`);
+  setIfChanged(pill, "className", `pill pill-${current.state}`);
   primitive.setAsOf(current.live ? null : (bookTimeMs() ?? Date.now()) / 1000);
 }
 
