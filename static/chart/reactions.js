@@ -12,6 +12,7 @@
 //   vs not backed at the touch and by direction, each with its sample size n.
 // The pure rules (verdict, mark, rows, rates) are exported for tests/web/js.
 
+import { BitmapPrimitive } from "./bitmap-primitive.js";
 import { capitalise, escapeHtml, formatPrice, formatUtc } from "./format.js";
 
 export const MARK_RADIUS_PX = 5;
@@ -99,65 +100,18 @@ function drawMark(ctx, shape, x, y, r, lineWidth) {
   ctx.stroke();
 }
 
-class MarksRenderer {
-  constructor(primitive) {
-    this._p = primitive;
-  }
-
-  draw(target) {
-    target.useBitmapCoordinateSpace((scope) => {
-      this._p.painted = this._p.paint(scope);
-    });
-  }
-}
-
-class MarksPaneView {
-  constructor(primitive) {
-    this._renderer = new MarksRenderer(primitive);
-  }
-
-  zOrder() {
-    return "top"; // above the candles: a touch is on a wick
-  }
-
-  renderer() {
-    return this._renderer;
-  }
-}
-
 /** The touch marks: a series primitive drawn above the candles. */
-export class ReactionMarks {
+export class ReactionMarks extends BitmapPrimitive {
   constructor(mapper) {
+    super("top"); // above the candles: a touch is on a wick
     this.mapper = mapper;
     this.reactions = [];
     this.painted = { marks: [], width: 0, height: 0 };
-    this._views = [new MarksPaneView(this)];
-    this._chart = null;
-    this._series = null;
-    this._requestUpdate = null;
   }
-
-  attached({ chart, series, requestUpdate }) {
-    this._chart = chart;
-    this._series = series;
-    this._requestUpdate = requestUpdate;
-  }
-
-  detached() {
-    this._chart = null;
-    this._series = null;
-    this._requestUpdate = null;
-  }
-
-  paneViews() {
-    return this._views;
-  }
-
-  updateAllViews() {}
 
   setReactions(reactions) {
     this.reactions = reactions;
-    if (this._requestUpdate) this._requestUpdate();
+    this.requestUpdate();
   }
 
   paint(scope) {
