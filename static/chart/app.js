@@ -416,6 +416,19 @@ function updateHeadline() {
   primitive.setAsOf(current.live ? null : (bookTimeMs() ?? Date.now()) / 1000);
 }
 
+// A cycle's pushes (metrics, depth, zones, confluence...) arrive back to back: they are drawn once,
+// in the next frame, not once each (a burst of renders in one frame was the slowest frame of a pan).
+let renderPending = false;
+
+function renderNextFrame() {
+  if (renderPending) return;
+  renderPending = true;
+  requestAnimationFrame(() => {
+    renderPending = false;
+    render();
+  });
+}
+
 function render() {
   updateHeadline();
   memory.render(current.live);
@@ -461,7 +474,7 @@ const transport = new LiveTransport({
         return verdict; // nothing on the chart changed
       }
       if (verdict === "candle") applyCandle(message.data);
-      else if (verdict === "applied") render();
+      else if (verdict === "applied") renderNextFrame();
       else if (verdict === "hole") store.awaitingSnapshot = transport.ws !== null;
       return verdict;
     },

@@ -278,7 +278,7 @@ export class ReactionLayer {
     summary.textContent = all && all.n
       ? `Reactions · ${this.horizon}: held ${all.held} (n=${all.n})`
       : `Reactions · ${total ? `${total} recorded, none decided at ${this.horizon}` : "none recorded yet"}`;
-    const buttons = horizons.map((h) => `<button type="button" data-horizon="${escapeHtml(h)}" aria-pressed="${h === this.horizon}">${escapeHtml(h)}</button>`).join("");
+    const buttons = horizons.map((h) => `<button type="button" data-horizon="${escapeHtml(h)}" aria-pressed="${h === this.horizon}" aria-label="Outcomes after ${escapeHtml(h)}">${escapeHtml(h)}</button>`).join("");
     const table = rows.map((r) => `<tr data-group="${escapeHtml(r.group)}"><th>${escapeHtml(r.group)}</th><td>${r.n}</td>`
       + `<td class="held">${r.held}</td><td class="invalidated">${r.invalidated}</td><td>${r.undecided}</td></tr>`).join("");
     body.innerHTML = `<div class="rp-horizons">${buttons}</div>`
