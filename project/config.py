@@ -324,6 +324,13 @@ SETTINGS: tuple[Setting, ...] = (
         "Seconds of publication cycles per heatmap column",
     ),
     Setting("HEATMAP_RETENTION_H", "168", _number_between(0, 10 * YEAR_H), "Heatmap columns retention"),
+    # confluence (order blocks x liquidity)
+    Setting(
+        "CONFLUENCE_PAD_BINS",
+        "1",
+        _int_between(0, 1000),
+        "Zone bins (ZONE_BIN_SIZE) added on each side of an order block's range when its liquidity is measured",
+    ),
     # order blocks
     Setting("CANDLE_TABLE", "btc_eur_1h", _table_name, "1h OHLCV source table"),
     Setting(
@@ -451,6 +458,7 @@ class Config:
     heatmap_range_pct: Decimal
     heatmap_column_s: int
     heatmap_retention_h: float
+    confluence_pad_bins: int
     candle_table: str
     candle_retention_d_intraday: float
     ob_atr_period: int
