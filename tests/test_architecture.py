@@ -6,6 +6,7 @@ package of its own layer or above):
     project            settings, ASGI app, URLs, routing
     apps.live          composition root and process entry points (serve, orderbook_stream, runworker)
     apps.overlays      the edge: API, WebSocket consumer, page, push contract
+    apps.confluence    features combining features (order blocks x the book, zones and heatmap)
     apps.zones, apps.orderblocks, apps.heatmap, apps.simulator
                        features (and the Binance look-alike that feeds the demo and the tests)
     apps.book          the local order book and its Binance connection
@@ -32,9 +33,10 @@ LAYERS: dict[str, int] = {
     "apps.orderblocks": 2,
     "apps.heatmap": 2,
     "apps.simulator": 2,
-    "apps.overlays": 3,
-    "apps.live": 4,
-    "project": 5,
+    "apps.confluence": 3,
+    "apps.overlays": 4,
+    "apps.live": 5,
+    "project": 6,
 }
 
 

@@ -15,12 +15,10 @@ def confluence_document(symbol: str) -> dict[str, Any] | None:
     return json.loads(text) if text is not None else None
 
 
-def confluence_state(symbol: str) -> dict[str, Any] | None:
-    """{"computing", "reason"} as last written, or None before the first cycle."""
+def blocks_with_confluence(
+    symbol: str, blocks: list[dict[str, Any]]
+) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
+    """Order-block dicts with their ``liquidity`` and ``backed`` as last pushed, and whether confluence
+    is computed ({"computing", "reason"}; None before the streamer's first cycle)."""
     document = confluence_document(symbol)
-    return document["state"] if document is not None else None
-
-
-def blocks_with_confluence(symbol: str, blocks: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Order-block dicts with their ``liquidity`` and ``backed`` as last pushed."""
-    return with_confluence(blocks, confluence_document(symbol))
+    return with_confluence(blocks, document), document["state"] if document is not None else None

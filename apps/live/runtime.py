@@ -1,7 +1,7 @@
 """Composition root of the streaming side: builds the one streamer with its adapters.
 
 `build_streamer` wires the pure book/sync core to the DB publisher, the channel-layer
-broadcaster and the zone / order-block / heatmap / intraday-candle listeners; the collaborators are
+broadcaster and the zone / order-block / heatmap / intraday-candle / confluence listeners; the collaborators are
 passed in (the streamer's REST client, which carries the shared weight budget, goes to the candle
 listeners for their backfills). `run_streamer` runs it until stopped.
 """
@@ -16,6 +16,7 @@ from apps.book.services.cycle import StreamListener
 from apps.book.services.publication import prune_metrics, write_publication
 from apps.book.services.rest_client import BinanceRestClient
 from apps.book.services.streamer import OrderBookStreamer, StreamerSettings
+from apps.confluence.services.live import ConfluenceListener
 from apps.core.database_state import DatabaseFileWatch
 from apps.core.garbage_collection import collect_after_recovery
 from apps.core.sync_threads import in_sync_thread
@@ -59,13 +60,20 @@ def build_streamer(config: Any, *, with_listeners: bool = True, **overrides: Any
     rest = BinanceRestClient.with_budget_from(settings.rest_url, settings)
     listeners: list[StreamListener] = []
     zones: ZoneCycleListener | None = None
+    confluence: ConfluenceListener | None = None
     if with_listeners:
         zones = ZoneCycleListener(config, broadcaster)
+        blocks = OrderBlockListener(config, broadcaster, rest_client=rest)
+        # last: it reads this cycle's zones, and the heatmap column finished this cycle
+        confluence = ConfluenceListener(
+            config, broadcaster, zones=zones.live_zones, blocks_version=lambda: blocks.runs
+        )
         listeners = [
             zones,
-            OrderBlockListener(config, broadcaster, rest_client=rest),
+            blocks,
             HeatmapListener(config, broadcaster),
             IntradayCandleListener(config, broadcaster, rest_client=rest),
+            confluence,
         ]
     streamer = OrderBookStreamer(
         settings,
@@ -78,6 +86,8 @@ def build_streamer(config: Any, *, with_listeners: bool = True, **overrides: Any
     )
     if zones is not None:
         streamer.health_sections["zones"] = zones.health  # state, cycles, failures, last error
+    if confluence is not None:
+        streamer.health_sections["confluence"] = confluence.health
     return streamer
 
 

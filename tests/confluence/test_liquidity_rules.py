@@ -69,7 +69,12 @@ def test_the_range_is_padded_by_whole_zone_bins_each_way():
 
 def test_the_padding_decides_which_levels_count():
     block = block_range("b", "bullish", D("86500"), D("86600"))
-    levels = [(D("86450"), D("2")), (D("86449.99"), D("100")), (D("86650"), D("3")), (D("86650.01"), D("100"))]
+    levels = [
+        (D("86450"), D("2")),
+        (D("86449.99"), D("100")),
+        (D("86650"), D("3")),
+        (D("86650.01"), D("100")),
+    ]
     padded = measure_block(block, levels, bounds(), (), PARAMS)
     assert padded is not None and padded.qty == D("5")  # both padded edges in, just beyond them out
     assert (padded.price_low, padded.price_high) == (D("86450"), D("86650"))
@@ -87,7 +92,9 @@ def test_bullish_blocks_are_measured_on_the_bids_and_bearish_ones_on_the_asks():
     assert measured is not None and measured.side is Side.ASK
     assert measured.qty == resting_quantity(asks, D("87350"), D("87550")) == D("0.25") * 21
     # the ask band is [best ask, mid + 1 %]: a bearish block's far end must be inside it
-    assert measure_block(block_range("a", "bearish", D("87800"), D("87900")), asks, bounds(), (), PARAMS) is None
+    assert (
+        measure_block(block_range("a", "bearish", D("87800"), D("87900")), asks, bounds(), (), PARAMS) is None
+    )
 
 
 def test_the_score_is_the_quantity_over_the_median_of_same_width_windows_in_the_band():
@@ -157,7 +164,10 @@ def test_blocks_outside_the_band_or_the_trusted_window_are_unknown_not_zero():
     # the snapshot reached down to 86600 only: the bid band is cut there, the block is unknown
     cut = bounds(window=(D("86600"), D("Infinity")))
     assert measure_block(inside, levels, cut, (), PARAMS) is None
-    assert measure_block(block_range("b", "bullish", D("86700"), D("86800")), levels, cut, (), PARAMS) is not None
+    assert (
+        measure_block(block_range("b", "bullish", D("86700"), D("86800")), levels, cut, (), PARAMS)
+        is not None
+    )
 
 
 def test_a_block_price_is_inside_is_measured_and_nothing_rests_beyond_the_touch():

@@ -4,23 +4,26 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
-    dependencies = [
-    ]
+    dependencies = []
 
     operations = [
         migrations.CreateModel(
-            name='ConfluenceState',
+            name="ConfluenceState",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('symbol', models.CharField(max_length=20, unique=True)),
-                ('ts_ms', models.BigIntegerField()),
-                ('document', models.TextField()),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("symbol", models.CharField(max_length=20, unique=True)),
+                ("ts_ms", models.BigIntegerField()),
+                ("document", models.TextField()),
             ],
             options={
-                'db_table': 'orderblock_confluence',
+                "db_table": "orderblock_confluence",
             },
         ),
     ]
