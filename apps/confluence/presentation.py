@@ -57,9 +57,20 @@ def block_confluence(block_id: str, liquidity: BlockLiquidity | None) -> dict[st
     }
 
 
-def confluence_delta(entries: list[dict[str, Any]], state: ConfluenceComputeState) -> dict[str, Any]:
+class SharedDelta(dict[str, Any]):
+    """A ``confluence`` push: never changed once made (nor are the entries in it), so the in-process
+    channel layer, which deep-copies each group message once, shares it instead of copying it entry by
+    entry. JSON encodes it as an object."""
+
+    __slots__ = ()
+
+    def __deepcopy__(self, memo: Any) -> SharedDelta:
+        return self
+
+
+def confluence_delta(entries: list[dict[str, Any]], state: ConfluenceComputeState) -> SharedDelta:
     """``data`` of a kind="confluence" message: {"changed": [entry...], "state"}."""
-    return {"changed": entries, "state": state.as_dict()}
+    return SharedDelta(changed=entries, state=state.as_dict())
 
 
 def state_document(known: dict[str, dict[str, Any]], state: ConfluenceComputeState) -> dict[str, Any]:

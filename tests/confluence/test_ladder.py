@@ -1,5 +1,5 @@
-"""The ladders follow a real OrderBook through its change log: after any run of diff events, widening
-and trimming, they hold exactly the book's levels of the followed span."""
+"""The followed book follows a real OrderBook through its change log: after any run of diff events,
+widening and trimming, it holds exactly the book's levels of the followed span."""
 
 from decimal import Decimal as D
 
@@ -12,11 +12,12 @@ from apps.book.domain.events import Side
 from apps.book.domain.order_book import OrderBook
 from apps.book.domain.snapshot_view import BookSnapshotView
 from apps.confluence.domain.ladder import (
+    ASK_OFFSET,
     FollowedBook,
     OffGrid,
-    SideLadder,
     ceil_units,
     floor_units,
+    offset_of,
     units_of,
 )
 from apps.confluence.domain.liquidity import resting_quantity
@@ -61,36 +62,46 @@ def test_following_the_log_equals_reading_the_book_again(start, events, lows):
         followed.follow(changes, view.change_cursor())
         band_high = D(band_low + 10_000 + cycle * 100)
         followed.keep_up(D(band_low), band_high, D(500), view.levels_between)
-        assert followed.bids.low <= band_low and followed.asks.high >= band_high
-        assert followed.bids.levels() == book_levels(book, Side.BID, followed.bids.low, D("Infinity"))
-        assert followed.asks.levels() == book_levels(book, Side.ASK, D(0), followed.asks.high)
-        for ladder in (followed.bids, followed.asks):  # prefix sums agree with a plain sum
-            levels = ladder.levels()
+        assert followed.bid_low <= band_low and followed.ask_high >= band_high
+        assert followed.levels(Side.BID) == book_levels(book, Side.BID, followed.bid_low, D("Infinity"))
+        assert followed.levels(Side.ASK) == book_levels(book, Side.ASK, D(0), followed.ask_high)
+        for side in (Side.BID, Side.ASK):  # prefix sums agree with a plain sum
+            levels = followed.levels(side)
             if levels:
                 a, b = levels[0][0], levels[len(levels) // 2][0]
-                got = ladder.quantities_between(np.array([units_of(a)]), np.array([units_of(b)]))
+                shift = offset_of(side)
+                got = followed.quantities_between(
+                    np.array([units_of(a) + shift]), np.array([units_of(b) + shift])
+                )
                 assert got.tolist() == [units_of(resting_quantity(levels, a, b))]
 
 
-def test_a_ladder_follows_only_its_span_and_the_last_write_of_a_price_wins():
-    bids = SideLadder(Side.BID, low=D(100))
-    bids.apply([(D(99), D(5)), (D(100), D(1)), (D(150), D(2)), (D(150), D(3)), (D(120), D(0))])
-    assert bids.levels() == [(D(100), D(1)), (D(150), D(3))]
-    bids.apply([(D(100), D(0)), (D(130), D("0.5"))])
-    assert bids.levels() == [(D(130), D("0.5")), (D(150), D(3))]
-    bids.trim(low=D(140))
-    assert bids.levels() == [(D(150), D(3))] and bids.low == 140
-    assert bids.quantities_between(np.array([0]), np.array([units_of(D(200))])).tolist() == [3 * 10**8]
-    assert bids.notional_between(0, units_of(D(200))) == 150 * 3 * 10**16
+def test_only_the_followed_span_is_kept_and_the_last_write_of_a_price_wins():
+    book = FollowedBook(bid_low=D(100), ask_high=D(200))
+    book.apply(
+        [(D(99), D(5)), (D(100), D(1)), (D(150), D(2)), (D(150), D(3)), (D(120), D(0))],
+        [(D(160), D(1)), (D(201), D(9))],
+    )
+    assert book.levels(Side.BID) == [(D(100), D(1)), (D(150), D(3))]
+    assert book.levels(Side.ASK) == [(D(160), D(1))]
+    book.apply([(D(100), D(0)), (D(130), D("0.5"))], [(D(160), D(0)), (D(170), D(2))])
+    assert book.levels(Side.BID) == [(D(130), D("0.5")), (D(150), D(3))]
+    assert book.levels(Side.ASK) == [(D(170), D(2))]
+    everything = book.quantities_between(np.array([0]), np.array([ASK_OFFSET * 2]))
+    assert everything.tolist() == [int(D("5.5") * 10**8)]  # both sides in one array, asks above
+    bids_only = book.quantities_between(np.array([0]), np.array([units_of(D(1000))]))
+    assert bids_only.tolist() == [int(D("3.5") * 10**8)]
+    assert book.notional_between(Side.BID, 0, units_of(D(200))) == (130 * D("0.5") + 150 * 3) * 10**16
+    assert book.notional_between(Side.ASK, 0, units_of(D(200))) == 170 * 2 * 10**16
 
 
 def test_values_off_the_1e_8_grid_are_refused_not_rounded():
     assert units_of(D("87000.12345678")) == 8_700_012_345_678
     with pytest.raises(OffGrid):
         units_of(D("0.000000001"))
-    ladder = SideLadder(Side.ASK)
+    book = FollowedBook()
     with pytest.raises(OffGrid):
-        ladder.apply([(D("1.5"), D("0.123456789"))])
-    assert len(ladder) == 0  # nothing half-applied
+        book.apply([], [(D("1.5"), D("0.123456789"))])
+    assert book.level_count == 0  # nothing half-applied
     assert ceil_units(D("0.000000001")) == 1 and floor_units(D("0.000000019")) == 1
     assert ceil_units(D("-0.000000001")) == 0 and floor_units(D(2)) == 2 * 10**8

@@ -57,7 +57,9 @@ def live(second, book):
 
 
 def down(second, status="resyncing"):
-    return PublishCycle(now_ms=(T0 + second) * 1000, symbol="BTCEUR", status=status, book=None, update_id=None)
+    return PublishCycle(
+        now_ms=(T0 + second) * 1000, symbol="BTCEUR", status=status, book=None, update_id=None
+    )
 
 
 @sync_to_async
@@ -246,3 +248,16 @@ def column(t, cycles, first, means):
     values = np.array(means, dtype=np.float32)
     side = SideColumn(first, values, values)
     return stored_row(FinishedColumn(t, cycles, side, SideColumn(first + 40, values, values)))
+
+
+def test_the_service_runs_confluence_last_on_the_zone_listeners_zones_and_reports_its_health():
+    from apps.live.runtime import build_streamer
+
+    streamer = build_streamer(load_config({}))
+    confluence = streamer.listeners[-1]
+    assert isinstance(confluence, ConfluenceListener)
+    zones = next(x for x in streamer.listeners if isinstance(x, ZoneCycleListener))
+    assert confluence.zones == zones.live_zones
+    assert confluence.blocks.version is not None and confluence.blocks.version() == 0
+    assert streamer.health_sections["confluence"]() == confluence.health()
+    assert confluence.health()["reason"] == "no publication cycle yet"

@@ -6,9 +6,16 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from apps.book.domain.events import Side
-from apps.confluence.domain.ladder import SideLadder
-from apps.confluence.domain.liquidity import ConfluenceParams, block_range, measure_block, side_band
-from apps.confluence.domain.measure import SideBlocks, ZoneSpans, liquidity_of, measure_side, reading_of
+from apps.confluence.domain.ladder import FollowedBook
+from apps.confluence.domain.liquidity import ConfluenceParams, block_range, measure_block
+from apps.confluence.domain.measure import (
+    Blocks,
+    ZoneSpans,
+    block_averages_array,
+    liquidity_of,
+    measure_blocks,
+    reading_of,
+)
 from apps.zones.domain.detection import ZoneParams, analysis_bounds
 from apps.zones.domain.enums import ZoneStatus
 from apps.zones.domain.tracking import ZoneRecord
@@ -89,20 +96,18 @@ def test_the_fast_path_gives_exactly_the_readings_and_liquidity_of_the_rules(boo
     block_list = data.draw(blocks(bids, asks))
     zone_list = data.draw(zones(block_list, params.bin_size))
     averages = {b.key: data.draw(st.one_of(st.none(), st.floats(0, 100))) for b in block_list}
-    for side, levels in ((Side.BID, bids), (Side.ASK, asks)):
-        ladder = SideLadder.from_levels(side, levels)
-        side_blocks = SideBlocks.of(side, block_list, params)
-        fast = measure_side(
-            side_blocks, ladder, side_band(bounds, side), ZoneSpans.of(zone_list, side), params, averages
-        )
-        for block in block_list:
-            if block.side is not side:
-                continue
-            expected = measure_block(block, levels, bounds, zone_list, params, averages[block.key])
-            if expected is None:
-                assert block.key not in fast
-                continue
-            reading = fast[block.key]
-            assert reading == reading_of(expected)
-            index = side_blocks.index[block.key]
-            assert liquidity_of(reading, side_blocks, index, ladder) == expected
+    followed = FollowedBook.from_levels(bids, asks, (0, 0))
+    prepared = Blocks.of(block_list, params)
+    fast = measure_blocks(
+        prepared, followed, bounds, ZoneSpans.of(zone_list), params, block_averages_array(prepared, averages)
+    )
+    for block in block_list:
+        levels = bids if block.side is Side.BID else asks
+        expected = measure_block(block, levels, bounds, zone_list, params, averages[block.key])
+        at = prepared.index[block.key]
+        reading = fast.reading(at)
+        if expected is None:
+            assert reading is None
+            continue
+        assert reading == reading_of(expected)
+        assert liquidity_of(reading, prepared, at, followed) == expected

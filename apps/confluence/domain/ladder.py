@@ -1,17 +1,22 @@
-"""One side of the book near the touch as sorted integer arrays, followed from what changed. Pure.
+"""The book near the touch as one sorted integer array, followed from what changed. Pure.
 
 Confluence sums the resting quantity of ~20 price windows for each of up to hundreds of order blocks
 every cycle. Re-reading and converting the analysed band of the book (a few thousand levels) each
 cycle would cost about a millisecond of the event loop on its own; so, like the heatmap's binned book,
-a ``SideLadder`` reads the band once (``from_levels``, off the event loop) and then applies only the
-level writes logged since the last cycle (``apply``). Prices and quantities are held as integers of
-1e-8 (Binance's finest step) in numpy arrays, sorted by price, so any window's quantity is two binary
-searches and a difference of exact integer prefix sums (``quantities``), for all windows at once.
+a ``FollowedBook`` reads the band once (``from_levels``, off the event loop) and then applies only the
+level writes logged since the last cycle (``follow``). Prices and quantities are held as integers of
+1e-8 (Binance's finest step) in numpy arrays sorted by price, so any window's quantity is two binary
+searches and a difference of exact integer prefix sums (``quantities_between``), for all windows of
+all blocks at once.
 
-What is followed: bids at or above ``low``, asks at or below ``high`` (the other end is open: a side
-has no levels beyond its touch), kept a margin wider than the band (``follow_bounds``); when the band
-moves past it, ``extend`` adds the levels of the new span read from the book, and ``trim`` drops what
-the band left far behind.
+Both sides live in the same arrays: bids at their price, asks at their price + ``ASK_OFFSET`` (2**53,
+above any price), so a cycle merges its writes and searches its windows once, not once per side
+(``offset_of``: what a side's prices are shifted by).
+
+What is followed: bids at or above ``bid_low``, asks at or below ``ask_high`` (the other end is open: a
+side has no levels beyond its touch), kept a margin wider than the band (``follow_margin``); when the
+band moves past it, ``keep_up`` adds the levels of the new span read from the book, and drops what the
+band left far behind.
 
 A value that is not a whole number of 1e-8 units (or is absurdly large) raises ``OffGrid``: the
 caller then reports the liquidity as unknown rather than rounding.
@@ -19,6 +24,7 @@ caller then reports the liquidity as unknown rather than rounding.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterable, Sequence
 from decimal import Decimal
 from operator import mul
@@ -33,9 +39,12 @@ LevelReader = Callable[[Side, Decimal, Decimal], Sequence[Level]]
 
 UNIT_SCALE = 10**8
 _MAX_UNITS = 2**53  # values up to here convert to float64 exactly
+ASK_OFFSET = 2**53  # asks are stored above every price: the array holds bids, then asks
 _EMPTY = np.empty(0, dtype=np.int64)
 _NO_LOW, _NO_HIGH = Decimal("-Infinity"), Decimal("Infinity")
-TRIM_MARGINS = 4  # a ladder follows at most this many margins beyond the band before it is trimmed
+_INT64_LIMIT = 2**63
+TRIM_MARGINS = 4  # the book is followed at most this many margins beyond the band before it is trimmed
+MIN_MARGIN_BINS = 2
 
 
 class OffGrid(ValueError):
@@ -65,105 +74,174 @@ def floor_units(value: Decimal) -> int:
     return (numerator * UNIT_SCALE) // denominator
 
 
-class SideLadder:
-    """One side's levels with ``low`` <= price <= ``high`` (Decimal bounds; infinite = open), as
-    parallel int64 arrays of 1e-8 units sorted by price."""
+def offset_of(side: Side) -> int:
+    """What a side's prices are shifted by in a ``FollowedBook``'s arrays."""
+    return 0 if side is Side.BID else ASK_OFFSET
 
-    __slots__ = ("_cumulative", "_price_units", "high", "low", "prices", "quantities", "side")
 
-    def __init__(self, side: Side, low: Decimal = _NO_LOW, high: Decimal = _NO_HIGH) -> None:
-        self.side = side
-        self.low, self.high = low, high
+def follow_margin(mid: Decimal, range_low: Decimal, bin_size: Decimal) -> Decimal:
+    """How far beyond the band the book is followed: a quarter of the band's reach below mid
+    (mid - range_low), at least two bins; so the band moves that far before the book must be read."""
+    return max(MIN_MARGIN_BINS * bin_size, (mid - range_low) / 4)
+
+
+class FollowedBook:
+    """Bids with price >= ``bid_low`` and asks with price <= ``ask_high`` as parallel int64 arrays of
+    1e-8 units sorted by (shifted) price, as of ``cursor`` in the book's change log."""
+
+    __slots__ = (
+        "_cumulative",
+        "_price_units",
+        "_tick",
+        "ask_high",
+        "bid_low",
+        "cursor",
+        "prices",
+        "quantities",
+    )
+
+    def __init__(
+        self, cursor: ChangeCursor = (0, 0), bid_low: Decimal = _NO_LOW, ask_high: Decimal = _NO_HIGH
+    ) -> None:
+        self.cursor = cursor
+        self.bid_low, self.ask_high = bid_low, ask_high
         self.prices: np.ndarray = _EMPTY
         self.quantities: np.ndarray = _EMPTY
         self._cumulative: np.ndarray | None = None
         self._price_units: dict[Decimal, int] = {}  # memo: a level's price is written many times
+        self._tick = 0  # a common divisor of every price followed (their gcd so far; 0: none yet)
 
     @classmethod
     def from_levels(
-        cls, side: Side, levels: Iterable[Level], low: Decimal = _NO_LOW, high: Decimal = _NO_HIGH
-    ) -> SideLadder:
+        cls,
+        bids: Iterable[Level],
+        asks: Iterable[Level],
+        cursor: ChangeCursor = (0, 0),
+        bid_low: Decimal = _NO_LOW,
+        ask_high: Decimal = _NO_HIGH,
+    ) -> FollowedBook:
         """From levels read off the book (any order; zero quantities are absent levels)."""
-        ladder = cls(side, low, high)
-        ladder.apply(levels)
-        return ladder
+        book = cls(cursor, bid_low, ask_high)
+        book.apply(bids, asks)
+        return book
 
-    def __len__(self) -> int:
+    @property
+    def level_count(self) -> int:
         return len(self.prices)
 
-    def levels(self) -> list[Level]:
-        """The followed levels as Decimals, ascending (for tests and checks)."""
-        scale = -8
+    def levels(self, side: Side) -> list[Level]:
+        """A side's followed levels as Decimals, ascending (for tests and checks)."""
+        start, stop = self._side_slice(side)
+        offset = offset_of(side)
         return [
-            (Decimal(p).scaleb(scale), Decimal(q).scaleb(scale))
-            for p, q in zip(self.prices.tolist(), self.quantities.tolist(), strict=True)
+            (Decimal(p - offset).scaleb(-8), Decimal(q).scaleb(-8))
+            for p, q in zip(
+                self.prices[start:stop].tolist(), self.quantities[start:stop].tolist(), strict=True
+            )
         ]
 
+    def _side_slice(self, side: Side) -> tuple[int, int]:
+        split = int(np.searchsorted(self.prices, ASK_OFFSET))
+        return (0, split) if side is Side.BID else (split, len(self.prices))
+
     # -- writes --------------------------------------------------------------------------------
-    def apply(self, writes: Iterable[Level]) -> int:
-        """Absolute quantities in order (zero: the level is gone); writes outside the followed range
+    def follow(self, events: Sequence[LevelWrites], cursor: ChangeCursor) -> int:
+        """Apply the diff events logged since ``self.cursor`` (oldest first); now at ``cursor``.
+        Returns how many level writes were followed."""
+        if len(events) == 1:
+            followed = self.apply(*events[0])
+        else:
+            followed = self.apply((w for e in events for w in e[0]), (w for e in events for w in e[1]))
+        self.cursor = cursor
+        return followed
+
+    def apply(self, bids: Iterable[Level], asks: Iterable[Level]) -> int:
+        """Absolute quantities in order (zero: the level is gone); writes outside the followed span
         are skipped. Returns how many were followed."""
-        low, high = self.low, self.high
-        latest: dict[Decimal, Decimal] = {}
-        for price, qty in writes:
-            if low <= price <= high:
-                latest[price] = qty  # the last write of a price wins
-        if not latest:
+        low, high = self.bid_low, self.ask_high
+        latest_bids: dict[Decimal, Decimal] = {}
+        for price, qty in bids:
+            if price >= low:
+                latest_bids[price] = qty  # the last write of a price wins
+        latest_asks: dict[Decimal, Decimal] = {}
+        for price, qty in asks:
+            if price <= high:
+                latest_asks[price] = qty
+        if not latest_bids and not latest_asks:
             return 0
         memo = self._price_units
-        prices = np.empty(len(latest), dtype=np.int64)
-        quantities = np.empty(len(latest), dtype=np.int64)
-        for i, (price, qty) in enumerate(latest.items()):
-            units = memo.get(price)
-            if units is None:
-                units = memo[price] = units_of(price)
-            prices[i] = units
-            quantities[i] = units_of(qty) if qty else 0
-        self._merge(prices, quantities)
+        bid_units = [memo.get(price) for price in latest_bids]
+        ask_units = [memo.get(price) for price in latest_asks]
+        if None in bid_units or None in ask_units:
+            bid_units = [memo.get(p) or memo.setdefault(p, units_of(p)) for p in latest_bids]
+            ask_units = [memo.get(p) or memo.setdefault(p, units_of(p)) for p in latest_asks]
+        quantities = [units_of(q) if q else 0 for q in (*latest_bids.values(), *latest_asks.values())]
+        prices = np.array(bid_units + ask_units, dtype=np.int64)
+        prices[len(bid_units) :] += ASK_OFFSET
+        self._merge(prices, np.array(quantities, dtype=np.int64))
         if len(memo) > 4 * len(self.prices) + 1024:  # mostly prices that left the book: start over
             self._price_units = {}
-        return len(latest)
+        return len(prices)
 
     def _merge(self, prices: np.ndarray, quantities: np.ndarray) -> None:
-        """Set these levels (unique prices; quantity 0 removes), keeping the arrays sorted."""
-        order = np.argsort(prices, kind="stable")
-        prices, quantities = prices[order], quantities[order]
-        at = np.searchsorted(self.prices, prices)
-        known = at < len(self.prices)
-        known[known] = self.prices[at[known]] == prices[known]
-        keep = np.ones(len(self.prices), dtype=bool)
-        keep[at[known]] = False  # replaced or removed
-        base_prices, base_quantities = self.prices[keep], self.quantities[keep]
-        present = quantities > 0
-        new_prices, new_quantities = prices[present], quantities[present]
-        where = np.searchsorted(base_prices, new_prices)
-        self.prices = np.insert(base_prices, where, new_prices)
-        self.quantities = np.insert(base_quantities, where, new_quantities)
+        """Set these levels (unique prices; quantity 0 removes), keeping the arrays sorted: quantities
+        of known levels are set in place, then one pass drops the removed levels and places the new."""
         self._cumulative = None
+        order = np.argsort(prices)
+        prices, quantities = prices[order], quantities[order]
+        old_prices, old_quantities = self.prices, self.quantities
+        at = np.searchsorted(old_prices, prices)
+        known = old_prices[np.minimum(at, len(old_prices) - 1)] == prices if len(old_prices) else at < 0
+        present = quantities > 0
+        kept = known & present
+        old_quantities[at[kept]] = quantities[kept]  # the arrays are this book's own
+        if kept.all():
+            return
+        removed, added = at[known & ~present], ~known & present
+        if len(removed):
+            keep = np.ones(len(old_prices), dtype=bool)
+            keep[removed] = False
+            old_prices, old_quantities = old_prices[keep], old_quantities[keep]
+        if added.any():
+            new_prices, new_quantities = prices[added], quantities[added]
+            self._tick = math.gcd(self._tick, int(np.gcd.reduce(new_prices % ASK_OFFSET)))
+            size = len(old_prices) + len(new_prices)
+            slots = np.searchsorted(old_prices, new_prices) + np.arange(len(new_prices))
+            rest = np.ones(size, dtype=bool)
+            rest[slots] = False
+            merged_prices, merged_quantities = np.empty(size, dtype=np.int64), np.empty(size, dtype=np.int64)
+            merged_prices[slots], merged_quantities[slots] = new_prices, new_quantities
+            merged_prices[rest], merged_quantities[rest] = old_prices, old_quantities
+            old_prices, old_quantities = merged_prices, merged_quantities
+        self.prices, self.quantities = old_prices, old_quantities
 
-    def follow(self, events: Sequence[LevelWrites]) -> int:
-        """Apply this side's writes of the diff events logged since the last cycle, oldest first."""
-        index = 0 if self.side is Side.BID else 1
-        if len(events) == 1:
-            return self.apply(events[0][index])
-        return self.apply(write for event in events for write in event[index])
+    def keep_up(self, bid_low: Decimal, ask_high: Decimal, margin: Decimal, read: LevelReader) -> int:
+        """Make the book follow at least bids >= ``bid_low`` and asks <= ``ask_high`` (the band's far
+        ends): when the band moved past what is followed, widen by ``margin`` beyond it, adding the
+        levels of the new span read with ``read`` (the book as of ``cursor``); when the band moved more
+        than ``TRIM_MARGINS`` margins away, stop following what it left behind. Returns the levels read."""
+        added_bids: list[Level] = []
+        added_asks: list[Level] = []
+        if bid_low < self.bid_low:
+            old, self.bid_low = self.bid_low, bid_low - margin
+            added_bids = [level for level in read(Side.BID, self.bid_low, old) if level[0] < old]
+        elif bid_low - self.bid_low > TRIM_MARGINS * margin:
+            self.bid_low = bid_low - margin
+            self._trim(int(np.searchsorted(self.prices, ceil_units(self.bid_low))), len(self.prices))
+        if ask_high > self.ask_high:
+            old, self.ask_high = self.ask_high, ask_high + margin
+            added_asks = [level for level in read(Side.ASK, old, self.ask_high) if level[0] > old]
+        elif self.ask_high - ask_high > TRIM_MARGINS * margin:
+            self.ask_high = ask_high + margin
+            stop = np.searchsorted(self.prices, floor_units(self.ask_high) + ASK_OFFSET, side="right")
+            self._trim(0, int(stop))
+        if added_bids or added_asks:
+            self.apply(added_bids, added_asks)
+        return len(added_bids) + len(added_asks)
 
-    def extend(self, levels: Iterable[Level], low: Decimal = _NO_LOW, high: Decimal = _NO_HIGH) -> None:
-        """Follow a wider range: ``levels`` are the book's levels in the span it adds."""
-        self.low, self.high = min(self.low, low), max(self.high, high)
-        self.apply(levels)
-
-    def trim(self, low: Decimal = _NO_LOW, high: Decimal = _NO_HIGH) -> None:
-        """Follow a narrower range: levels outside [low, high] are dropped."""
-        self.low, self.high = max(self.low, low), min(self.high, high)
-        start = 0 if not self.low.is_finite() else int(np.searchsorted(self.prices, ceil_units(self.low)))
-        stop = (
-            len(self.prices)
-            if not self.high.is_finite()
-            else int(np.searchsorted(self.prices, floor_units(self.high), side="right"))
-        )
+    def _trim(self, start: int, stop: int) -> None:
         if start > 0 or stop < len(self.prices):
-            self.prices, self.quantities = self.prices[start:stop], self.quantities[start:stop]
+            self.prices, self.quantities = self.prices[start:stop].copy(), self.quantities[start:stop].copy()
             self._cumulative = None
 
     # -- reads ---------------------------------------------------------------------------------
@@ -176,83 +254,26 @@ class SideLadder:
         return self._cumulative
 
     def quantities_between(self, lows: np.ndarray, highs: np.ndarray) -> np.ndarray:
-        """Resting quantity (units) of each inclusive range [lows[i], highs[i]] (units), all at once."""
+        """Resting quantity (units) of each inclusive range [lows[i], highs[i]] of shifted prices
+        (``offset_of`` the side added), all at once."""
         cumulative = self.cumulative()
         start = np.searchsorted(self.prices, lows, side="left")
         stop = np.searchsorted(self.prices, highs, side="right")
         return np.asarray(cumulative[stop] - cumulative[start], dtype=np.int64)
 
-    def notional_between(self, low: int, high: int) -> int:
-        """sum(price x qty) of the levels in [low, high] (units), in 1e-16 units (Python ints: exact)."""
-        start = int(np.searchsorted(self.prices, low, side="left"))
-        stop = int(np.searchsorted(self.prices, high, side="right"))
-        return sum(map(mul, self.prices[start:stop].tolist(), self.quantities[start:stop].tolist()))
-
-
-class FollowedBook:
-    """Both sides' ladders, as of ``cursor`` in the book's change log."""
-
-    __slots__ = ("asks", "bids", "cursor")
-
-    def __init__(self, bids: SideLadder, asks: SideLadder, cursor: ChangeCursor) -> None:
-        self.bids, self.asks, self.cursor = bids, asks, cursor
-
-    @classmethod
-    def from_levels(
-        cls,
-        bids: Iterable[Level],
-        asks: Iterable[Level],
-        cursor: ChangeCursor,
-        bid_low: Decimal = _NO_LOW,
-        ask_high: Decimal = _NO_HIGH,
-    ) -> FollowedBook:
-        return cls(
-            SideLadder.from_levels(Side.BID, bids, low=bid_low),
-            SideLadder.from_levels(Side.ASK, asks, high=ask_high),
-            cursor,
-        )
-
-    def side(self, side: Side) -> SideLadder:
-        return self.bids if side is Side.BID else self.asks
-
-    def follow(self, events: Sequence[LevelWrites], cursor: ChangeCursor) -> int:
-        """Apply the diff events logged since ``self.cursor``; now at ``cursor``."""
-        followed = self.bids.follow(events) + self.asks.follow(events)
-        self.cursor = cursor
-        return followed
-
-    @property
-    def level_count(self) -> int:
-        return len(self.bids) + len(self.asks)
-
-    def keep_up(self, bid_low: Decimal, ask_high: Decimal, margin: Decimal, read: LevelReader) -> int:
-        """Make the ladders follow at least bids >= ``bid_low`` and asks <= ``ask_high`` (the band's far
-        ends): when the band moved past what is followed, widen by ``margin`` beyond it, adding the
-        levels of the new span read with ``read`` (the book as of ``cursor``); when the band moved more
-        than ``TRIM_MARGINS`` margins away, stop following what it left behind. Returns the levels read."""
-        read_count = 0
-        bids, asks = self.bids, self.asks
-        if bid_low < bids.low:
-            old, low = bids.low, bid_low - margin
-            added = [level for level in read(Side.BID, low, old) if level[0] < old]
-            bids.extend(added, low=low)
-            read_count += len(added)
-        elif bid_low - bids.low > TRIM_MARGINS * margin:
-            bids.trim(low=bid_low - margin)
-        if ask_high > asks.high:
-            old, high = asks.high, ask_high + margin
-            added = [level for level in read(Side.ASK, old, high) if level[0] > old]
-            asks.extend(added, high=high)
-            read_count += len(added)
-        elif asks.high - ask_high > TRIM_MARGINS * margin:
-            asks.trim(high=ask_high + margin)
-        return read_count
-
-
-MIN_MARGIN_BINS = 2
-
-
-def follow_margin(mid: Decimal, range_low: Decimal, bin_size: Decimal) -> Decimal:
-    """How far beyond the band the ladders follow: a quarter of the band's reach below mid
-    (mid - range_low), at least two bins; so the band moves that far before the book must be read."""
-    return max(MIN_MARGIN_BINS * bin_size, (mid - range_low) / 4)
+    def notional_between(self, side: Side, low: int, high: int) -> int:
+        """sum(price x qty) of a side's levels in [low, high] (units), in 1e-16 units, exact: one int64
+        dot product of the prices divided by their common tick when that cannot overflow (the largest
+        reduced price x the range's quantity < 2**63), else Python integers."""
+        offset = offset_of(side)
+        start = int(np.searchsorted(self.prices, low + offset, side="left"))
+        stop = int(np.searchsorted(self.prices, high + offset, side="right"))
+        if start == stop:
+            return 0
+        prices, quantities = self.prices[start:stop] - offset, self.quantities[start:stop]
+        cumulative = self.cumulative()
+        total = int(cumulative[stop] - cumulative[start])
+        tick = self._tick
+        if tick > 0 and int(prices[-1]) // tick * total < _INT64_LIMIT:
+            return tick * int(np.dot(prices // tick, quantities))
+        return sum(map(mul, prices.tolist(), quantities.tolist()))

@@ -53,10 +53,11 @@ class ConfluenceParams:
 
     zone: ZoneParams = field(default_factory=ZoneParams)
     pad_bins: int = 1
+    change_fraction: float = 0.1  # a block is pushed again once a value moved by this much of it
 
     def __post_init__(self) -> None:
-        if self.pad_bins < 0:
-            raise ValueError("pad_bins must be >= 0")
+        if self.pad_bins < 0 or not 0 <= self.change_fraction <= 1:
+            raise ValueError("pad_bins must be >= 0 and change_fraction within [0, 1]")
 
     @property
     def bin_size(self) -> Decimal:
@@ -72,8 +73,12 @@ class ConfluenceParams:
 
     @classmethod
     def from_config(cls, config: Any) -> ConfluenceParams:
-        """From project.config.Config (duck-typed: the zone_* attributes and confluence_pad_bins)."""
-        return cls(zone=ZoneParams.from_config(config), pad_bins=int(config.confluence_pad_bins))
+        """From project.config.Config (duck-typed: the zone_* and confluence_* attributes)."""
+        return cls(
+            zone=ZoneParams.from_config(config),
+            pad_bins=int(config.confluence_pad_bins),
+            change_fraction=float(config.confluence_change_pct) / 100,
+        )
 
 
 class BlockRange(NamedTuple):

@@ -1,10 +1,12 @@
-"""The liquidity rules (apps.confluence.domain.liquidity) for every block of a side at once. Pure.
+"""The liquidity rules (apps.confluence.domain.liquidity) for every block at once. Pure.
 
-The fast path of ``measure_block``: prices and quantities in exact 1e-8 units, every window of every
-block summed with two binary searches over a ``SideLadder``'s prefix sums, the windows of all blocks
-in one matrix (``SideBlocks`` prepares the blocks once per block set). Floats are made with the same
-correctly rounded operations as the reference (an integer of units divided by 1e8), so the readings
-are identical, not just close: tests/confluence/test_measure_properties.py.
+The fast path of ``measure_block``: prices and quantities in exact 1e-8 units; every block's own
+window and its baseline windows in one matrix (a row per block, bids first), all summed with two
+binary searches over the ``FollowedBook``'s prefix sums (both sides in one array); medians, scores, zone overlaps
+and ``backed`` for all rows in a handful of array operations (``Blocks`` prepares the blocks once per
+block set). Floats are made with the same correctly rounded operations as the reference (an integer
+of units divided by 1e8), so the readings are identical, not just close:
+tests/confluence/test_measure_properties.py.
 
 A cycle only needs a small ``Reading`` per block (to tell what changed); the notional and the
 Decimals of a ``BlockLiquidity`` are worked out only for the blocks whose reading is pushed
@@ -13,7 +15,7 @@ Decimals of a ``BlockLiquidity`` are worked out only for the blocks whose readin
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import NamedTuple
@@ -21,14 +23,16 @@ from typing import NamedTuple
 import numpy as np
 
 from apps.book.domain.events import Side
-from apps.confluence.domain.ladder import OffGrid, SideLadder, ceil_units, floor_units, units_of
+from apps.confluence.domain.ladder import ASK_OFFSET, FollowedBook, OffGrid, ceil_units, floor_units, units_of
 from apps.confluence.domain.liquidity import (
     MAX_BASELINE_WINDOWS,
     BlockLiquidity,
     BlockRange,
     ConfluenceParams,
     padded_range,
+    side_band,
 )
+from apps.zones.domain.detection import AnalysisBounds
 from apps.zones.domain.enums import LIVE_STATUSES, ZoneStatus
 from apps.zones.domain.tracking import ZoneRecord
 
@@ -47,30 +51,36 @@ class Reading(NamedTuple):
 
 
 @dataclass(frozen=True, slots=True)
-class SideBlocks:
-    """The blocks measured on one side, their padded ranges as Decimals and as units."""
+class Blocks:
+    """The blocks measured: bids first (``bids`` of them), then asks; their padded ranges as Decimals
+    and as units."""
 
-    side: Side
     keys: tuple[str, ...]
+    sides: tuple[Side, ...]
+    bids: int
     lows: tuple[Decimal, ...]
     highs: tuple[Decimal, ...]
     low_units: np.ndarray
     high_units: np.ndarray
+    is_bid: np.ndarray
     index: dict[str, int]  # key -> position
 
     @classmethod
-    def of(cls, side: Side, blocks: Iterable[BlockRange], params: ConfluenceParams) -> SideBlocks:
-        """The blocks of ``side`` among ``blocks`` (OffGrid if a bound is not a whole number of 1e-8)."""
-        mine = [b for b in blocks if b.side is side]
-        ranges = [padded_range(b.price_low, b.price_high, params) for b in mine]
+    def of(cls, blocks: Iterable[BlockRange], params: ConfluenceParams) -> Blocks:
+        """OffGrid if a bound is not a whole number of 1e-8."""
+        ordered = sorted(blocks, key=lambda b: b.side is not Side.BID)  # stable: bids first
+        ranges = [padded_range(b.price_low, b.price_high, params) for b in ordered]
+        bids = sum(1 for b in ordered if b.side is Side.BID)
         return cls(
-            side=side,
-            keys=tuple(b.key for b in mine),
+            keys=tuple(b.key for b in ordered),
+            sides=tuple(b.side for b in ordered),
+            bids=bids,
             lows=tuple(low for low, _ in ranges),
             highs=tuple(high for _, high in ranges),
             low_units=np.array([units_of(low) for low, _ in ranges], dtype=np.int64),
             high_units=np.array([units_of(high) for _, high in ranges], dtype=np.int64),
-            index={b.key: i for i, b in enumerate(mine)},
+            is_bid=np.arange(len(ordered)) < bids,
+            index={b.key: i for i, b in enumerate(ordered)},
         )
 
     def __len__(self) -> int:
@@ -78,24 +88,23 @@ class SideBlocks:
 
 
 class ZoneSpans(NamedTuple):
-    """One side's candidate/confirmed zones by price: ids, bounds in units, confirmed or not."""
+    """The candidate/confirmed zones by price: ids, bounds in units, side, confirmed or not."""
 
     ids: tuple[str, ...]
     low_units: np.ndarray
     high_units: np.ndarray
+    is_bid: np.ndarray
     confirmed: np.ndarray
 
     @classmethod
-    def of(cls, zones: Iterable[ZoneRecord], side: Side) -> ZoneSpans:
-        mine = sorted(
-            (z for z in zones if z.side == side and z.status in LIVE_STATUSES),
-            key=lambda z: (z.price_low, z.id),
-        )
+    def of(cls, zones: Iterable[ZoneRecord]) -> ZoneSpans:
+        mine = sorted((z for z in zones if z.status in LIVE_STATUSES), key=lambda z: (z.price_low, z.id))
         return cls(
             ids=tuple(z.id for z in mine),
             # floor/ceil: for a whole number h of units, low < h iff floor(low) < h, high > h iff ceil(high) > h
             low_units=np.array([floor_units(z.price_low) for z in mine], dtype=np.int64),
             high_units=np.array([ceil_units(z.price_high) for z in mine], dtype=np.int64),
+            is_bid=np.array([z.side == Side.BID for z in mine], dtype=bool),
             confirmed=np.array([z.status == ZoneStatus.CONFIRMED for z in mine], dtype=bool),
         )
 
@@ -105,19 +114,25 @@ def band_units(band: tuple[Decimal, Decimal]) -> tuple[int, int]:
     return ceil_units(band[0]), floor_units(band[1])
 
 
-def measurable_mask(blocks: SideBlocks, band: tuple[int, int]) -> np.ndarray:
-    """``is_measurable`` for every block: its far end inside the band."""
-    far = blocks.low_units if blocks.side is Side.BID else blocks.high_units
-    return np.asarray((far >= band[0]) & (far <= band[1]))
+def row_bands(blocks: Blocks, bounds: AnalysisBounds) -> tuple[np.ndarray, np.ndarray]:
+    """(band low, band high) in units for every row: its side's band (``side_band``)."""
+    bid, ask = band_units(side_band(bounds, Side.BID)), band_units(side_band(bounds, Side.ASK))
+    return np.where(blocks.is_bid, bid[0], ask[0]), np.where(blocks.is_bid, bid[1], ask[1])
+
+
+def measurable_mask(blocks: Blocks, low: np.ndarray, high: np.ndarray) -> np.ndarray:
+    """``is_measurable`` for every block: its far end (low for bids, high for asks) inside the band."""
+    far = np.where(blocks.is_bid, blocks.low_units, blocks.high_units)
+    return np.asarray((far >= low) & (far <= high))
 
 
 def shift_matrix(
-    lows: np.ndarray, highs: np.ndarray, band: tuple[int, int], bin_units: int
+    lows: np.ndarray, highs: np.ndarray, band_low: np.ndarray, band_high: np.ndarray, bin_units: int
 ) -> tuple[np.ndarray, np.ndarray]:
     """(shifts per block and column, valid mask): ``shift_limits`` and ``nearest_shifts`` for every
     block, each row holding its shifts from the left (invalid columns pad the shorter rows)."""
-    first = -((lows - band[0]) // bin_units)  # ceil((band_low - low) / bin)
-    last = (band[1] - highs) // bin_units  # floor((band_high - high) / bin)
+    first = -((lows - band_low) // bin_units)  # ceil((band_low - low) / bin)
+    last = (band_high - highs) // bin_units  # floor((band_high - high) / bin)
     count = np.maximum(last - first + 1, 0)
     limit = MAX_BASELINE_WINDOWS
     start = np.where(count > limit, np.minimum(np.maximum(-(limit // 2), first), last - limit + 1), first)
@@ -141,61 +156,99 @@ def window_medians(sums: np.ndarray, valid: np.ndarray) -> np.ndarray:
     return medians
 
 
-def measure_side(
-    blocks: SideBlocks,
-    ladder: SideLadder,
-    band: tuple[Decimal, Decimal],
+class Readings(NamedTuple):
+    """One cycle's readings of every block of a ``Blocks``, by position, as arrays."""
+
+    known: np.ndarray  # bool: measurable (the others are unknown)
+    qty: np.ndarray  # int64 units (0 where unknown)
+    score: np.ndarray  # float64, NaN: no score (or unknown)
+    backed: np.ndarray  # bool
+    avg_1h: np.ndarray  # float64, NaN: no heatmap data (or unknown)
+    zones: dict[int, tuple[str, ...]]  # position -> overlapping zone ids (only where there are some)
+
+    @classmethod
+    def unknown(cls, size: int) -> Readings:
+        """Every block unknown (the book is not live, ...)."""
+        nothing = np.zeros(size, dtype=bool)
+        return cls(
+            nothing, np.zeros(size, dtype=np.int64), np.full(size, np.nan), nothing, np.full(size, np.nan), {}
+        )
+
+    def reading(self, at: int) -> Reading | None:
+        """The ``Reading`` of one block (None: unknown)."""
+        if not self.known[at]:
+            return None
+        score, avg = float(self.score[at]), float(self.avg_1h[at])
+        return Reading(
+            qty=int(self.qty[at]),
+            score=None if score != score else score,  # NaN: none
+            zones=self.zones.get(at, ()),
+            backed=bool(self.backed[at]),
+            avg_1h=None if avg != avg else avg,
+        )
+
+
+def block_averages_array(blocks: Blocks, averages: Mapping[str, float | None]) -> np.ndarray:
+    """The blocks' one-hour averages by position (NaN: none)."""
+    values = [averages.get(key) for key in blocks.keys]
+    return np.array([np.nan if v is None else v for v in values], dtype=np.float64)
+
+
+def measure_blocks(
+    blocks: Blocks,
+    book: FollowedBook,
+    bounds: AnalysisBounds,
     zones: ZoneSpans,
     params: ConfluenceParams,
-    averages: Mapping[str, float | None],
-) -> dict[str, Reading]:
-    """The reading of each measurable block (the others are unknown: absent)."""
-    readings: dict[str, Reading] = {}
-    units = band_units(band)
-    chosen = np.flatnonzero(measurable_mask(blocks, units))
+    averages: np.ndarray,
+) -> Readings:
+    """Every block's reading (``averages``: ``block_averages_array``)."""
+    n = len(blocks)
+    band_low, band_high = row_bands(blocks, bounds)
+    known = measurable_mask(blocks, band_low, band_high)
+    chosen = np.flatnonzero(known)
     if len(chosen) == 0:
-        return readings
+        return Readings.unknown(n)
     bin_units = params.zone.bin_units
     if bin_units is None:
         raise OffGrid(f"bin size {params.bin_size} is not a whole number of 1e-8")
     lows, highs = blocks.low_units[chosen], blocks.high_units[chosen]
-    qty = ladder.quantities_between(lows, highs)
-    shifts, valid = shift_matrix(lows, highs, units, bin_units)
-    offsets = shifts * bin_units
-    sums = ladder.quantities_between((lows[:, None] + offsets).ravel(), (highs[:, None] + offsets).ravel())
-    medians = window_medians(sums.reshape(shifts.shape), valid)
-    scores = (qty / _UNIT) / np.maximum(medians, params.eps)
-    overlaps = (zones.low_units[None, :] < highs[:, None]) & (zones.high_units[None, :] > lows[:, None])
-    confirmed = (overlaps & zones.confirmed[None, :]).any(axis=1)
-    backed = confirmed | (scores >= params.wall_multiplier)  # NaN compares False
-    ids = zones.ids
-    touching: dict[int, tuple[str, ...]] = {
-        row: tuple(ids[i] for i in np.flatnonzero(overlaps[row]).tolist())
-        for row in np.flatnonzero(overlaps.any(axis=1)).tolist()
-    }
-    for row, (at, amount, score, held) in enumerate(
-        zip(chosen.tolist(), qty.tolist(), scores.tolist(), backed.tolist(), strict=True)
-    ):
-        key = blocks.keys[at]
-        readings[key] = Reading(
-            qty=amount,
-            score=None if score != score else score,  # NaN: no window
-            zones=touching.get(row, ()),
-            backed=held,
-            avg_1h=averages.get(key),
-        )
-    return readings
+    shifts, valid = shift_matrix(lows, highs, band_low[chosen], band_high[chosen], bin_units)
+    offsets = np.concatenate((np.zeros((len(chosen), 1), dtype=np.int64), shifts * bin_units), axis=1)
+    offsets += np.where(blocks.is_bid[chosen], 0, ASK_OFFSET)[:, None]  # where each side is stored
+    sums = book.quantities_between((lows[:, None] + offsets).ravel(), (highs[:, None] + offsets).ravel())
+    sums = sums.reshape(offsets.shape)
+    amounts = sums[:, 0]  # column 0: the block's own range
+    medians = window_medians(sums[:, 1:], valid)
+    scores = (amounts / _UNIT) / np.maximum(medians, params.eps)
+    overlaps = (
+        (zones.low_units[None, :] < highs[:, None])
+        & (zones.high_units[None, :] > lows[:, None])
+        & (zones.is_bid[None, :] == blocks.is_bid[chosen][:, None])
+    )
+    qty, score = np.zeros(n, dtype=np.int64), np.full(n, np.nan)
+    backed = np.zeros(n, dtype=bool)
+    qty[chosen], score[chosen] = amounts, scores
+    # NaN compares False
+    backed[chosen] = (overlaps & zones.confirmed[None, :]).any(axis=1) | (scores >= params.wall_multiplier)
+    ids, positions = zones.ids, chosen.tolist()
+    found: dict[int, list[str]] = {}
+    for row, column in zip(*(axis.tolist() for axis in np.nonzero(overlaps)), strict=True):
+        found.setdefault(positions[row], []).append(ids[column])  # row-major: by price within a row
+    touching = {at: tuple(names) for at, names in found.items()}
+    return Readings(known, qty, score, backed, np.where(known, averages, np.nan), touching)
 
 
-def liquidity_of(reading: Reading, blocks: SideBlocks, index: int, ladder: SideLadder) -> BlockLiquidity:
+def liquidity_of(reading: Reading, blocks: Blocks, at: int, book: FollowedBook) -> BlockLiquidity:
     """The full liquidity of a block whose reading is pushed: Decimals and the exact notional."""
-    low_units, high_units = int(blocks.low_units[index]), int(blocks.high_units[index])
+    side = blocks.sides[at]
+    low_units, high_units = int(blocks.low_units[at]), int(blocks.high_units[at])
     return BlockLiquidity(
-        side=blocks.side,
-        price_low=blocks.lows[index],
-        price_high=blocks.highs[index],
+        side=side,
+        price_low=blocks.lows[at],
+        price_high=blocks.highs[at],
         qty=Decimal(reading.qty).scaleb(-8),
-        notional=Decimal(ladder.notional_between(low_units, high_units)).scaleb(-16),
+        notional=Decimal(book.notional_between(side, low_units, high_units)).scaleb(-16),
         score=reading.score,
         zones=reading.zones,
         avg_1h=reading.avg_1h,
@@ -212,8 +265,3 @@ def reading_of(liquidity: BlockLiquidity) -> Reading:
         backed=liquidity.backed,
         avg_1h=liquidity.avg_1h,
     )
-
-
-def side_blocks(blocks: Sequence[BlockRange], params: ConfluenceParams) -> tuple[SideBlocks, SideBlocks]:
-    """(bid blocks, ask blocks)."""
-    return SideBlocks.of(Side.BID, blocks, params), SideBlocks.of(Side.ASK, blocks, params)

@@ -27,17 +27,10 @@ from decimal import Decimal
 from typing import Any, TypeVar
 
 from apps.book.services.cycle import DeltaSink, PublishCycle
-from apps.confluence.domain.changes import changed_keys
 from apps.confluence.domain.ladder import FollowedBook, OffGrid
-from apps.confluence.domain.liquidity import ConfluenceParams, side_band
-from apps.confluence.domain.measure import (
-    Reading,
-    SideBlocks,
-    ZoneSpans,
-    liquidity_of,
-    measure_side,
-    side_blocks,
-)
+from apps.confluence.domain.liquidity import ConfluenceParams
+from apps.confluence.domain.measure import Readings, liquidity_of
+from apps.confluence.domain.tracked import Change, TrackedBlocks
 from apps.confluence.presentation import (
     NOT_STARTED,
     ConfluenceComputeState,
@@ -49,7 +42,6 @@ from apps.confluence.services import store
 from apps.confluence.services.following import BookFollower, Followed, Reread
 from apps.confluence.services.sources import ActiveBlocks, HourOfHeatmap
 from apps.core.sync_threads import in_sync_thread
-from apps.zones.domain.detection import AnalysisBounds
 from apps.zones.domain.tracking import ZoneRecord
 
 log = logging.getLogger("apps.confluence.live")
@@ -95,9 +87,9 @@ class ConfluenceListener:
         self.hour = HourOfHeatmap(
             self.symbol, Decimal(config.heatmap_bin_size), int(config.heatmap_column_s), self.params
         )
-        self.sides: tuple[SideBlocks, ...] = ()
-        self.sent: dict[str, Reading] = {}  # the readings last pushed, of the blocks known then
-        self.known: dict[str, dict[str, Any]] = {}  # their pushed entries: the stored document
+        self.tracked = TrackedBlocks(self.params)
+        self.known: dict[str, dict[str, Any]] = {}  # the pushed entries of the known blocks: the document
+        self._gone: list[str] = []  # blocks that left while known: pushed as unknown next
         self.state: ConfluenceComputeState = NOT_STARTED
         self.timings = ConfluenceTimings()
         self.cycles = 0
@@ -133,7 +125,7 @@ class ConfluenceListener:
         """/api/health's "confluence" section."""
         return {
             **self.state.as_dict(),
-            "blocks": len(self.blocks.blocks or ()),
+            "blocks": len(self.tracked),
             "measured": self.timings.measured,
             "cycles": self.cycles,
             "failures": self.failures,
@@ -159,7 +151,7 @@ class ConfluenceListener:
         mark, waited = time.perf_counter(), self._waited_ms
         readings, state = self._measure(followed)
         timings.measure_ms = (time.perf_counter() - mark) * 1000 - (self._waited_ms - waited)
-        timings.measured = len(readings)
+        timings.measured = int(readings.known.sum())
         mark, waited = time.perf_counter(), self._waited_ms
         timings.pushed = await self._publish(readings, state, cycle.now_ms)
         timings.publish_ms = (time.perf_counter() - mark) * 1000 - (self._waited_ms - waited)
@@ -179,41 +171,38 @@ class ConfluenceListener:
         changed = False
         if self.blocks.due(now_ms):
             changed = await self.blocks.reload(now_ms, self._off_loop)
-            if changed:
-                self.sides = ()  # prepared again below
         blocks = self.blocks.blocks or []
-        if changed or (blocks and not self.sides):
-            self.sides = side_blocks(blocks, self.params)
+        averages = self.hour.averages
         await self.hour.refresh(now_ms, blocks, changed, self._off_loop)
+        if changed:
+            self._gone += self.tracked.set_blocks(blocks, self.hour.averages)
+        elif self.hour.averages is not averages:
+            self.tracked.set_averages(self.hour.averages)
 
-    def _measure(self, followed: Followed) -> tuple[dict[str, Reading], ConfluenceComputeState]:
-        """This cycle's readings of the measurable blocks, and the state to report."""
+    def _measure(self, followed: Followed) -> tuple[Readings, ConfluenceComputeState]:
+        """This cycle's readings of every block, and the state to report."""
         book, bounds = self.follower.book, followed.bounds
         if followed.problem is not None:
-            return {}, ConfluenceComputeState(False, followed.problem)
+            return self.tracked.unknown(), ConfluenceComputeState(False, followed.problem)
         if book is None or bounds is None:
-            return {}, ConfluenceComputeState(False, "the book could not be read (see the log)")
+            return self.tracked.unknown(), ConfluenceComputeState(
+                False, "the book could not be read (see the log)"
+            )
         if not self.blocks.blocks:
             reason = (
                 "no order block is active" if self.blocks.blocks is not None else "order blocks not read yet"
             )
-            return {}, ConfluenceComputeState(False, reason)
-        return self._readings(book, bounds), ConfluenceComputeState(True, "live")
-
-    def _readings(self, book: FollowedBook, bounds: AnalysisBounds) -> dict[str, Reading]:
+            return self.tracked.unknown(), ConfluenceComputeState(False, reason)
         zones = (self.zones() if self.zones is not None else None) or ()
-        readings: dict[str, Reading] = {}
-        for blocks in self.sides:
-            if len(blocks):
-                band = side_band(bounds, blocks.side)
-                spans = ZoneSpans.of(zones, blocks.side)
-                ladder = book.side(blocks.side)
-                readings.update(measure_side(blocks, ladder, band, spans, self.params, self.hour.averages))
-        return readings
+        return self.tracked.measure(book, bounds, zones), ConfluenceComputeState(True, "live")
 
     # -- what changed: store and push ----------------------------------------------------------
-    async def _publish(self, readings: dict[str, Reading], state: ConfluenceComputeState, now_ms: int) -> int:
-        entries = [self._entry(key, readings.get(key)) for key in changed_keys(self.sent, readings)]
+    async def _publish(self, readings: Readings, state: ConfluenceComputeState, now_ms: int) -> int:
+        entries = [self._entry(change) for change in self.tracked.changes(readings)]
+        for key in self._gone:
+            self.known.pop(key, None)
+            entries.append(block_confluence(key, None))
+        self._gone = []
         state_changed = state != self.state
         if state_changed:
             log.info("confluence %s reason=%s", "computing" if state.computing else "paused", state.reason)
@@ -224,20 +213,16 @@ class ConfluenceListener:
             await self.broadcaster.send("confluence", confluence_delta(entries, state))
         return len(entries)
 
-    def _entry(self, key: str, reading: Reading | None) -> dict[str, Any]:
-        """The pushed entry of one changed block; remembers it as sent."""
+    def _entry(self, change: Change) -> dict[str, Any]:
+        """The pushed entry of one changed block; the stored document follows it."""
+        at, reading = change
+        key = self.tracked.blocks.keys[at]
         if reading is None:
-            self.sent.pop(key, None)
             self.known.pop(key, None)
             return block_confluence(key, None)
         book = self.follower.book
-        assert book is not None  # a reading was made from it this cycle
-        for blocks in self.sides:
-            if key in blocks.index:
-                liquidity = liquidity_of(reading, blocks, blocks.index[key], book.side(blocks.side))
-                break
-        entry = block_confluence(key, liquidity)
-        self.sent[key] = reading
+        assert book is not None  # the reading was made from it this cycle
+        entry = block_confluence(key, liquidity_of(reading, self.tracked.blocks, at, book))
         self.known[key] = {"liquidity": entry["liquidity"], "backed": entry["backed"]}
         return entry
 
