@@ -123,7 +123,9 @@ def plain_cycle(view: Any, listener: Any, blocks: list[Any]) -> float:
     from apps.zones.domain.detection import analysis_bounds
 
     started = time.perf_counter()
-    bounds = analysis_bounds(view.best_bid()[0], view.best_ask()[0], view.trusted_window, listener.params.zone)
+    bounds = analysis_bounds(
+        view.best_bid()[0], view.best_ask()[0], view.trusted_window, listener.params.zone
+    )
     levels = {
         Side.BID: view.levels_between(Side.BID, bounds.bid_low, bounds.best_bid),
         Side.ASK: view.levels_between(Side.ASK, bounds.best_ask, bounds.ask_high),
@@ -171,7 +173,9 @@ async def run(cycles: int, block_count: int, seed: int) -> Samples:
         market.step(55)
         for other in (zones, heatmap):
             view = BookSnapshotView.capture(market.book)
-            await other.on_cycle(PublishCycle(start_ms + i * 1000, SYMBOL, "live", view, market.book.update_id))
+            await other.on_cycle(
+                PublishCycle(start_ms + i * 1000, SYMBOL, "live", view, market.book.update_id)
+            )
         view = BookSnapshotView.capture(market.book)
         cycle = PublishCycle(start_ms + i * 1000, SYMBOL, "live", view, market.book.update_id)
         cpu_started = time.thread_time()
@@ -215,7 +219,9 @@ def main(argv: list[str] | None = None) -> int:
         sys.stderr.write(f"confluence: {args.cycles} cycles, {args.blocks} blocks...\n")
         s = asyncio.run(run(args.cycles, args.blocks, args.seed))
     held = med(s.loop)
-    print(f"confluence cycle, milliseconds ({args.blocks} active blocks, defaults; median over {args.cycles} cycles)")
+    print(
+        f"confluence cycle, milliseconds ({args.blocks} active blocks, defaults; median over {args.cycles} cycles)"
+    )
     rows = [
         ("loop held", med(s.loop), max(s.loop)),
         ("  following the logged writes", med(s.follow), max(s.follow)),
@@ -233,7 +239,9 @@ def main(argv: list[str] | None = None) -> int:
         f"{med(s.pushed):.0f}, max {max(s.pushed)}, total {sum(s.pushed)} over {len(s.pushed)} cycles; "
         f"level writes per cycle: median {med(s.writes):.0f}; levels followed: {s.levels}"
     )
-    print(f"first cycle (the band copied out of the view; converted on a worker thread): loop held {s.first_loop:.2f} ms")
+    print(
+        f"first cycle (the band copied out of the view; converted on a worker thread): loop held {s.first_loop:.2f} ms"
+    )
     print(
         f"x faster than re-reading: {med(s.reread) / max(held, 1e-9):.1f}; "
         f"than the plain rules: {med(s.plain) / max(held, 1e-9):.0f}"

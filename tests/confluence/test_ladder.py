@@ -105,3 +105,15 @@ def test_values_off_the_1e_8_grid_are_refused_not_rounded():
     assert book.level_count == 0  # nothing half-applied
     assert ceil_units(D("0.000000001")) == 1 and floor_units(D("0.000000019")) == 1
     assert ceil_units(D("-0.000000001")) == 0 and floor_units(D(2)) == 2 * 10**8
+
+
+def test_removed_levels_are_held_at_zero_then_dropped_and_a_price_coming_back_is_set_in_place():
+    book = FollowedBook()
+    book.apply([(D(1000 + i), D(1)) for i in range(2000)], [])
+    book.apply([(D(1000 + i), D(0)) for i in range(0, 2000, 8)], [])  # 250 removed: held at zero
+    assert book.level_count == 2000 and len(book.levels(Side.BID)) == 1750
+    book.apply([(D(1000), D(2))], [])  # back at its old price
+    assert book.level_count == 2000 and book.levels(Side.BID)[0] == (D(1000), D(2))
+    book.apply([(D(1001 + i), D(0)) for i in range(0, 2000, 8)], [])  # 500 zeros now: a quarter
+    assert book.level_count == 1501 and len(book.levels(Side.BID)) == 1501
+    assert book.quantities_between(np.array([0]), np.array([units_of(D(5000))])).tolist() == [1502 * 10**8]

@@ -113,7 +113,7 @@ class SentReadings:
         for at in {*self.zones, *now.zones}:
             if known[at] and self.known[at] and self.zones.get(at, ()) != now.zones.get(at, ()):
                 moved[at] = True
-        return np.flatnonzero(moved).tolist()
+        return moved.nonzero()[0].tolist()
 
 
 def _moved_floats(sent: np.ndarray, steps: np.ndarray, now: np.ndarray) -> np.ndarray:

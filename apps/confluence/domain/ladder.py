@@ -45,6 +45,7 @@ _NO_LOW, _NO_HIGH = Decimal("-Infinity"), Decimal("Infinity")
 _INT64_LIMIT = 2**63
 TRIM_MARGINS = 4  # the book is followed at most this many margins beyond the band before it is trimmed
 MIN_MARGIN_BINS = 2
+COMPACT_MIN_ZEROS = 256
 
 
 class OffGrid(ValueError):
@@ -93,6 +94,7 @@ class FollowedBook:
         "_cumulative",
         "_price_units",
         "_tick",
+        "_zeros",
         "ask_high",
         "bid_low",
         "cursor",
@@ -110,6 +112,7 @@ class FollowedBook:
         self._cumulative: np.ndarray | None = None
         self._price_units: dict[Decimal, int] = {}  # memo: a level's price is written many times
         self._tick = 0  # a common divisor of every price followed (their gcd so far; 0: none yet)
+        self._zeros = 0  # about how many levels are held at quantity 0 (removed, not dropped yet)
 
     @classmethod
     def from_levels(
@@ -127,6 +130,7 @@ class FollowedBook:
 
     @property
     def level_count(self) -> int:
+        """Levels held (removed ones not dropped yet included)."""
         return len(self.prices)
 
     def levels(self, side: Side) -> list[Level]:
@@ -138,10 +142,11 @@ class FollowedBook:
             for p, q in zip(
                 self.prices[start:stop].tolist(), self.quantities[start:stop].tolist(), strict=True
             )
+            if q  # a removed level is held at 0 until the arrays are compacted
         ]
 
     def _side_slice(self, side: Side) -> tuple[int, int]:
-        split = int(np.searchsorted(self.prices, ASK_OFFSET))
+        split = int(self.prices.searchsorted(ASK_OFFSET))
         return (0, split) if side is Side.BID else (split, len(self.prices))
 
     # -- writes --------------------------------------------------------------------------------
@@ -184,36 +189,34 @@ class FollowedBook:
         return len(prices)
 
     def _merge(self, prices: np.ndarray, quantities: np.ndarray) -> None:
-        """Set these levels (unique prices; quantity 0 removes), keeping the arrays sorted: quantities
-        of known levels are set in place, then one pass drops the removed levels and places the new."""
+        """Set these levels (unique prices; quantity 0 removes), keeping the arrays sorted. A known
+        price is set in place, a removed level too (to 0: it adds nothing to any sum, and books
+        reuse their price levels), new prices are placed in one pass; the zeros are dropped once
+        they are a quarter of the arrays."""
         self._cumulative = None
-        order = np.argsort(prices)
+        order = prices.argsort()
         prices, quantities = prices[order], quantities[order]
         old_prices, old_quantities = self.prices, self.quantities
-        at = np.searchsorted(old_prices, prices)
+        at = old_prices.searchsorted(prices)
         known = old_prices[np.minimum(at, len(old_prices) - 1)] == prices if len(old_prices) else at < 0
-        present = quantities > 0
-        kept = known & present
-        old_quantities[at[kept]] = quantities[kept]  # the arrays are this book's own
-        if kept.all():
-            return
-        removed, added = at[known & ~present], ~known & present
-        if len(removed):
-            keep = np.ones(len(old_prices), dtype=bool)
-            keep[removed] = False
-            old_prices, old_quantities = old_prices[keep], old_quantities[keep]
+        old_quantities[at[known]] = quantities[known]  # the arrays are this book's own
+        added = ~known & (quantities > 0)
         if added.any():
             new_prices, new_quantities = prices[added], quantities[added]
             self._tick = math.gcd(self._tick, int(np.gcd.reduce(new_prices % ASK_OFFSET)))
             size = len(old_prices) + len(new_prices)
-            slots = np.searchsorted(old_prices, new_prices) + np.arange(len(new_prices))
+            slots = old_prices.searchsorted(new_prices) + np.arange(len(new_prices))
             rest = np.ones(size, dtype=bool)
             rest[slots] = False
             merged_prices, merged_quantities = np.empty(size, dtype=np.int64), np.empty(size, dtype=np.int64)
             merged_prices[slots], merged_quantities[slots] = new_prices, new_quantities
             merged_prices[rest], merged_quantities[rest] = old_prices, old_quantities
-            old_prices, old_quantities = merged_prices, merged_quantities
-        self.prices, self.quantities = old_prices, old_quantities
+            self.prices, self.quantities = merged_prices, merged_quantities
+        self._zeros += int(np.count_nonzero(quantities[known] == 0))
+        if self._zeros >= max(COMPACT_MIN_ZEROS, len(self.prices) // 4):
+            present = self.quantities > 0
+            self.prices, self.quantities = self.prices[present], self.quantities[present]
+            self._zeros = 0
 
     def keep_up(self, bid_low: Decimal, ask_high: Decimal, margin: Decimal, read: LevelReader) -> int:
         """Make the book follow at least bids >= ``bid_low`` and asks <= ``ask_high`` (the band's far
@@ -227,13 +230,13 @@ class FollowedBook:
             added_bids = [level for level in read(Side.BID, self.bid_low, old) if level[0] < old]
         elif bid_low - self.bid_low > TRIM_MARGINS * margin:
             self.bid_low = bid_low - margin
-            self._trim(int(np.searchsorted(self.prices, ceil_units(self.bid_low))), len(self.prices))
+            self._trim(int(self.prices.searchsorted(ceil_units(self.bid_low))), len(self.prices))
         if ask_high > self.ask_high:
             old, self.ask_high = self.ask_high, ask_high + margin
             added_asks = [level for level in read(Side.ASK, old, self.ask_high) if level[0] > old]
         elif self.ask_high - ask_high > TRIM_MARGINS * margin:
             self.ask_high = ask_high + margin
-            stop = np.searchsorted(self.prices, floor_units(self.ask_high) + ASK_OFFSET, side="right")
+            stop = self.prices.searchsorted(floor_units(self.ask_high) + ASK_OFFSET, side="right")
             self._trim(0, int(stop))
         if added_bids or added_asks:
             self.apply(added_bids, added_asks)
@@ -257,8 +260,8 @@ class FollowedBook:
         """Resting quantity (units) of each inclusive range [lows[i], highs[i]] of shifted prices
         (``offset_of`` the side added), all at once."""
         cumulative = self.cumulative()
-        start = np.searchsorted(self.prices, lows, side="left")
-        stop = np.searchsorted(self.prices, highs, side="right")
+        start = self.prices.searchsorted(lows, side="left")
+        stop = self.prices.searchsorted(highs, side="right")
         return np.asarray(cumulative[stop] - cumulative[start], dtype=np.int64)
 
     def notional_between(self, side: Side, low: int, high: int) -> int:
@@ -266,8 +269,8 @@ class FollowedBook:
         dot product of the prices divided by their common tick when that cannot overflow (the largest
         reduced price x the range's quantity < 2**63), else Python integers."""
         offset = offset_of(side)
-        start = int(np.searchsorted(self.prices, low + offset, side="left"))
-        stop = int(np.searchsorted(self.prices, high + offset, side="right"))
+        start = int(self.prices.searchsorted(low + offset, side="left"))
+        stop = int(self.prices.searchsorted(high + offset, side="right"))
         if start == stop:
             return 0
         prices, quantities = self.prices[start:stop] - offset, self.quantities[start:stop]

@@ -63,6 +63,7 @@ class Blocks:
     low_units: np.ndarray
     high_units: np.ndarray
     is_bid: np.ndarray
+    stored_offset: np.ndarray  # per block: ``offset_of`` its side (asks are stored above the bids)
     index: dict[str, int]  # key -> position
 
     @classmethod
@@ -80,6 +81,7 @@ class Blocks:
             low_units=np.array([units_of(low) for low, _ in ranges], dtype=np.int64),
             high_units=np.array([units_of(high) for _, high in ranges], dtype=np.int64),
             is_bid=np.arange(len(ordered)) < bids,
+            stored_offset=np.where(np.arange(len(ordered)) < bids, 0, ASK_OFFSET).astype(np.int64),
             index={b.key: i for i, b in enumerate(ordered)},
         )
 
@@ -134,26 +136,27 @@ def shift_matrix(
     first = -((lows - band_low) // bin_units)  # ceil((band_low - low) / bin)
     last = (band_high - highs) // bin_units  # floor((band_high - high) / bin)
     count = np.maximum(last - first + 1, 0)
+    width = int(count.max(initial=0))
     limit = MAX_BASELINE_WINDOWS
-    start = np.where(count > limit, np.minimum(np.maximum(-(limit // 2), first), last - limit + 1), first)
-    count = np.minimum(count, limit)
-    width = max(int(count.max(initial=0)), 1)
-    columns = np.arange(width, dtype=np.int64)
-    return start[:, None] + columns, columns < count[:, None]
+    if width > limit:  # a tiny bin or a wide band: the shifts nearest the block
+        first = np.where(count > limit, np.minimum(np.maximum(-(limit // 2), first), last - limit + 1), first)
+        count, width = np.minimum(count, limit), limit
+    columns = np.arange(max(width, 1), dtype=np.int64)
+    return first[:, None] + columns, columns < count[:, None]
 
 
 def window_medians(sums: np.ndarray, valid: np.ndarray) -> np.ndarray:
-    """``window_median`` of each row's valid windows, as a float of the base asset (NaN: none)."""
+    """``window_median`` of each row's valid windows, as a float of the base asset (NaN: none).
+    ``sums`` is sorted in place (its invalid windows are set past every real one first)."""
     counts = valid.sum(axis=1)
-    ordered = np.sort(np.where(valid, sums, _FILL), axis=1)
-    rows = np.arange(len(ordered))
-    low = ordered[rows, np.maximum(counts - 1, 0) // 2]
-    high = ordered[rows, np.minimum(counts // 2, ordered.shape[1] - 1)]
-    found = counts > 0
-    medians = np.full(len(ordered), np.nan)
-    # an exact integer sum, then one correctly rounded division: float(the exact median)
-    medians[found] = (low[found] + high[found]) / (2 * _UNIT)
-    return medians
+    sums[~valid] = _FILL
+    sums.sort(axis=1)
+    rows = np.arange(len(sums))
+    low = sums[rows, np.maximum(counts - 1, 0) // 2]
+    high = sums[rows, np.minimum(counts // 2, sums.shape[1] - 1)]
+    with np.errstate(over="ignore"):  # rows without a window add two fills: masked below
+        # an exact integer sum, then one correctly rounded division: float(the exact median)
+        return np.where(counts > 0, (low + high) / (2 * _UNIT), np.nan)
 
 
 class Readings(NamedTuple):
@@ -206,7 +209,7 @@ def measure_blocks(
     n = len(blocks)
     band_low, band_high = row_bands(blocks, bounds)
     known = measurable_mask(blocks, band_low, band_high)
-    chosen = np.flatnonzero(known)
+    chosen = known.nonzero()[0]
     if len(chosen) == 0:
         return Readings.unknown(n)
     bin_units = params.zone.bin_units
@@ -214,12 +217,11 @@ def measure_blocks(
         raise OffGrid(f"bin size {params.bin_size} is not a whole number of 1e-8")
     lows, highs = blocks.low_units[chosen], blocks.high_units[chosen]
     shifts, valid = shift_matrix(lows, highs, band_low[chosen], band_high[chosen], bin_units)
-    offsets = np.concatenate((np.zeros((len(chosen), 1), dtype=np.int64), shifts * bin_units), axis=1)
-    offsets += np.where(blocks.is_bid[chosen], 0, ASK_OFFSET)[:, None]  # where each side is stored
+    stored = blocks.stored_offset[chosen]  # where each side is in the book's arrays
+    amounts = book.quantities_between(lows + stored, highs + stored)
+    offsets = shifts * bin_units + stored[:, None]
     sums = book.quantities_between((lows[:, None] + offsets).ravel(), (highs[:, None] + offsets).ravel())
-    sums = sums.reshape(offsets.shape)
-    amounts = sums[:, 0]  # column 0: the block's own range
-    medians = window_medians(sums[:, 1:], valid)
+    medians = window_medians(sums.reshape(offsets.shape), valid)
     scores = (amounts / _UNIT) / np.maximum(medians, params.eps)
     overlaps = (
         (zones.low_units[None, :] < highs[:, None])
