@@ -10,7 +10,7 @@ listener's zones) on a realistic book (bench.zones' ``Market``: ~5000 levels a s
 then); the defaults (range 1 %, bin 50, CONFLUENCE_PAD_BINS 1). ``--blocks`` order blocks are stored,
 all active and near the price (the worst case: a real history has most of its active blocks far away,
 where they cost a comparison): bullish ones below the price, bearish ones above, 0.05-0.5 % tall,
-centred within 1.2 % of mid, so ~85 % are inside the band and measured every cycle.
+centred within 1.2 % of mid (``--within-pct``), so ~75 % are inside the band and measured every cycle.
 
 "loop held" is the listener's ``timings.loop_ms``: everything it did on the event loop (following the
 logged writes, measuring every block, working out what changed and pushing it); reading the blocks,
@@ -56,13 +56,13 @@ def setup_django(directory: str) -> None:
     settle_after_startup(50_000)  # as serve does (GC_GEN0_THRESHOLD's default)
 
 
-def store_blocks(count: int, mid: Decimal, rng: random.Random) -> None:
+def store_blocks(count: int, mid: Decimal, rng: random.Random, within_bp: int = 120) -> None:
     from apps.orderblocks.models import OrderBlock
 
     rows = []
     for i in range(count):
         bullish = i % 2 == 0
-        offset = Decimal(rng.randint(5, 120)) / 10_000 * (-1 if bullish else 1)
+        offset = Decimal(rng.randint(5, within_bp)) / 10_000 * (-1 if bullish else 1)
         half = mid * Decimal(rng.randint(5, 50)) / 20_000
         centre = mid * (1 + offset)
         low, high = (centre - half).quantize(Decimal("0.01")), (centre + half).quantize(Decimal("0.01"))
@@ -136,7 +136,7 @@ def plain_cycle(view: Any, listener: Any, blocks: list[Any]) -> float:
     return (time.perf_counter() - started) * 1000
 
 
-async def run(cycles: int, block_count: int, seed: int) -> Samples:
+async def run(cycles: int, block_count: int, seed: int, within_pct: float = 1.2) -> Samples:
     from asgiref.sync import sync_to_async
 
     from apps.book.domain.snapshot_view import BookSnapshotView
@@ -151,7 +151,7 @@ async def run(cycles: int, block_count: int, seed: int) -> Samples:
 
     rng = random.Random(seed)
     market = Market(rng, None)
-    await sync_to_async(store_blocks)(block_count, Decimal(MID_CENTS) / 100, rng)
+    await sync_to_async(store_blocks)(block_count, Decimal(MID_CENTS) / 100, rng, round(within_pct * 100))
     config = load_config({})
     layer = ThrottledInMemoryChannelLayer()  # the service's in-memory layer, one subscriber
     broadcaster = OverlayBroadcaster(SYMBOL, layer=layer)
@@ -211,16 +211,23 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cycles", type=int, default=120)
     parser.add_argument("--blocks", type=int, default=100)
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument(
+        "--within-pct",
+        type=float,
+        default=1.2,
+        help="block centres within this percent of mid (1.2: crowded)",
+    )
     args = parser.parse_args(argv)
     if args.cycles <= 0 or args.blocks <= 0:
         parser.error("--cycles and --blocks must be positive")
     with tempfile.TemporaryDirectory() as directory:
         setup_django(directory)
         sys.stderr.write(f"confluence: {args.cycles} cycles, {args.blocks} blocks...\n")
-        s = asyncio.run(run(args.cycles, args.blocks, args.seed))
+        s = asyncio.run(run(args.cycles, args.blocks, args.seed, args.within_pct))
     held = med(s.loop)
     print(
-        f"confluence cycle, milliseconds ({args.blocks} active blocks, defaults; median over {args.cycles} cycles)"
+        f"confluence cycle, milliseconds ({args.blocks} active blocks centred within {args.within_pct:g} % of "
+        f"mid, defaults; median over {args.cycles} cycles)"
     )
     rows = [
         ("loop held", med(s.loop), max(s.loop)),

@@ -64,6 +64,7 @@ class Blocks:
     high_units: np.ndarray
     is_bid: np.ndarray
     stored_offset: np.ndarray  # per block: ``offset_of`` its side (asks are stored above the bids)
+    far_units: np.ndarray  # per block: the far end of its range (low for bids, high for asks)
     index: dict[str, int]  # key -> position
 
     @classmethod
@@ -82,6 +83,13 @@ class Blocks:
             high_units=np.array([units_of(high) for _, high in ranges], dtype=np.int64),
             is_bid=np.arange(len(ordered)) < bids,
             stored_offset=np.where(np.arange(len(ordered)) < bids, 0, ASK_OFFSET).astype(np.int64),
+            far_units=np.array(
+                [
+                    units_of(low if b.side is Side.BID else high)
+                    for b, (low, high) in zip(ordered, ranges, strict=True)
+                ],
+                dtype=np.int64,
+            ),
             index={b.key: i for i, b in enumerate(ordered)},
         )
 
@@ -122,12 +130,6 @@ def row_bands(blocks: Blocks, bounds: AnalysisBounds) -> tuple[np.ndarray, np.nd
     return np.where(blocks.is_bid, bid[0], ask[0]), np.where(blocks.is_bid, bid[1], ask[1])
 
 
-def measurable_mask(blocks: Blocks, low: np.ndarray, high: np.ndarray) -> np.ndarray:
-    """``is_measurable`` for every block: its far end (low for bids, high for asks) inside the band."""
-    far = np.where(blocks.is_bid, blocks.low_units, blocks.high_units)
-    return np.asarray((far >= low) & (far <= high))
-
-
 def shift_matrix(
     lows: np.ndarray, highs: np.ndarray, band_low: np.ndarray, band_high: np.ndarray, bin_units: int
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -154,9 +156,14 @@ def window_medians(sums: np.ndarray, valid: np.ndarray) -> np.ndarray:
     rows = np.arange(len(sums))
     low = sums[rows, np.maximum(counts - 1, 0) // 2]
     high = sums[rows, np.minimum(counts // 2, sums.shape[1] - 1)]
-    with np.errstate(over="ignore"):  # rows without a window add two fills: masked below
-        # an exact integer sum, then one correctly rounded division: float(the exact median)
-        return np.where(counts > 0, (low + high) / (2 * _UNIT), np.nan)
+    empty = counts == 0
+    if empty.any():  # rows without a window: no median (and no sum of two fills)
+        low[empty] = high[empty] = 0
+    # an exact integer sum, then one correctly rounded division: float(the exact median)
+    medians = (low + high) / (2 * _UNIT)
+    if empty.any():
+        medians[empty] = np.nan
+    return medians
 
 
 class Readings(NamedTuple):
@@ -197,6 +204,26 @@ def block_averages_array(blocks: Blocks, averages: Mapping[str, float | None]) -
     return np.array([np.nan if v is None else v for v in values], dtype=np.float64)
 
 
+def zone_overlaps(
+    zones: ZoneSpans, lows: np.ndarray, highs: np.ndarray, is_bid: np.ndarray, positions: list[int]
+) -> tuple[np.ndarray, dict[int, tuple[str, ...]]]:
+    """(a confirmed zone overlaps, per row; position -> overlapping zone ids by price): the zones of each
+    row's side sharing more than an edge with its range (``overlapping_zones``)."""
+    if not zones.ids:
+        return np.zeros(len(lows), dtype=bool), {}
+    overlaps = (
+        (zones.low_units[None, :] < highs[:, None])
+        & (zones.high_units[None, :] > lows[:, None])
+        & (zones.is_bid[None, :] == is_bid[:, None])
+    )
+    ids = zones.ids
+    found: dict[int, list[str]] = {}
+    for row, column in zip(*(axis.tolist() for axis in overlaps.nonzero()), strict=True):
+        found.setdefault(positions[row], []).append(ids[column])  # row-major: by price within a row
+    confirmed = (overlaps & zones.confirmed[None, :]).any(axis=1)
+    return confirmed, {at: tuple(names) for at, names in found.items()}
+
+
 def measure_blocks(
     blocks: Blocks,
     book: FollowedBook,
@@ -208,7 +235,7 @@ def measure_blocks(
     """Every block's reading (``averages``: ``block_averages_array``)."""
     n = len(blocks)
     band_low, band_high = row_bands(blocks, bounds)
-    known = measurable_mask(blocks, band_low, band_high)
+    known = (blocks.far_units >= band_low) & (blocks.far_units <= band_high)  # ``is_measurable``
     chosen = known.nonzero()[0]
     if len(chosen) == 0:
         return Readings.unknown(n)
@@ -223,21 +250,12 @@ def measure_blocks(
     sums = book.quantities_between((lows[:, None] + offsets).ravel(), (highs[:, None] + offsets).ravel())
     medians = window_medians(sums.reshape(offsets.shape), valid)
     scores = (amounts / _UNIT) / np.maximum(medians, params.eps)
-    overlaps = (
-        (zones.low_units[None, :] < highs[:, None])
-        & (zones.high_units[None, :] > lows[:, None])
-        & (zones.is_bid[None, :] == blocks.is_bid[chosen][:, None])
-    )
+    positions = chosen.tolist()
+    confirmed, touching = zone_overlaps(zones, lows, highs, blocks.is_bid[chosen], positions)
     qty, score = np.zeros(n, dtype=np.int64), np.full(n, np.nan)
     backed = np.zeros(n, dtype=bool)
     qty[chosen], score[chosen] = amounts, scores
-    # NaN compares False
-    backed[chosen] = (overlaps & zones.confirmed[None, :]).any(axis=1) | (scores >= params.wall_multiplier)
-    ids, positions = zones.ids, chosen.tolist()
-    found: dict[int, list[str]] = {}
-    for row, column in zip(*(axis.tolist() for axis in np.nonzero(overlaps)), strict=True):
-        found.setdefault(positions[row], []).append(ids[column])  # row-major: by price within a row
-    touching = {at: tuple(names) for at, names in found.items()}
+    backed[chosen] = confirmed | (scores >= params.wall_multiplier)  # NaN compares False
     return Readings(known, qty, score, backed, np.where(known, averages, np.nan), touching)
 
 

@@ -37,6 +37,8 @@ class TrackedBlocks:
         self.pushed = SentReadings(0, params.change_fraction)
         self.averages = np.empty(0)
         self.sent: dict[str, Reading] = {}  # the readings last pushed, of the blocks known then
+        self._spans = ZoneSpans.of(())
+        self._spans_key: tuple[tuple[object, ...], ...] = ()  # what the spans were made of
 
     def __len__(self) -> int:
         return len(self.blocks)
@@ -58,7 +60,11 @@ class TrackedBlocks:
 
     def measure(self, book: FollowedBook, bounds: AnalysisBounds, zones: Iterable[ZoneRecord]) -> Readings:
         """This cycle's readings of every block."""
-        return measure_blocks(self.blocks, book, bounds, ZoneSpans.of(zones), self.params, self.averages)
+        zones = list(zones)
+        key = tuple((z.id, z.status, z.side, z.price_low, z.price_high) for z in zones)
+        if key != self._spans_key:  # the zones changed (they mostly do not, cycle to cycle)
+            self._spans, self._spans_key = ZoneSpans.of(zones), key
+        return measure_blocks(self.blocks, book, bounds, self._spans, self.params, self.averages)
 
     def unknown(self) -> Readings:
         """Readings saying every block is unknown (the book is not live, ...)."""
