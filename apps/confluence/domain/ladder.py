@@ -164,23 +164,17 @@ class FollowedBook:
         """Absolute quantities in order (zero: the level is gone); writes outside the followed span
         are skipped. Returns how many were followed."""
         low, high = self.bid_low, self.ask_high
-        latest_bids: dict[Decimal, Decimal] = {}
-        for price, qty in bids:
-            if price >= low:
-                latest_bids[price] = qty  # the last write of a price wins
-        latest_asks: dict[Decimal, Decimal] = {}
-        for price, qty in asks:
-            if price <= high:
-                latest_asks[price] = qty
+        latest_bids = {price: qty for price, qty in bids if price >= low}  # the last write of a price wins
+        latest_asks = {price: qty for price, qty in asks if price <= high}
         if not latest_bids and not latest_asks:
             return 0
         memo = self._price_units
-        bid_units = [memo.get(price) for price in latest_bids]
-        ask_units = [memo.get(price) for price in latest_asks]
+        bid_units = list(map(memo.get, latest_bids))
+        ask_units = list(map(memo.get, latest_asks))
         if None in bid_units or None in ask_units:
             bid_units = [memo.get(p) or memo.setdefault(p, units_of(p)) for p in latest_bids]
             ask_units = [memo.get(p) or memo.setdefault(p, units_of(p)) for p in latest_asks]
-        quantities = [units_of(q) if q else 0 for q in (*latest_bids.values(), *latest_asks.values())]
+        quantities = [*map(units_of, latest_bids.values()), *map(units_of, latest_asks.values())]
         prices = np.array(bid_units + ask_units, dtype=np.int64)
         prices[len(bid_units) :] += ASK_OFFSET
         self._merge(prices, np.array(quantities, dtype=np.int64))
