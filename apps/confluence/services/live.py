@@ -122,7 +122,7 @@ class ConfluenceListener:
             self._busy = False
 
     def health(self) -> dict[str, Any]:
-        """/api/health's "confluence" section."""
+        """/api/health's ``stream.confluence``: whether confluence is computed and why, how cycles went."""
         return {
             **self.state.as_dict(),
             "blocks": len(self.tracked),
