@@ -65,7 +65,11 @@ def test_a_pushed_backed_block_gets_a_stronger_border_its_badge_and_the_details(
         "confluence",
         {
             "changed": [
-                {"id": fresh["id"], "liquidity": liquidity(fresh, "12.41", 5.1234, [confirmed["id"]]), "backed": True},
+                {
+                    "id": fresh["id"],
+                    "liquidity": liquidity(fresh, "12.41", 5.1234, [confirmed["id"]]),
+                    "backed": True,
+                },
                 {"id": touched["id"], "liquidity": liquidity(touched, "0.8", 0.9, []), "backed": False},
             ],
             "state": {"computing": True, "reason": "live"},
@@ -76,12 +80,22 @@ def test_a_pushed_backed_block_gets_a_stronger_border_its_badge_and_the_details(
     box = painted_box(page, fresh["id"])
     assert badge["id"] == fresh["id"] and badge["text"] == "12.4 BTC · 5.1x"
     assert box["backed"] and box["borderPx"] == 3 and box["stroke"].endswith(",1.000)")
-    assert box["x1"] <= badge["x1"] < box["x2"] and badge["y1"] >= box["y1"] - 16 and badge["y2"] <= box["y2"] + 1
+    assert (
+        box["x1"] <= badge["x1"] < box["x2"]
+        and badge["y1"] >= box["y1"] - 16
+        and badge["y2"] <= box["y2"] + 1
+    )
     plain = painted_box(page, touched["id"])
     assert not plain["backed"] and plain["borderPx"] == 1  # measured, but not backed: no badge
 
     text = hover(page, box)
-    for line in ("liquidity 12.4 BTC", "score 5.1x", "zones 1 (1 confirmed)", "1h average 8.20 BTC", "backed yes"):
+    for line in (
+        "liquidity 12.4 BTC",
+        "score 5.1x",
+        "zones 1 (1 confirmed)",
+        "1h average 8.20 BTC",
+        "backed yes",
+    ):
         assert line in " ".join(text.split()), text
     assert "1 backed by liquidity" in page.locator("#legend-counts").inner_text()
     save_artifact(page, "chart-confluence-tooltip-desktop.png")
