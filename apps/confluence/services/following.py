@@ -1,4 +1,4 @@
-"""Following the live book for confluence: both ladders kept up to each cycle's view.
+"""Following the live book for confluence: the followed book (both sides) kept up to each cycle's view.
 
 Per live cycle, synchronously (the view's level reads answer only before the first await):
 - after the first cycle, the diff events logged since the last one are applied (``FollowedBook.follow``)
@@ -33,7 +33,7 @@ class Reread:
     ask_high: Decimal
 
     def build(self) -> FollowedBook:
-        """On a worker thread: the copied levels as ladders (OffGrid when a value is not on 1e-8)."""
+        """On a worker thread: the copied levels as a followed book (OffGrid when a value is not on 1e-8)."""
         return FollowedBook.from_levels(self.bids, self.asks, self.cursor, self.bid_low, self.ask_high)
 
 
@@ -49,14 +49,14 @@ class Followed:
 
 
 class BookFollower:
-    """The ladders of the book near the band, as of the last live cycle's view."""
+    """The book near the band as integer arrays, as of the last live cycle's view."""
 
     def __init__(self, params: ZoneParams) -> None:
         self.params = params
         self.book: FollowedBook | None = None
 
     def follow(self, view: Any) -> Followed:
-        """Bring the ladders up to ``view`` (synchronously: call before any await)."""
+        """Bring the followed book up to ``view`` (synchronously: call before any await)."""
         bid, ask = view.best_bid(), view.best_ask()
         if bid is None or ask is None:
             return Followed(problem=f"the book has no {'bids' if bid is None else 'asks'}")
@@ -86,11 +86,11 @@ class BookFollower:
         return Followed(bounds=bounds, reread=reread, read=len(reread.bids) + len(reread.asks))
 
     def built(self, book: FollowedBook | None) -> None:
-        """The ladders a reread made (None: it failed; the next cycle reads again)."""
+        """The followed book a reread made (None: it failed; the next cycle reads again)."""
         self.book = book
         if book is not None:
             log.info("confluence: read the band of the book (%d levels)", book.level_count)
 
     def forget(self) -> None:
-        """Read the book afresh next time (after a failed cycle: the ladders may be half-updated)."""
+        """Read the book afresh next time (after a failed cycle: it may be half-updated)."""
         self.book = None

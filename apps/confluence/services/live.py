@@ -2,14 +2,14 @@
 
 Plugged into the streamer as a ``StreamListener`` (after the zone listener, whose current zones it
 reads). Per cycle:
-1. while the book is live, bring the ladders up to this cycle's view (synchronously, before any
+1. while the book is live, bring the followed book up to this cycle's view (synchronously, before any
    await: the diff events since the last cycle; the first time and after a resync, the band is copied
    and converted on a worker thread): ``BookFollower``;
 2. read the active order blocks when due, and the last hour of heatmap columns at each new column
    (worker threads): ``ActiveBlocks``, ``HourOfHeatmap``;
-3. measure every block (numpy over the ladders: ``measure_side``); blocks outside the band are
-   unknown;
-4. the blocks whose reading moved beyond the rounding steps (``changed_keys``), or became unknown,
+3. measure every block (numpy over the followed book: ``TrackedBlocks.measure``); blocks outside the
+   band are unknown;
+4. the blocks whose reading moved beyond the change step (``TrackedBlocks.changes``), or became unknown,
    are written into the stored document (worker thread) and pushed as kind "confluence".
 While the book is not live every block is unknown: those that were known are pushed once as such.
 ``timings.loop_ms`` is the time the event loop was held (everything not awaited elsewhere). A failed
