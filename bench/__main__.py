@@ -226,29 +226,22 @@ def run_page_heatmap(args: argparse.Namespace) -> list[Figure]:
     print()
     print(done.stdout, end="")
     verdict = re.search(
-        r"page-heatmap: frame p99 ([\d.]+) ms CPU \(wall ([\d.]+) ms, rAF work ([\d.]+) ms\).*?"
-        r"heatmap draw p99 ([\d.]+) ms; per-cell fillRect frame p99 ([\d.]+) ms; heatmap off frame p99 ([\d.]+) ms",
+        r"page-heatmap: frame p99 ([\d.]+) ms CPU \(median of (\d+) rounds\).*?heatmap off ([\d.]+) ms; "
+        r"Lightweight Charts alone ([\d.]+) ms",
         done.stdout,
     )
-    if verdict is None:
+    cells = re.search(r"heatmap on, per-cell fillRect ([\d.]+)", done.stdout)
+    if verdict is None or cells is None:
         raise RuntimeError(f"bench.page_heatmap exited {done.returncode} without its verdict line")
-    cpu, wall, raf, draw, cells, off = (float(x) for x in verdict.groups())
+    cpu, off, bare = float(verdict[1]), float(verdict[3]), float(verdict[4])
+    rounds = f"median of {verdict[2]} rounds"
     return [
-        Figure("page", "frame p99, rAF work (the repaint) (ms)", raf, "timed in the page", None, 1),
         Figure("page", "frame p99 panning 7 days of heatmap, CPU (ms)", cpu, "goal < 16 ms", cpu < 16, 1),
+        Figure("page", "frame p99, heatmap off (ms)", off, rounds, None, 1),
+        Figure("page", "frame p99, Lightweight Charts alone (ms)", bare, "baseline, " + rounds, None, 1),
         Figure(
-            "page",
-            "frame p99 panning 7 days of heatmap, wall (ms)",
-            wall,
-            "shared machine: see load",
-            None,
-            1,
+            "page", "frame p99, heatmap drawn per cell (ms)", float(cells[1]), "fillRect per cell", None, 1
         ),
-        Figure("page", "heatmap draw call per frame p99 (ms)", draw, "cached picture, drawImage", None, 2),
-        Figure(
-            "page", "frame p99, heatmap drawn per cell (ms)", cells, "fillRect per cell, same run", None, 1
-        ),
-        Figure("page", "frame p99, heatmap off (ms)", off, "the page without it, same run", None, 1),
     ]
 
 

@@ -362,6 +362,77 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "OB_RUN_DELAY_S", "5", _int_between(0, 3600), "Seconds after a candle closes before the hourly run"
     ),
+    # reactions
+    Setting(
+        "REACTION_RETENTION_D",
+        "365",
+        _number_between(0, 3650),
+        "Days an order block's reaction (what liquidity and price did after its first touch) is kept",
+    ),
+    # alerts
+    Setting(
+        "ALERT_RULE_ORDERBLOCK_ENTERED",
+        "1",
+        _bool,
+        "Alert when a trade enters a fresh order block",
+    ),
+    Setting(
+        "ALERT_RULE_ZONE_ENDED_IN_BLOCK",
+        "1",
+        _bool,
+        "Alert when a confirmed zone inside or within one bin of an active order block is pulled or broken",
+    ),
+    Setting(
+        "ALERT_RULE_ZONE_CONFIRMED_NEAR_MID",
+        "1",
+        _bool,
+        "Alert when a zone is confirmed with strength >= ALERT_MIN_STRENGTH within ALERT_NEAR_PCT of mid",
+    ),
+    Setting(
+        "ALERT_RULE_BOOK_STALE",
+        "1",
+        _bool,
+        "Alert when the book has not been live for more than ALERT_STALE_S, and when it recovers",
+    ),
+    Setting(
+        "ALERT_MIN_STRENGTH",
+        "8",
+        _number_between(0, 1e6),
+        "Strength a newly confirmed zone needs for the near-mid alert (twice the confirm threshold)",
+    ),
+    Setting(
+        "ALERT_NEAR_PCT",
+        "0.5",
+        _decimal_between(Decimal(0), Decimal(100)),
+        "How close to mid (percent) a newly confirmed zone must be for the near-mid alert",
+    ),
+    Setting("ALERT_STALE_S", "30", _number_between(0, DAY_S), "Seconds not live before the stale-book alert"),
+    Setting(
+        "ALERT_COOLDOWN_S",
+        "300",
+        _number_between(0, DAY_S, allow_low=True),
+        "A rule alerts at most once per this many seconds for the same block, zone or book",
+    ),
+    Setting("ALERT_RETENTION_D", "30", _number_between(0, 3650), "Days alerts are kept (GET /api/alerts)"),
+    Setting(
+        "ALERT_WEBHOOK_URL",
+        "",
+        _or_unset(_http_url),
+        "POST each alert as JSON here (Slack/Mattermost/Discord incoming webhooks accept it); empty: off",
+    ),
+    Setting("ALERT_WEBHOOK_TIMEOUT_S", "5", _number_between(0, 120), "Timeout of one webhook attempt"),
+    Setting(
+        "ALERT_WEBHOOK_MAX_ATTEMPTS",
+        "8",
+        _int_between(1, 100),
+        "Webhook attempts per alert before it is given up (recorded)",
+    ),
+    Setting(
+        "ALERT_WEBHOOK_BACKOFF_S",
+        "1",
+        _number_between(0, 3600),
+        "Wait before the first webhook retry; doubles per attempt, at most 60 s",
+    ),
     # web
     Setting("RENDER_TOUCHED", "true", _bool, "Draw touched order blocks (styled differently)"),
     Setting(
@@ -476,6 +547,20 @@ class Config:
     ob_warmup_bars: int
     candle_gap_max_h: int
     ob_run_delay_s: int
+    reaction_retention_d: float
+    alert_rule_orderblock_entered: bool
+    alert_rule_zone_ended_in_block: bool
+    alert_rule_zone_confirmed_near_mid: bool
+    alert_rule_book_stale: bool
+    alert_min_strength: float
+    alert_near_pct: Decimal
+    alert_stale_s: float
+    alert_cooldown_s: float
+    alert_retention_d: float
+    alert_webhook_url: str | None
+    alert_webhook_timeout_s: float
+    alert_webhook_max_attempts: int
+    alert_webhook_backoff_s: float
     render_touched: bool
     ob_display_atr: float
     ob_display_max: int

@@ -29,6 +29,8 @@ INSTALLED_APPS = [
     "apps.orderblocks",
     "apps.heatmap",
     "apps.confluence",
+    "apps.reactions",
+    "apps.alerts",
     "apps.overlays",
     "apps.simulator",
 ]

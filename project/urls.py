@@ -11,4 +11,6 @@ urlpatterns = [
     path("api/", include("apps.orderblocks.urls")),
     path("api/", include("apps.confluence.urls")),  # /api/orderblocks: the blocks with their liquidity
     path("api/", include("apps.heatmap.urls")),
+    path("api/", include("apps.reactions.urls")),
+    path("api/", include("apps.alerts.urls")),
 ]

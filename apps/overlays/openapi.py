@@ -8,11 +8,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from apps.json_http.query_params import MAX_TIME_S
+from apps.alerts.openapi import alert_paths, alert_schemas
+from apps.confluence.openapi import confluence_schemas, order_block_confluence_properties
+from apps.json_http.openapi_params import time_param
 from apps.orderblocks.domain.timeframes import DEFAULT_TIMEFRAME, TIMEFRAMES
 from apps.orderblocks.models import OB_STATUSES
-from apps.overlays.openapi_confluence import confluence_schemas, order_block_confluence_properties
 from apps.overlays.openapi_liquidity import liquidity_paths, liquidity_schemas
+from apps.reactions.openapi import reaction_paths, reaction_schemas
 from apps.zones.models import ZONE_STATUSES
 
 STREAM_STATUSES = ("live", "connecting", "syncing", "resyncing", "backoff", "stale")
@@ -25,16 +27,6 @@ def _ref(name: str) -> dict[str, str]:
 
 def _decimal(description: str) -> dict[str, Any]:
     return {"type": "string", "pattern": r"^-?[0-9]+(\.[0-9]+)?$", "description": description}
-
-
-def _time_param(name: str, description: str) -> dict[str, Any]:
-    return {
-        "name": name,
-        "in": "query",
-        "required": False,
-        "description": description,
-        "schema": {"type": "integer", "minimum": 0, "maximum": MAX_TIME_S},
-    }
 
 
 def _limit_param(default: int, cap: int, description: str) -> dict[str, Any]:
@@ -253,6 +245,8 @@ def _schemas() -> dict[str, Any]:
         },
         **liquidity_schemas(),
         **confluence_schemas(),
+        **reaction_schemas(),
+        **alert_schemas(),
     }
 
 
@@ -275,8 +269,8 @@ def _candle_paths(api_max_limit: int) -> dict[str, Any]:
                     "description": "Timeframe. Anything else is rejected with 400 naming `tf`.",
                     "schema": {"type": "string", "enum": list(TIMEFRAMES), "default": DEFAULT_TIMEFRAME},
                 },
-                _time_param("from", "First open time."),
-                _time_param("to", "Last open time."),
+                time_param("from", "First open time."),
+                time_param("to", "Last open time."),
                 _limit_param(1000, api_max_limit, "Maximum candles."),
             ],
             _json(
@@ -308,8 +302,8 @@ def _feature_paths(api_max_limit: int) -> dict[str, Any]:
             f"pushed (`liquidity`, `backed`). {RANGE_NOTE}",
             [
                 _status_param(OB_STATUSES, "blocks"),
-                _time_param("from", "Range start."),
-                _time_param("to", "Range end."),
+                time_param("from", "Range start."),
+                time_param("to", "Range end."),
                 _limit_param(1000, api_max_limit, "Maximum blocks (most recent)."),
             ],
             _json(
@@ -384,8 +378,8 @@ def _edge_paths(api_max_limit: int) -> dict[str, Any]:
             "Order-book metrics",
             f"One row per publication cycle (best bid/ask, spread, mid, imbalance). {RANGE_NOTE}",
             [
-                _time_param("from", "Range start."),
-                _time_param("to", "Range end."),
+                time_param("from", "Range start."),
+                time_param("to", "Range end."),
                 _limit_param(3600, api_max_limit, "Maximum rows."),
             ],
             _json(
@@ -551,7 +545,11 @@ def openapi_document(symbol: str, api_max_limit: int, heatmap_column_s: int = 60
     """The full OpenAPI 3.1 document for this deployment's symbol, limit cap and heatmap column."""
     liquidity = {
         path: _get(spec["summary"], spec["description"], spec["parameters"], _json(*spec["ok"]))
-        for path, spec in liquidity_paths(heatmap_column_s).items()
+        for path, spec in {
+            **liquidity_paths(heatmap_column_s),
+            **reaction_paths(),
+            **alert_paths(api_max_limit),
+        }.items()
     }
     paths: dict[str, Any] = {
         **_candle_paths(api_max_limit),
@@ -570,8 +568,9 @@ def openapi_document(symbol: str, api_max_limit: int, heatmap_column_s: int = 60
             "version": "1.0.0",
             "description": (
                 "Live liquidity zones from the Binance L2 book and 1h order blocks for one spot symbol. "
-                "Push: WebSocket /ws/overlays (snapshot, then deltas with epoch+seq; the `data` of a "
-                "`confluence` delta is the ConfluenceDelta schema). "
+                "Push: WebSocket /ws/overlays (snapshot, then deltas with epoch+seq; an alert as it "
+                "fires is delta kind 'alert', schema AlertPush; the `data` of a `confluence` delta is "
+                "the ConfluenceDelta schema). "
                 "Every bad query parameter returns 400 with a JSON body naming it; every other error "
                 'under /api/ is JSON too ({"error","detail"}), a request body over '
                 "MAX_REQUEST_BODY bytes 413."

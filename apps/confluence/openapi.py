@@ -1,6 +1,6 @@
 """The OpenAPI parts of order-block confluence (issue 17): the liquidity inside each order block
 (``liquidity``/``backed`` of every OrderBlock), whether it is computed (``confluence`` of the overlay
-state) and the ``confluence`` push's data. Pure data, merged into the document by openapi.py."""
+state) and the ``confluence`` push's data. Pure data, merged into the document by apps/overlays/openapi.py."""
 
 from __future__ import annotations
 
