@@ -30,7 +30,19 @@ from bench.figures import Figure, print_figures
 from bench.processes import PYTHON, REPO
 from bench.stack import load_text, progress
 
-ORDER = ("book", "wire", "zones", "heatmap", "page-heatmap", "orderblocks", "e2e", "fanout", "rest", "cpu")
+ORDER = (
+    "book",
+    "wire",
+    "zones",
+    "heatmap",
+    "confluence",
+    "page-heatmap",
+    "orderblocks",
+    "e2e",
+    "fanout",
+    "rest",
+    "cpu",
+)
 
 
 def machine_line() -> str:
@@ -164,6 +176,45 @@ def run_heatmap(args: argparse.Namespace) -> list[Figure]:
     return figures
 
 
+def run_confluence(args: argparse.Namespace) -> list[Figure]:
+    """bench.confluence sets up Django with its own temp DB: a child process."""
+    done = subprocess.run(
+        [PYTHON, "-m", "bench.confluence", "--cycles", str(args.confluence_cycles)],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    print()
+    print(done.stdout, end="")
+    loop = re.search(
+        r"event-loop time at defaults: median ([\d.]+) ms, max ([\d.]+) ms \(budget ([\d.]+) ms", done.stdout
+    )
+    baseline = re.search(r"baseline: re-read the band \+ measure\s+([\d.]+)", done.stdout)
+    if loop is None or baseline is None:
+        raise RuntimeError(f"bench.confluence exited {done.returncode} without its verdict line")
+    held, worst, budget = (float(x) for x in loop.groups())
+    reread = float(baseline.group(1))
+    return [
+        Figure(
+            "confluence",
+            "event loop per cycle, 100 blocks, median (ms)",
+            held,
+            f"budget < {budget:g} ms",
+            held < budget,
+            3,
+        ),
+        Figure("confluence", "event loop per cycle, 100 blocks, max (ms)", worst, "worst cycle", None, 3),
+        Figure(
+            "confluence",
+            "re-reading the band each cycle instead, median (ms)",
+            reread,
+            "baseline, same run",
+            None,
+            3,
+        ),
+    ]
+
+
 def run_page_heatmap(args: argparse.Namespace) -> list[Figure]:
     """bench.page_heatmap drives Debian's chromium against its own stack: a child process."""
     done = subprocess.run(
@@ -230,6 +281,7 @@ RUNNERS: dict[str, tuple[str, Callable[[argparse.Namespace], list[Figure]]]] = {
     "wire": ("bench.wire", run_wire),
     "zones": ("bench.zones", run_zones),
     "heatmap": ("bench.heatmap", run_heatmap),
+    "confluence": ("bench.confluence", run_confluence),
     "page-heatmap": ("bench.page_heatmap", run_page_heatmap),
     "orderblocks": ("bench.orderblocks", run_orderblocks),
     "e2e": ("bench.e2e", run_e2e),
@@ -256,6 +308,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     group.add_argument("--zones-cycles", type=int, default=20)
     group.add_argument("--heatmap-cycles", type=int, default=120)
     group.add_argument("--heatmap-requests", type=int, default=40)
+    group.add_argument("--confluence-cycles", type=int, default=120)
     group.add_argument("--page-heatmap-moves", type=int, default=300)
     group.add_argument("--ob-bars", type=int, default=100_000)
     group.add_argument("--ob-repeat", type=int, default=5)

@@ -324,6 +324,19 @@ SETTINGS: tuple[Setting, ...] = (
         "Seconds of publication cycles per heatmap column",
     ),
     Setting("HEATMAP_RETENTION_H", "168", _number_between(0, 10 * YEAR_H), "Heatmap columns retention"),
+    # confluence (order blocks x liquidity)
+    Setting(
+        "CONFLUENCE_PAD_BINS",
+        "1",
+        _int_between(0, 1000),
+        "Zone bins (ZONE_BIN_SIZE) added on each side of an order block's range when its liquidity is measured",
+    ),
+    Setting(
+        "CONFLUENCE_CHANGE_PCT",
+        "10",
+        _number_between(0, 100, allow_low=True),
+        "A block's liquidity is pushed again once its quantity, score or 1h average moved by this percent of the value last pushed (0: any change)",
+    ),
     # order blocks
     Setting("CANDLE_TABLE", "btc_eur_1h", _table_name, "1h OHLCV source table"),
     Setting(
@@ -522,6 +535,8 @@ class Config:
     heatmap_range_pct: Decimal
     heatmap_column_s: int
     heatmap_retention_h: float
+    confluence_pad_bins: int
+    confluence_change_pct: float
     candle_table: str
     candle_retention_d_intraday: float
     ob_atr_period: int

@@ -28,6 +28,7 @@ INSTALLED_APPS = [
     "apps.zones",
     "apps.orderblocks",
     "apps.heatmap",
+    "apps.confluence",
     "apps.reactions",
     "apps.alerts",
     "apps.overlays",

@@ -6,9 +6,10 @@ package of its own layer or above):
     project            settings, ASGI app, URLs, routing
     apps.live          composition root and process entry points (serve, orderbook_stream, runworker)
     apps.overlays      the edge: API, WebSocket consumer, page, push contract
-    apps.alerts, apps.reactions
-                       features built on features (alerts react to zones and order blocks; reactions
-                       follow order blocks meeting the book's liquidity)
+    apps.confluence, apps.alerts, apps.reactions
+                       features built on features (confluence: the book's liquidity inside the order
+                       blocks; alerts react to zones and order blocks; reactions follow order blocks
+                       meeting the book's liquidity)
     apps.zones, apps.orderblocks, apps.heatmap, apps.simulator
                        features (and the Binance look-alike that feeds the demo and the tests)
     apps.book          the local order book and its Binance connection
@@ -35,6 +36,7 @@ LAYERS: dict[str, int] = {
     "apps.orderblocks": 2,
     "apps.heatmap": 2,
     "apps.simulator": 2,
+    "apps.confluence": 3,
     "apps.reactions": 3,
     "apps.alerts": 3,
     "apps.overlays": 4,

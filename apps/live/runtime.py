@@ -1,9 +1,10 @@
 """Composition root of the streaming side: builds the one streamer with its adapters.
 
 `build_streamer` wires the pure book/sync core to the DB publisher, the channel-layer
-broadcaster and the zone / order-block / heatmap / intraday-candle / alert / reaction listeners (the
-alert listener is handed the zone and order-block listeners, the reaction listener the zone set: they
-react to their results); the collaborators are
+broadcaster and the zone / order-block / heatmap / intraday-candle / alert / reaction / confluence
+listeners (the alert listener is handed the zone and order-block listeners, the reaction listener the
+zone set, the confluence listener the live zones and the order-block run count: they react to their
+results); the collaborators are
 passed in (the streamer's REST client, which carries the shared weight budget, goes to the candle
 listeners for their backfills). `run_streamer` runs it until stopped.
 """
@@ -19,6 +20,7 @@ from apps.book.services.cycle import StreamListener
 from apps.book.services.publication import prune_metrics, write_publication
 from apps.book.services.rest_client import BinanceRestClient
 from apps.book.services.streamer import OrderBookStreamer, StreamerSettings
+from apps.confluence.services.live import ConfluenceListener
 from apps.core.database_state import DatabaseFileWatch
 from apps.core.garbage_collection import collect_after_recovery
 from apps.core.sync_threads import in_sync_thread
@@ -65,6 +67,7 @@ def build_streamer(config: Any, *, with_listeners: bool = True, **overrides: Any
     zones: ZoneCycleListener | None = None
     alerts: AlertListener | None = None
     reactions: ReactionListener | None = None
+    confluence: ConfluenceListener | None = None
     if with_listeners:
         zones = ZoneCycleListener(config, broadcaster)
         orderblocks = OrderBlockListener(config, broadcaster, rest_client=rest)
@@ -72,6 +75,11 @@ def build_streamer(config: Any, *, with_listeners: bool = True, **overrides: Any
         alerts = AlertListener(config, broadcaster, zones=zones, orderblocks=orderblocks)
         # after the zone listener: a reaction reads the zone set of the same cycle
         reactions = ReactionListener(config, broadcaster, zones=zones.tracker.current)
+        # last: it reads this cycle's zones, and the heatmap column finished this cycle; the block set
+        # again after each order-block run
+        confluence = ConfluenceListener(
+            config, broadcaster, zones=zones.live_zones, blocks_version=lambda: orderblocks.runs
+        )
         listeners = [
             zones,
             orderblocks,
@@ -79,6 +87,7 @@ def build_streamer(config: Any, *, with_listeners: bool = True, **overrides: Any
             IntradayCandleListener(config, broadcaster, rest_client=rest),
             alerts,
             reactions,
+            confluence,
         ]
     streamer = OrderBookStreamer(
         settings,
@@ -95,6 +104,8 @@ def build_streamer(config: Any, *, with_listeners: bool = True, **overrides: Any
         streamer.health_sections["alerts"] = alerts.health  # fired, cooldown, webhook delivery
     if reactions is not None:
         streamer.health_sections["reactions"] = reactions.health  # pending, recorded, failures
+    if confluence is not None:
+        streamer.health_sections["confluence"] = confluence.health  # computing, measured, failures
     return streamer
 
 

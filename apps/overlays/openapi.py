@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from apps.alerts.openapi import alert_paths, alert_schemas
+from apps.confluence.openapi import confluence_schemas, order_block_confluence_properties
 from apps.json_http.openapi_params import time_param
 from apps.orderblocks.domain.timeframes import DEFAULT_TIMEFRAME, TIMEFRAMES
 from apps.orderblocks.models import OB_STATUSES
@@ -125,8 +126,20 @@ CANDLE_SCHEMA: dict[str, Any] = {
 def _order_block_schema() -> dict[str, Any]:
     return {
         "type": "object",
-        "description": "A chart-ready box. time_to null: still valid, extends to now.",
-        "required": ["id", "kind", "direction", "status", "price_low", "price_high", "time_from", "time_to"],
+        "description": "A chart-ready box. time_to null: still valid, extends to now. `liquidity`: the "
+        "resting liquidity inside it.",
+        "required": [
+            "id",
+            "kind",
+            "direction",
+            "status",
+            "price_low",
+            "price_high",
+            "time_from",
+            "time_to",
+            "liquidity",
+            "backed",
+        ],
         "properties": {
             "id": {"type": "string", "examples": ["BTCEUR:bullish:1700000000000"]},
             "kind": {"type": "string", "enum": ["orderblock"]},
@@ -147,6 +160,7 @@ def _order_block_schema() -> dict[str, Any]:
                 **_NULLABLE_INT,
                 "description": "UTC seconds of invalidation; null = extends to now.",
             },
+            **order_block_confluence_properties(),
         },
     }
 
@@ -230,6 +244,7 @@ def _schemas() -> dict[str, Any]:
             "maxItems": 2,
         },
         **liquidity_schemas(),
+        **confluence_schemas(),
         **reaction_schemas(),
         **alert_schemas(),
     }
@@ -283,7 +298,8 @@ def _feature_paths(api_max_limit: int) -> dict[str, Any]:
     return {
         "/api/orderblocks": _get(
             "Order blocks",
-            f"Order blocks whose life overlaps [from, to]. {RANGE_NOTE}",
+            f"Order blocks whose life overlaps [from, to], each with the liquidity inside it as last "
+            f"pushed (`liquidity`, `backed`). {RANGE_NOTE}",
             [
                 _status_param(OB_STATUSES, "blocks"),
                 time_param("from", "Range start."),
@@ -326,17 +342,30 @@ def _edge_paths(api_max_limit: int) -> dict[str, Any]:
     return {
         "/api/overlays": _get(
             "Everything the chart overlays, in one response",
-            "Zones + order blocks + latest metrics + stream status + depth profile; poll every 2-5 s with "
-            "If-None-Match.",
+            "Zones + order blocks (with the liquidity inside them) + whether that liquidity is computed + "
+            "latest metrics + stream status + depth profile; poll every 2-5 s with If-None-Match.",
             [],
             _json(
                 {
                     "type": "object",
-                    "required": ["symbol", "zones", "orderblocks", "metrics", "status", "depth"],
+                    "required": [
+                        "symbol",
+                        "zones",
+                        "orderblocks",
+                        "confluence",
+                        "metrics",
+                        "status",
+                        "depth",
+                    ],
                     "properties": {
                         "symbol": {"type": "string"},
                         "zones": {"type": "array", "items": _ref("Zone")},
                         "orderblocks": {"type": "array", "items": _ref("OrderBlock")},
+                        "confluence": {
+                            "oneOf": [_ref("ConfluenceState"), {"type": "null"}],
+                            "description": "Whether the liquidity inside the blocks is computed, and why "
+                            "not; null before the streamer's first cycle.",
+                        },
                         "metrics": {"oneOf": [_ref("Metric"), {"type": "null"}]},
                         "status": _ref("StreamStatus"),
                         "depth": {"oneOf": [_ref("Depth"), {"type": "null"}]},
@@ -540,7 +569,8 @@ def openapi_document(symbol: str, api_max_limit: int, heatmap_column_s: int = 60
             "description": (
                 "Live liquidity zones from the Binance L2 book and 1h order blocks for one spot symbol. "
                 "Push: WebSocket /ws/overlays (snapshot, then deltas with epoch+seq; an alert as it "
-                "fires is delta kind 'alert', schema AlertPush). "
+                "fires is delta kind 'alert', schema AlertPush; the `data` of a `confluence` delta is "
+                "the ConfluenceDelta schema). "
                 "Every bad query parameter returns 400 with a JSON body naming it; every other error "
                 'under /api/ is JSON too ({"error","detail"}), a request body over '
                 "MAX_REQUEST_BODY bytes 413."

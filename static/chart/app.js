@@ -12,6 +12,7 @@ import {
   formatUtc,
   quoteOf,
 } from "./format.js";
+import { backedOnly, isBacked, liquidityLines } from "./confluence.js";
 import { SCORE_CAP, formatScore, nearbyBlocks } from "./display.js";
 import { asOfText, headline } from "./headline.js";
 import { HistoryLoader } from "./history.js";
@@ -26,6 +27,7 @@ import { LiveTransport } from "./transport.js";
 const LWC = window.LightweightCharts;
 const config = JSON.parse(document.getElementById("page-config").textContent);
 const quote = quoteOf(config.symbol);
+const base = config.symbol.slice(0, -quote.length || undefined); // "BTC" of BTCEUR
 const nowSeconds = () => Date.now() / 1000;
 const INITIAL_BARS = 72;
 let timeframe = timeframeFromSearch(location.search); // the URL's ?tf=, so a reload keeps it
@@ -64,14 +66,14 @@ const series = chart.addCandlestickSeries({
 
 const mapper = new TimeMapper(TIMEFRAME_SECONDS[timeframe]);
 const layers = {
-  orderblocks: true, touched: Boolean(config.renderTouched), invalid: false, allBlocks: false, zones: true,
-  priceLines: true,
+  orderblocks: true, touched: Boolean(config.renderTouched), invalid: false, allBlocks: false, backedOnly: false,
+  zones: true, priceLines: true,
 };
-const primitive = new OverlayPrimitive(mapper, { now: nowSeconds, layers, quote, zoneDrawMinS: config.zoneDrawMinS });
+const primitive = new OverlayPrimitive(mapper, { now: nowSeconds, layers, quote, base, zoneDrawMinS: config.zoneDrawMinS });
 series.attachPrimitive(primitive);
 // heatmap, ended zones and depth profile (their own module: liquidity-memory.js)
 const memory = new LiquidityMemory({
-  chart, series, mapper, config: config.memory, layers, quote, base: config.symbol.slice(0, -quote.length || undefined),
+  chart, series, mapper, config: config.memory, layers, quote, base,
   onChange: () => render(),
 });
 primitive.labelInset = (width) => memory.labelInset(width);
@@ -213,11 +215,14 @@ function updateLegend() {
   let blocks = 0;
   for (const b of store.blocks.values()) if (b.status !== "invalid") blocks += 1;
   const shown = shownBlocks().filter((b) => b.status !== "invalid").length;
-  const blockText = shown === blocks ? `${blocks} active order blocks` : `${shown} of ${blocks} active order blocks (near price)`;
+  const near = layers.backedOnly ? "backed" : "near price";
+  const blockText = shown === blocks ? `${blocks} active order blocks` : `${shown} of ${blocks} active order blocks (${near})`;
+  const backed = store.blockList().filter(isBacked).length;
+  const backedText = backed ? ` · ${backed} backed by liquidity` : "";
   const paused = store.zoneState && !store.zoneState.computing ? ` · zones paused: ${store.zoneState.reason}` : "";
   const noun = zones === 1 ? "zone" : "zones";
   const what = current.live ? `${zones} live ${noun}` : `${zones} ${noun} ${asOfText(bookTimeMs())}`;
-  const counts = `${what} · ${blockText}${paused}`;
+  const counts = `${what} · ${blockText}${backedText}${paused}`;
   setIfChanged(legend.counts, "textContent", counts);
 }
 
@@ -248,7 +253,8 @@ function tooltipHtml(item) {
     <div><span class="muted">BOS level</span> ${formatPrice(item.bos_level)}</div>
     <div><span class="muted">bar</span> ${formatUtc(item.time_from)}</div>
     <div><span class="muted">until</span> ${until}</div>
-    <div><span class="muted">age</span> ${formatAge(now - item.time_from)}</div>`;
+    <div><span class="muted">age</span> ${formatAge(now - item.time_from)}</div>
+    ${liquidityLines(item, { base, quote, zones: store.zones, state: store.confluenceState })}`;
 }
 
 chart.subscribeCrosshairMove((param) => {
@@ -388,8 +394,9 @@ for (const button of timeframeButtons) button.addEventListener("click", () => sw
 showTimeframe();
 
 function shownBlocks() {
-  const all = [...store.blocks.values()];
-  return layers.allBlocks ? all : nearbyBlocks(all, lastBar ? lastBar.close : NaN, config.obDisplayAtr, config.obDisplayMax);
+  const all = store.blockList();
+  const near = layers.allBlocks ? all : nearbyBlocks(all, lastBar ? lastBar.close : NaN, config.obDisplayAtr, config.obDisplayMax);
+  return layers.backedOnly ? backedOnly(near) : near;
 }
 
 const pill = document.getElementById("pill");
@@ -562,7 +569,8 @@ window.__chartDebug = {
   state() {
     return {
       zones: [...store.zones.values()],
-      orderblocks: [...store.blocks.values()],
+      orderblocks: store.blockList(),
+      confluence: store.confluenceState,
       metrics: store.metrics,
       status: store.status,
     };

@@ -29,7 +29,7 @@ from apps.core.sync_threads import in_sync_thread
 from apps.zones.domain.book_view import BookLevels, BookView, detect_from_levels, levels_in_range
 from apps.zones.domain.detection import LevelEncoder, ZoneDetection, ZoneParams
 from apps.zones.domain.ended import ended_zones
-from apps.zones.domain.tracking import TrackerParams, TrackerUpdate, ZoneTracker
+from apps.zones.domain.tracking import TrackerParams, TrackerUpdate, ZoneRecord, ZoneTracker
 from apps.zones.services import store
 from apps.zones.services.deltas import NOT_STARTED, ZoneComputeState, zones_delta
 
@@ -128,6 +128,11 @@ class ZoneCycleListener:
         except Exception as exc:
             await self._failed(cycle.now_ms, exc)
             raise
+
+    def live_zones(self) -> list[ZoneRecord] | None:
+        """The current set (live and lingering zones) while zones are computed; None while they are
+        not (unknown: the set is as of the last computed cycle)."""
+        return self.tracker.current() if self.state.computing else None
 
     def health(self) -> dict[str, Any]:
         """/api/health's "zones" section: whether zones are computed and why, and how cycles went."""
