@@ -6,10 +6,11 @@ package of its own layer or above):
     project            settings, ASGI app, URLs, routing
     apps.live          composition root and process entry points (serve, orderbook_stream, runworker)
     apps.overlays      the edge: API, WebSocket consumer, page, push contract
-    apps.confluence, apps.alerts, apps.reactions
+    apps.reactions     what the liquidity in an order block did when price arrived, measured with
+                       confluence's rules (the same numbers the page shows for the block)
+    apps.confluence, apps.alerts
                        features built on features (confluence: the book's liquidity inside the order
-                       blocks; alerts react to zones and order blocks; reactions follow order blocks
-                       meeting the book's liquidity)
+                       blocks; alerts react to zones and order blocks)
     apps.zones, apps.orderblocks, apps.heatmap, apps.simulator
                        features (and the Binance look-alike that feeds the demo and the tests)
     apps.book          the local order book and its Binance connection
@@ -37,11 +38,11 @@ LAYERS: dict[str, int] = {
     "apps.heatmap": 2,
     "apps.simulator": 2,
     "apps.confluence": 3,
-    "apps.reactions": 3,
     "apps.alerts": 3,
-    "apps.overlays": 4,
-    "apps.live": 5,
-    "project": 6,
+    "apps.reactions": 4,
+    "apps.overlays": 5,
+    "apps.live": 6,
+    "project": 7,
 }
 
 

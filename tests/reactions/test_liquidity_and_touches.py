@@ -9,23 +9,11 @@ from decimal import Decimal as D
 import pytest
 
 from apps.book.domain.events import Side
-from apps.reactions.domain.liquidity import (
-    backing_of,
-    block_side,
-    is_backed,
-    padded_range,
-    resting_liquidity,
-    window_score,
-)
+from apps.confluence.domain.liquidity import BlockRange, ConfluenceParams, block_side, measure_block
+from apps.reactions.domain.liquidity import backed_or_unknown, backing_of, resting_liquidity
 from apps.reactions.domain.touches import WatchedBlocks, first_touch, is_touched_by_trade
-from apps.zones.domain.detection import ZoneParams
+from apps.zones.domain.detection import ZoneParams, analysis_bounds
 from tests.reactions.scene import BEAR, BULL, bid_zone, book, trade
-
-
-def test_the_range_is_the_block_widened_by_the_pad_bins_on_each_side():
-    assert padded_range(D("86000"), D("86100"), D("50"), 1) == (D("85950"), D("86150"))
-    assert padded_range(D("86000"), D("86100"), D("50"), 0) == (D("86000"), D("86100"))
-    assert padded_range(D("86000"), D("86100"), D("25"), 3) == (D("85925"), D("86175"))
 
 
 def test_liquidity_counts_the_blocks_side_only_inside_the_range_edges_included():
@@ -48,31 +36,40 @@ def test_liquidity_is_unknown_not_zero_outside_the_trusted_window():
     assert resting_liquidity(b, Side.BID, D("86000"), D("86150")).qty == 16
 
 
-def test_window_score_is_the_ranges_quantity_over_the_median_of_same_width_windows():
-    levels = book({"86020": "30"}).levels_between(Side.BID, D("85635"), D("86490"))
-    # windows of 200 from 85950: [85750, 85950) 20, [85950, 86150) 49, [86150, 86350) 20
-    assert window_score(levels, D("85950"), D("86150"), D("85635"), D("86490")) == pytest.approx(49 / 20)
-    # too narrow a band: fewer than two neighbours
-    assert window_score(levels, D("85950"), D("86150"), D("85900"), D("86200")) is None
-    # the range reaching past the band's edge (past the best price at a touch) counts what is inside
-    below = book({"86020": "30"}).levels_between(Side.BID, D("85400"), D("86099"))
-    assert window_score(below, D("85950"), D("86150"), D("85400"), D("86099")) == pytest.approx(
-        (15 - 1 + 30) / 20  # 85950 ... 86090 with the wall; neighbours [85550, 85750), [85750, 85950)
+def confluence_reading(b, low, high):
+    """Confluence's measure of the bid range [low, high] (already padded: no pad) on book ``b``."""
+    bid, ask = b.best_bid(), b.best_ask()
+    bounds = analysis_bounds(bid[0], ask[0], b.trusted_window, ZoneParams())
+    levels = b.levels_between(Side.BID, D(0), bid[0])
+    return measure_block(
+        BlockRange("x", Side.BID, low, high), levels, bounds, [], ConfluenceParams(pad_bins=0)
     )
-    assert window_score(levels, D("84000"), D("84200"), D("85635"), D("86490")) is None  # outside
+
+
+@pytest.mark.parametrize("wall", ["1", "30", "100"])
+def test_the_score_and_backing_at_the_touch_are_what_confluence_shows_for_the_block(wall):
+    b = book({"86020": wall})
+    low, high = D("85950"), D("86150")
+    at_touch = backing_of(b, Side.BID, low, high, [], ConfluenceParams())
+    shown = confluence_reading(b, low, high)
+    assert shown is not None and at_touch.score == pytest.approx(shown.score)
+    assert at_touch.backed is shown.backed
+    # 21 levels of 1 in each same-width window around, the wall's level in the range
+    assert at_touch.score == pytest.approx((20 + float(wall)) / 21)
 
 
 def test_backed_by_a_confirmed_zone_in_the_range_or_a_window_score_at_the_wall_multiplier():
-    assert is_backed(("z",), 0.5, 4.0) is True
-    assert is_backed((), 4.0, 4.0) is True
-    assert is_backed((), 3.99, 4.0) is False
-    assert is_backed((), None, 4.0) is None
-    params = ZoneParams()
+    assert backed_or_unknown(("z",), 0.5, 4.0) is True
+    assert backed_or_unknown((), 4.0, 4.0) is True
+    assert backed_or_unknown((), 3.99, 4.0) is False
+    assert backed_or_unknown((), None, 4.0) is None  # no zone, no score: unknown, not "not backed"
+    params = ConfluenceParams()
     low, high = D("85950"), D("86150")
-    plain = backing_of(book({"86020": "30"}), Side.BID, low, high, [], params)
-    assert plain.backed is False and plain.score == pytest.approx(49 / 20)
+    assert backing_of(book({"86020": "30"}), Side.BID, low, high, [], params).backed is False
     walled = backing_of(book({"86020": "100"}), Side.BID, low, high, [], params)
-    assert walled.backed is True and walled.score == pytest.approx(119 / 20) and walled.zone_ids == ()
+    assert walled.backed is True and walled.zone_ids == ()
+    far = backing_of(book(), Side.BID, D("85000"), D("85200"), [], params)  # below the analysed band
+    assert far.score is None and far.backed is None
     zones = [
         bid_zone("86000", "86050", "confirmed"),
         bid_zone("86100", "86150", "candidate"),  # not confirmed: does not back

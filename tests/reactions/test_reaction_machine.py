@@ -38,7 +38,8 @@ def test_the_first_trade_into_a_fresh_block_opens_a_reaction_with_the_liquidity_
     touch = r.snapshots[0]
     assert touch is not None and (touch.at_ms, touch.taken_ms) == (TOUCH, 10_000)
     assert touch.qty == 21 - 1 + 30  # the wall at 86020 inside the padded range
-    assert r.backing.backed is False and r.backing.score == pytest.approx(49 / 20)
+    # confluence's score: the range (21 levels, the wall's among them) over same-width windows of 21
+    assert r.backing.backed is False and r.backing.score == pytest.approx(50 / 21)
     assert r.snapshots[1:] == (None, None, None) and r.outcomes == (None, None, None)
     assert r.extreme_price == D("86120")  # the trade after the touch, in the bullish direction
     assert run.cycle(11_000, (10_500, "86050")) == []  # a second touch of the block: nothing new

@@ -1,38 +1,39 @@
-"""What resting liquidity an order block's range holds, and whether it is backed. Pure.
+"""What resting liquidity an order block's range holds at a reaction's steps, and whether it was
+backed at the touch. Pure. The measures are confluence's (apps.confluence.domain.liquidity), so a
+reaction records what the page showed for that block:
 
-Rules (one function each):
-- The block's side of the book (``block_side``): bids for a bullish block, asks for a bearish one.
-- The range (``padded_range``): [price_low, price_high] widened by ``pad_bins`` zone bins on each
-  side (CONFLUENCE_PAD_BINS x ZONE_BIN_SIZE).
-- Liquidity in the range (``resting_liquidity``): the quantity (and notional) of the side's levels
-  with price in the range, inclusive; unknown (None, with the reason) when the range is not wholly
-  inside the book's trusted window, since a level missing there may just be unknown to us.
-- Window score (``window_score``): the range's quantity over the median quantity of the windows of
-  the same width that tile the side's analysis band (the zones' band: mid +- ZONE_RANGE_PCT, within
-  the trusted window), the range itself being one of them: the zones' wall score with the block's
-  window as the bin. Unknown when the range is outside the band or fewer than two neighbouring
-  windows fit in it.
-- Backed (``is_backed``): a confirmed zone on that side overlaps the range, or the window score is
-  at least ZONE_WALL_MULTIPLIER; unknown when there is no such zone and no score.
+- the block's side, the padded range, the resting quantity and notional, the window score (the
+  same-width windows shifted by whole zone bins inside the side's analysis band) and the wall rule are
+  confluence's functions;
+- ``resting_liquidity`` (a reaction's step): unknown (None, with the reason) when the range is not
+  wholly inside the book's trusted window, since a level missing there may just be unknown to us;
+- ``backing_of`` (at the touch): a confirmed zone on that side overlaps the range, or the window score
+  is at least ZONE_WALL_MULTIPLIER; unknown (None) when there is no such zone and no score (the range's
+  far end is outside the band), where confluence's live figure says "not backed".
 """
 
 from __future__ import annotations
 
-import math
-from bisect import bisect_left
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from decimal import ROUND_HALF_EVEN, Decimal
-from statistics import median
 from typing import Protocol
 
 from apps.book.domain.events import Level, Side
-from apps.orderblocks.domain.enums import Direction
-from apps.zones.domain.detection import ZoneParams, analysis_bounds
+from apps.confluence.domain.liquidity import (
+    ConfluenceParams,
+    baseline_windows,
+    is_measurable,
+    liquidity_score,
+    resting_notional,
+    resting_quantity,
+    side_band,
+    window_median,
+)
+from apps.zones.domain.detection import analysis_bounds
 from apps.zones.domain.enums import ZoneStatus
 
 QUANTUM = Decimal("0.00000001")  # the stored scale: what is pushed equals what is stored
-MIN_WINDOWS = 3  # a score needs the range and at least two neighbours
 
 
 class LevelSource(Protocol):
@@ -81,71 +82,24 @@ class Backing:
     score: float | None  # window score, None when unknown
 
 
-def block_side(direction: str) -> Side:
-    return Side.BID if direction == Direction.BULLISH else Side.ASK
-
-
-def padded_range(
-    price_low: Decimal, price_high: Decimal, bin_size: Decimal, pad_bins: int
-) -> tuple[Decimal, Decimal]:
-    pad = bin_size * pad_bins
-    return price_low - pad, price_high + pad
-
-
 def overlaps(low_a: Decimal, high_a: Decimal, low_b: Decimal, high_b: Decimal) -> bool:
     """Two price ranges share more than an edge."""
     return low_a < high_b and low_b < high_a
-
-
-def liquidity_of(levels: Iterable[Level]) -> Liquidity:
-    qty = notional = Decimal(0)
-    for price, size in levels:
-        qty += size
-        notional += price * size
-    return Liquidity(qty.quantize(QUANTUM, ROUND_HALF_EVEN), notional.quantize(QUANTUM, ROUND_HALF_EVEN))
 
 
 def resting_liquidity(book: LevelSource, side: Side, low: Decimal, high: Decimal) -> Liquidity:
     window = book.trusted_window
     if window is not None and (low < window[0] or high > window[1]):
         return Liquidity(None, None, "the range is not wholly inside the book's trusted window")
-    return liquidity_of(book.levels_between(side, low, high))
+    levels = book.levels_between(side, low, high)
+    qty, notional = resting_quantity(levels, low, high), resting_notional(levels, low, high)
+    return Liquidity(qty.quantize(QUANTUM, ROUND_HALF_EVEN), notional.quantize(QUANTUM, ROUND_HALF_EVEN))
 
 
-def window_score(
-    levels: Sequence[Level],
-    window_low: Decimal,
-    window_high: Decimal,
-    band_low: Decimal,
-    band_high: Decimal,
-    eps: float = 1e-8,
-) -> float | None:
-    """``levels``: the side's levels in [band_low, band_high], ascending by price (as levels_between
-    returns them). Windows are half-open, [window_low + k*w, window_low + (k+1)*w) with
-    w = window_high - window_low; k = 0 is the range itself, which must overlap the band (at a touch
-    it reaches past the best price, where the side has no levels); its neighbours count when wholly
-    inside the band, and at least two are needed. score = qty(range) / max(median of all, eps)."""
-    width = window_high - window_low
-    if width <= 0 or not overlaps(window_low, window_high, band_low, band_high):
-        return None
-    first = math.ceil((band_low - window_low) / width)
-    last = math.floor((band_high - window_low) / width) - 1
-    neighbours = [k for k in range(first, last + 1) if k != 0]
-    if len(neighbours) < MIN_WINDOWS - 1:
-        return None
-    prices = [price for price, _ in levels]
-
-    def quantity(k: int) -> Decimal:
-        start = bisect_left(prices, window_low + k * width)
-        stop = bisect_left(prices, window_low + (k + 1) * width)
-        return sum((qty for _, qty in levels[start:stop]), Decimal(0))
-
-    own = quantity(0)
-    baseline = float(median([own, *(quantity(k) for k in neighbours)]))
-    return float(own) / max(baseline, eps)
-
-
-def is_backed(confirmed_zone_ids: Sequence[str], score: float | None, wall_multiplier: float) -> bool | None:
+def backed_or_unknown(
+    confirmed_zone_ids: Sequence[str], score: float | None, wall_multiplier: float
+) -> bool | None:
+    """Confluence's wall rule, with "unknown" kept apart: no confirmed zone and no score is None."""
     if confirmed_zone_ids:
         return True
     if score is None:
@@ -169,16 +123,17 @@ def backing_of(
     low: Decimal,
     high: Decimal,
     zones: Iterable[ZoneLike],
-    params: ZoneParams,
+    params: ConfluenceParams,
 ) -> Backing:
     """Whether the range [low, high] (already padded) is backed on this book and zone set."""
     zone_ids = confirmed_zones_in(zones, side, low, high)
     score = None
     bid, ask = book.best_bid(), book.best_ask()
     if bid is not None and ask is not None and bid[0] < ask[0]:
-        bounds = analysis_bounds(bid[0], ask[0], book.trusted_window, params)
-        band = (bounds.bid_low, bid[0]) if side is Side.BID else (ask[0], bounds.ask_high)
-        if overlaps(low, high, band[0], band[1]):
-            levels = book.levels_between(side, band[0], band[1])
-            score = window_score(levels, low, high, band[0], band[1], params.baseline_eps)
-    return Backing(is_backed(zone_ids, score, params.wall_multiplier), zone_ids, score)
+        band = side_band(analysis_bounds(bid[0], ask[0], book.trusted_window, params.zone), side)
+        if is_measurable(low, high, side, band):
+            levels = book.levels_between(side, min(low, band[0]), max(high, band[1]))
+            windows = baseline_windows(low, high, band, params.bin_size)
+            median = window_median([resting_quantity(levels, w_low, w_high) for w_low, w_high in windows])
+            score = liquidity_score(resting_quantity(levels, low, high), median, params.eps)
+    return Backing(backed_or_unknown(zone_ids, score, params.wall_multiplier), zone_ids, score)

@@ -35,10 +35,11 @@ from decimal import Decimal
 from itertools import pairwise
 
 from apps.book.domain.events import Side, Trade
+from apps.confluence.domain.liquidity import ConfluenceParams, padded_range
 from apps.orderblocks.domain.engine import is_invalidated
 from apps.orderblocks.domain.enums import Direction
 from apps.reactions.domain.enums import Outcome, ReactionState, ZoneEvent
-from apps.reactions.domain.liquidity import Backing, Liquidity, ZoneLike, overlaps, padded_range
+from apps.reactions.domain.liquidity import Backing, Liquidity, ZoneLike, overlaps
 from apps.reactions.domain.touches import BlockRef
 from apps.zones.domain.detection import ZoneParams
 from apps.zones.domain.enums import LIVE_STATUSES, ZoneStatus
@@ -68,6 +69,11 @@ class ReactionParams:
                 raise ValueError(f"{name} must be positive and ascending, got {steps}")
         if self.snapshot_late_ms < 0 or self.outcome_settle_ms < 0 or self.pad_bins < 0:
             raise ValueError("snapshot_late_ms, outcome_settle_ms and pad_bins must be >= 0")
+
+    @property
+    def confluence(self) -> ConfluenceParams:
+        """The range and backing are measured as confluence measures them (same padding, grid, band)."""
+        return ConfluenceParams(zone=self.zone, pad_bins=self.pad_bins)
 
 
 def duration_label(ms: int) -> str:
@@ -134,7 +140,7 @@ class Reaction:
 
 
 def reaction_range(block: BlockRef, params: ReactionParams) -> tuple[Decimal, Decimal]:
-    return padded_range(block.price_low, block.price_high, params.zone.bin_size, params.pad_bins)
+    return padded_range(block.price_low, block.price_high, params.confluence)
 
 
 def away_level(block: BlockRef) -> Decimal:

@@ -19,9 +19,9 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from apps.book.domain.events import Side, Trade
+from apps.confluence.domain.liquidity import block_side
 from apps.orderblocks.domain.engine import is_invalidated, is_touched
 from apps.orderblocks.domain.enums import Direction
-from apps.reactions.domain.liquidity import block_side
 
 PATH_MEMORY_CYCLES = 900  # cycles of traded ranges kept for blocks learned late (15 min at 1 s)
 

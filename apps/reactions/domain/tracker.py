@@ -15,9 +15,9 @@ from apps.reactions.domain.liquidity import (
     LevelSource,
     Liquidity,
     ZoneLike,
+    backed_or_unknown,
     backing_of,
     confirmed_zones_in,
-    is_backed,
     resting_liquidity,
 )
 from apps.reactions.domain.reaction import (
@@ -148,10 +148,12 @@ class ReactionTracker:
         if book is None:
             liquidity = Liquidity(None, None, f"no live book at the touch ({unavailable})")
             zone_ids = confirmed_zones_in(zones, block.side, low, high)
-            backing = Backing(is_backed(zone_ids, None, self.params.zone.wall_multiplier), zone_ids, None)
+            backing = Backing(
+                backed_or_unknown(zone_ids, None, self.params.zone.wall_multiplier), zone_ids, None
+            )
         else:
             liquidity = resting_liquidity(book, block.side, low, high)
-            backing = backing_of(book, block.side, low, high, zones, self.params.zone)
+            backing = backing_of(book, block.side, low, high, zones, self.params.confluence)
         r = touched_reaction(self.symbol, block, trade, now_ms, liquidity, backing, self.params)
         return observe_zones(r, zones, now_ms)
 
