@@ -7,7 +7,13 @@ from hypothesis import strategies as st
 
 from apps.book.domain.events import Side
 from apps.confluence.domain.ladder import FollowedBook
-from apps.confluence.domain.liquidity import ConfluenceParams, block_range, measure_block
+from apps.confluence.domain.liquidity import (
+    ConfluenceParams,
+    block_range,
+    measure_block,
+    resting_quantity,
+    window_quantities,
+)
 from apps.confluence.domain.measure import (
     Blocks,
     ZoneSpans,
@@ -111,3 +117,20 @@ def test_the_fast_path_gives_exactly_the_readings_and_liquidity_of_the_rules(boo
             continue
         assert reading == reading_of(expected)
         assert liquidity_of(reading, prepared, at, followed) == expected
+
+
+@given(
+    st.lists(
+        st.tuples(st.integers(1, 5_000), st.integers(1, 10**9).map(lambda q: D(q) / 10**8)),
+        max_size=60,
+        unique_by=lambda level: level[0],
+    ),
+    st.lists(st.tuples(st.integers(0, 5_100), st.integers(0, 800)), max_size=30),
+)
+def test_window_quantities_are_each_windows_resting_quantity(levels, spans):
+    """The one-pass sums (a reaction's touch) equal the plain rule for every window, edges included."""
+    priced = [(D(price) * CENT, qty) for price, qty in levels]
+    windows = [(D(start) * CENT, D(start + width) * CENT) for start, width in spans]
+    assert window_quantities(priced, windows) == [
+        resting_quantity(priced, low, high) for low, high in windows
+    ]

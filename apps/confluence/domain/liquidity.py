@@ -14,7 +14,7 @@ Rules (the numbers come from ``ConfluenceParams``):
   The near end may pass the touch: a side has no resting orders beyond its touch, a known 0. A block
   that is not measurable has unknown liquidity (null), never 0.
 - ``resting_quantity`` / ``resting_notional``: sum(qty) / sum(qty*price) of the side's levels with
-  low <= price <= high.
+  low <= price <= high (``window_quantities``: the quantities of many windows in one pass).
 - ``baseline_windows``: the windows of the padded range's width shifted by whole zone bins (the block's
   own window is the shift 0) that lie wholly inside the band; at most ``MAX_BASELINE_WINDOWS``, those
   nearest the block.
@@ -31,9 +31,11 @@ reference the fast path (apps.confluence.domain.measure) is tested against.
 
 from __future__ import annotations
 
+from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from decimal import Context, Decimal
+from decimal import Context, Decimal, localcontext
+from itertools import accumulate
 from typing import Any, NamedTuple
 
 from apps.book.domain.events import Level, Side
@@ -152,6 +154,16 @@ def resting_notional(levels: Iterable[Level], price_low: Decimal, price_high: De
         if price_low <= price <= price_high:
             total = _EXACT.add(total, _EXACT.multiply(qty, price))
     return total
+
+
+def window_quantities(levels: Iterable[Level], windows: Sequence[tuple[Decimal, Decimal]]) -> list[Decimal]:
+    """``resting_quantity`` of each window [low, high], in one pass over the levels (prefix sums and
+    bisection): what a single measure (a reaction's touch) uses instead of one scan per window."""
+    ordered = sorted(levels)
+    prices = [price for price, _ in ordered]
+    with localcontext(_EXACT):  # never rounds (see _EXACT)
+        sums = list(accumulate((qty for _, qty in ordered), initial=_ZERO))
+        return [sums[bisect_right(prices, high)] - sums[bisect_left(prices, low)] for low, high in windows]
 
 
 def shift_limits(

@@ -29,6 +29,7 @@ from apps.confluence.domain.liquidity import (
     resting_quantity,
     side_band,
     window_median,
+    window_quantities,
 )
 from apps.zones.domain.detection import analysis_bounds
 from apps.zones.domain.enums import ZoneStatus
@@ -133,7 +134,8 @@ def backing_of(
         band = side_band(analysis_bounds(bid[0], ask[0], book.trusted_window, params.zone), side)
         if is_measurable(low, high, side, band):
             levels = book.levels_between(side, min(low, band[0]), max(high, band[1]))
-            windows = baseline_windows(low, high, band, params.bin_size)
-            median = window_median([resting_quantity(levels, w_low, w_high) for w_low, w_high in windows])
-            score = liquidity_score(resting_quantity(levels, low, high), median, params.eps)
+            quantities = window_quantities(
+                levels, [(low, high), *baseline_windows(low, high, band, params.bin_size)]
+            )
+            score = liquidity_score(quantities[0], window_median(quantities[1:]), params.eps)
     return Backing(backed_or_unknown(zone_ids, score, params.wall_multiplier), zone_ids, score)
