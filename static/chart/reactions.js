@@ -201,7 +201,14 @@ export class ReactionLayer {
     this._reloadTimer = null;
     this._loadedAt = -Infinity;
     if (key) key.textContent = MARK_KEY;
-    panel.root.open = window.matchMedia("(min-width: 601px)").matches; // phones: folded, the chart keeps the room
+    // folded until there is something to show, and always on phones (the chart keeps the room);
+    // once the user opens or folds it, that is kept
+    panel.root.open = false;
+    this._userToggled = false;
+    this._settingOpen = false;
+    panel.root.addEventListener("toggle", () => {
+      if (!this._settingOpen) this._userToggled = true;
+    });
   }
 
   async load() {
@@ -272,6 +279,7 @@ export class ReactionLayer {
     const stats = this.stats;
     const rows = statsRows(stats, this.horizon);
     const total = stats ? stats.reactions : 0;
+    this._openIfUseful(total > 0);
     const states = (stats && stats.states) || {};
     const horizons = Object.keys((stats && stats.horizons) || {});
     const all = rows.length ? rows[0] : null;
@@ -290,6 +298,14 @@ export class ReactionLayer {
         this.renderPanel();
       });
     }
+  }
+
+  _openIfUseful(useful) {
+    const want = useful && window.matchMedia("(min-width: 601px)").matches;
+    if (this._userToggled || this.panel.root.open === want) return;
+    this._settingOpen = true;
+    this.panel.root.open = want;
+    setTimeout(() => { this._settingOpen = false; }); // "toggle" fires after this task
   }
 
   itemAt(x, y) {
