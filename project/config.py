@@ -170,6 +170,14 @@ def _table_name(text: str) -> str:
     return text
 
 
+def _record_dir(text: str) -> str:
+    """Empty (no recording) or a directory, created at start if missing; never an existing file."""
+    text = text.strip()
+    if text and Path(text).exists() and not Path(text).is_dir():
+        raise ValueError("must be a directory (or empty: no recording)")
+    return text
+
+
 def _host_list(text: str) -> list[str]:
     hosts = [h.strip() for h in text.split(",") if h.strip()]
     if not hosts:  # Django would then answer every request 400
@@ -389,6 +397,20 @@ SETTINGS: tuple[Setting, ...] = (
         _origin_list,
         "Comma-separated origins (https://host[:port]) allowed besides the request's own",
     ),
+    # recording (apps/recording)
+    Setting(
+        "RECORD_DIR",
+        "",
+        _record_dir,
+        "Empty: off. A directory: the streamer records its Binance frames and REST answers there "
+        "(hourly gzip files)",
+    ),
+    Setting(
+        "RECORD_QUEUE_LINES",
+        "100000",
+        _int_between(100, 10_000_000),
+        "Lines the recorder holds for its writer thread; beyond, new lines are dropped and counted",
+    ),
     # infrastructure
     Setting("DATABASE_URL", DEFAULT_SQLITE, _database_url, "sqlite:///abs/path.sqlite3 or postgres://..."),
     Setting("REDIS_URL", "", _redis_url, "Empty: in-memory channel layer; redis://host:port/0 for scale-out"),
@@ -469,6 +491,8 @@ class Config:
     health_details: bool
     ws_max_per_ip: int
     ws_allowed_origins: list[str]
+    record_dir: str
+    record_queue_lines: int
     database_url: str
     redis_url: str
     sqlite_busy_timeout_s: float

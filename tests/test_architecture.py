@@ -7,7 +7,9 @@ package of its own layer or above):
     apps.live          composition root and process entry points (serve, orderbook_stream, runworker)
     apps.overlays      the edge: API, WebSocket consumer, page, push contract
     apps.zones, apps.orderblocks, apps.heatmap, apps.simulator
-                       features (and the Binance look-alike that feeds the demo and the tests)
+                       features (and the Binance look-alike that feeds the demo and the tests,
+                       and replays recordings)
+    apps.recording     the Binance wire as recorded: line formats, recordings, the recorder
     apps.book          the local order book and its Binance connection
     apps.core, apps.json_http
                        shared core: process resources, JSON/HTTP helpers
@@ -28,13 +30,14 @@ LAYERS: dict[str, int] = {
     "apps.core": 0,
     "apps.json_http": 0,
     "apps.book": 1,
-    "apps.zones": 2,
-    "apps.orderblocks": 2,
-    "apps.heatmap": 2,
-    "apps.simulator": 2,
-    "apps.overlays": 3,
-    "apps.live": 4,
-    "project": 5,
+    "apps.recording": 2,
+    "apps.zones": 3,
+    "apps.orderblocks": 3,
+    "apps.heatmap": 3,
+    "apps.simulator": 3,
+    "apps.overlays": 4,
+    "apps.live": 5,
+    "project": 6,
 }
 
 

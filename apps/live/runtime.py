@@ -3,7 +3,9 @@
 `build_streamer` wires the pure book/sync core to the DB publisher, the channel-layer
 broadcaster and the zone / order-block / heatmap / intraday-candle listeners; the collaborators are
 passed in (the streamer's REST client, which carries the shared weight budget, goes to the candle
-listeners for their backfills). `run_streamer` runs it until stopped.
+listeners for their backfills). With RECORD_DIR set it also gets a recorder as its wire tap
+(apps/recording: off the event loop, its counters in /api/health `stream.recording`).
+`run_streamer` runs it until stopped.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from apps.heatmap.services.live import HeatmapListener
 from apps.orderblocks.services.intraday import IntradayCandleListener
 from apps.orderblocks.services.live import OrderBlockListener
 from apps.overlays.broadcast import OverlayBroadcaster
+from apps.recording.services.recorder import FileRecorder
 from apps.zones.services.live import ZoneCycleListener
 
 log = logging.getLogger("apps.live.runtime")
@@ -53,6 +56,21 @@ async def prune_metrics_async(symbol: str, older_than_ms: int) -> int:
     return await in_sync_thread(prune_metrics)(symbol, older_than_ms)
 
 
+def build_recorder(config: Any, settings: StreamerSettings) -> FileRecorder | None:
+    """The recorder RECORD_DIR asks for (None when it is empty)."""
+    if not config.record_dir:
+        return None
+    recorder = FileRecorder(
+        config.record_dir,
+        symbol=settings.symbol,
+        snapshot_limit=settings.snapshot_limit,
+        queue_max=config.record_queue_lines,
+        header={"ws_url": settings.ws_url, "rest_url": settings.rest_url},
+    )
+    log.info("recording the wire to %s", config.record_dir)
+    return recorder
+
+
 def build_streamer(config: Any, *, with_listeners: bool = True, **overrides: Any) -> OrderBookStreamer:
     settings = StreamerSettings.from_config(config, **overrides)
     broadcaster = OverlayBroadcaster(settings.symbol)
@@ -75,7 +93,10 @@ def build_streamer(config: Any, *, with_listeners: bool = True, **overrides: Any
         broadcaster=broadcaster,
         rest=rest,
         on_recovered=collect_after_recovery,
+        tap=(recorder := build_recorder(config, settings)),
     )
+    if recorder is not None:
+        streamer.health_sections["recording"] = recorder.health  # lines written, dropped, errors
     if zones is not None:
         streamer.health_sections["zones"] = zones.health  # state, cycles, failures, last error
     return streamer

@@ -106,8 +106,12 @@ class WebSocketStreams(FaultEffects):
         max_connection_age_s: float,
         ping_interval_s: float | None,
         pong_timeout_s: float | None,
+        key_of: Callable[[str], str | None] | None = None,
     ) -> None:
         self.stream_symbol = stream_symbol
+        # a stream name -> the key its payloads are published under (None: not served); the
+        # simulator's own streams by default, the recorded ones on replay
+        self._key_of = key_of
         self.max_connection_age_s = max_connection_age_s
         self.ping_interval_s = ping_interval_s
         self.pong_timeout_s = pong_timeout_s
@@ -138,7 +142,7 @@ class WebSocketStreams(FaultEffects):
         """The first depth event id each open client was sent (clients that got one)."""
         return [c.first_depth_id for c in self.clients if c.first_depth_id is not None]
 
-    async def wait_until(self, predicate: Callable[[], bool], timeout: float) -> None:
+    async def wait_until(self, predicate: Callable[[], bool], timeout: float | None) -> None:
         assert self._cond is not None, "simulator not started"
         async with asyncio.timeout(timeout), self._cond:
             await self._cond.wait_for(predicate)
@@ -268,7 +272,27 @@ class WebSocketStreams(FaultEffects):
 
     # ------------------------------------------------------------------ publishing
     def stream_key(self, stream: str) -> str | None:
+        if self._key_of is not None:
+            return self._key_of(stream)
         return stream_key(self.stream_symbol, stream)
+
+    def publish_text(self, key: str, combined_text: str, raw_text: str) -> int:
+        """Queue a frame already serialized (a replay sends the recorded text as is): ``combined_text``
+        to combined-stream clients subscribed to a stream with this key, ``raw_text`` to raw ones.
+        Returns how many clients it was queued for."""
+        queued = 0
+        for client in list(self.clients):
+            if client.conn.state is State.CLOSED:
+                self._forget(client)
+                continue
+            if any(self.stream_key(stream) == key for stream in client.streams):
+                client.queue.put_nowait(combined_text if client.combined else raw_text)
+                queued += 1
+        return queued
+
+    def longest_queue(self) -> int:
+        """Frames waiting in the fullest client's send queue (a replay at full speed waits on it)."""
+        return max((client.queue.qsize() for client in self.clients), default=0)
 
     def publish(self, key: str, payload: dict[str, Any], depth_first_id: int | None = None) -> None:
         """Queue a payload for every client subscribed to a stream with this key."""

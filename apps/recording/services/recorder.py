@@ -1,0 +1,213 @@
+"""The recorder: the streamer's wire tap, written to hourly gzip files on a thread of its own.
+
+The streamer (event loop) only appends ``(receive ns, what)`` to a bounded queue: no formatting, no
+I/O, no lock. When the queue is full the line is dropped and counted (`health`: /api/health
+``stream.recording``); the book never waits. The writer thread formats each line
+(apps/recording/domain/lines.py), compresses and writes it, starting a new file at each UTC hour and
+flushing every few seconds (a file cut short by a crash is still readable up to there). A write
+error (a full disk) is counted and logged, the line lost; the next hour tries a new file.
+
+Files: with a directory, ``<dir>/<symbol>-<YYYYmmddTHH>Z.jsonl.gz``; with a file name, that file for
+the first hour and ``<name>-<YYYYmmddTHH>Z<suffixes>`` beside it for each later one. An existing
+file is appended to (gzip reads the members in turn).
+"""
+
+from __future__ import annotations
+
+import gzip
+import logging
+import threading
+import time
+from collections import deque
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from apps.core.repeated_errors import LinesPerInterval
+from apps.recording.domain.lines import frame_line, header_line, marker_line, rest_line
+
+log = logging.getLogger("apps.recording")
+
+HOUR_NS = 3_600_000_000_000
+POLL_S = 0.05  # the writer looks at the queue this often when it is empty
+FLUSH_EVERY_S = 5.0
+
+_FRAME, _REST, _MARKER = 0, 1, 2
+
+
+def hour_label(hour: int) -> str:
+    """UTC hour (ns // HOUR_NS) as 20261202T10Z."""
+    return datetime.fromtimestamp(hour * 3600, UTC).strftime("%Y%m%dT%HZ")
+
+
+class HourlyFiles:
+    """The gzip file of each UTC hour, named after `out` (a directory, or the first file's name)."""
+
+    def __init__(self, out: Path, symbol: str) -> None:
+        self.out = out
+        self.symbol = symbol
+        self.as_directory = out.is_dir() or str(out).endswith(("/", "\\"))
+        self.current: Path | None = None
+        self.files: list[Path] = []
+        self._hour: int | None = None
+        self._stream: gzip.GzipFile | None = None
+
+    def path_for(self, hour: int) -> Path:
+        if self.as_directory:
+            return self.out / f"{self.symbol.lower()}-{hour_label(hour)}.jsonl.gz"
+        if not self.files:
+            return self.out
+        stem, dot, suffixes = self.out.name.partition(".")
+        return self.out.with_name(f"{stem}-{hour_label(hour)}{dot}{suffixes}")
+
+    def stream_for(self, receive_ns: int) -> tuple[gzip.GzipFile, bool]:
+        """The open file for a line received at ``receive_ns`` (a later hour starts a new one; a late
+        line goes to the current file); True when it was just opened (a header is due)."""
+        hour = receive_ns // HOUR_NS
+        if self._stream is not None and self._hour is not None and hour <= self._hour:
+            return self._stream, False
+        self.close()
+        path = self.path_for(hour)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        stream = gzip.GzipFile(path, "ab")
+        self._stream, self._hour, self.current = stream, hour, path
+        self.files.append(path)
+        log.info("recording to %s", path)
+        return stream, True
+
+    def flush(self) -> None:
+        if self._stream is not None:
+            self._stream.flush()
+
+    def close(self) -> None:
+        stream, self._stream = self._stream, None
+        if stream is not None:
+            try:
+                stream.close()
+            except OSError as exc:  # the data of this file is lost; the recorder counts the error
+                log.error("recording file %s could not be closed: %s", self.current, exc)
+
+
+class FileRecorder:
+    """A `WireTap` (apps/book/services/wire_tap.py) that records to hourly gzip files."""
+
+    def __init__(
+        self,
+        out: str | Path,
+        *,
+        symbol: str,
+        snapshot_limit: int,
+        queue_max: int = 100_000,
+        header: dict[str, Any] | None = None,
+    ) -> None:
+        self.files = HourlyFiles(Path(out), symbol.upper())
+        self.symbol = symbol.upper()
+        self.snapshot_limit = snapshot_limit
+        self.header = dict(header or {})
+        self.queue_max = queue_max
+        self.lines_written = 0
+        self.lines_dropped = 0
+        self.bytes_written = 0  # uncompressed
+        self.write_errors = 0
+        self.last_error: str | None = None
+        self._queue: deque[tuple[Any, ...]] = deque()
+        self._log_lines = LinesPerInterval(60.0)
+        self._stopping = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="recorder", daemon=True)
+        self._thread.start()
+
+    # -- the tap (event loop) --------------------------------------------------------------------
+    def frame(self, receive_ns: int, frame: str | bytes) -> None:
+        self._put((receive_ns, _FRAME, frame))
+
+    def rest_answer(self, receive_ns: int, request: str, body: str) -> None:
+        self._put((receive_ns, _REST, request, body))
+
+    def marker(self, receive_ns: int, kind: str, detail: str) -> None:
+        self._put((receive_ns, _MARKER, kind, detail))
+
+    def _put(self, item: tuple[Any, ...]) -> None:
+        if len(self._queue) >= self.queue_max:
+            self.lines_dropped += 1
+            skipped = self._log_lines.allow("dropped")
+            if skipped is not None:
+                log.warning(
+                    "recording queue full (%d lines): line dropped (%d dropped so far)",
+                    self.queue_max,
+                    self.lines_dropped,
+                )
+            return
+        self._queue.append(item)
+
+    def close(self) -> None:
+        """Write what is queued, close the file and stop the thread (blocks until done)."""
+        self._stopping.set()
+        self._thread.join()
+
+    def health(self) -> dict[str, Any]:
+        """/api/health ``stream.recording``."""
+        current = self.files.current
+        return {
+            "file": str(current) if current is not None else None,
+            "files": len(self.files.files),
+            "lines_written": self.lines_written,
+            "lines_dropped": self.lines_dropped,
+            "queued": len(self._queue),
+            "queue_max": self.queue_max,
+            "bytes_written": self.bytes_written,
+            "write_errors": self.write_errors,
+            "last_error": self.last_error,
+        }
+
+    # -- the writer thread ------------------------------------------------------------------------
+    def _run(self) -> None:
+        flushed = time.monotonic()
+        try:
+            while True:
+                wrote = self._drain()
+                if self._stopping.is_set() and not self._queue:
+                    break
+                if time.monotonic() - flushed >= FLUSH_EVERY_S:
+                    self._guarded(self.files.flush)
+                    flushed = time.monotonic()
+                if not wrote:
+                    self._stopping.wait(POLL_S)
+        finally:
+            self._guarded(self.files.close)
+
+    def _drain(self) -> bool:
+        wrote = False
+        queue = self._queue
+        while queue:
+            item = queue.popleft()
+            self._guarded(lambda item=item: self._write(item))
+            wrote = True
+        return wrote
+
+    def _write(self, item: tuple[Any, ...]) -> None:
+        receive_ns, what = item[0], item[1]
+        if what == _FRAME:
+            line = frame_line(receive_ns, item[2])
+        elif what == _REST:
+            line = rest_line(receive_ns, item[2], item[3])
+        else:
+            line = marker_line(receive_ns, item[2], detail=item[3])
+        stream, opened = self.files.stream_for(receive_ns)
+        if opened:
+            head = header_line(receive_ns, self.symbol, self.snapshot_limit, **self.header).encode()
+            stream.write(head)
+            self.bytes_written += len(head)
+        data = line.encode()
+        stream.write(data)
+        self.lines_written += 1
+        self.bytes_written += len(data)
+
+    def _guarded(self, action: Any) -> None:
+        try:
+            action()
+        except (OSError, ValueError) as exc:
+            self.write_errors += 1
+            self.last_error = f"{type(exc).__name__}: {exc}"[:300]
+            if self._log_lines.allow("write") is not None:
+                log.error("recording write failed (%d so far): %s", self.write_errors, self.last_error)
+            self.files.close()  # the next line opens the file again (or the next hour's)
