@@ -290,6 +290,10 @@ class WebSocketStreams(FaultEffects):
                 queued += 1
         return queued
 
+    def open_clients(self) -> int:
+        """Connections open now (not those closing)."""
+        return sum(1 for client in self.clients if client.conn.state is State.OPEN)
+
     def longest_queue(self) -> int:
         """Frames waiting in the fullest client's send queue (a replay at full speed waits on it)."""
         return max((client.queue.qsize() for client in self.clients), default=0)

@@ -32,6 +32,11 @@ class StreamPosition:
         """A client connected: its events start with the next one sent."""
         self._new_run = True
 
+    def restarted_at(self, snapshot_id: int) -> None:
+        """The replay goes on from the frame after ``snapshot_id`` (served): that is no gap."""
+        self.last_id, self.run_start, self.served = snapshot_id, snapshot_id + 1, snapshot_id
+        self._new_run = False
+
     def sent(self, first_id: int, final_id: int) -> None:
         """A depth event U..u went out. An event past last + 1 (a gap) starts a new run."""
         if self._new_run or self.last_id is None or first_id > self.last_id + 1:

@@ -85,12 +85,15 @@ class ReplayFeed:
 
     async def _run(self) -> None:
         frames = self.recording.frames
-        await self._streams.wait_until(lambda: len(self._streams.clients) >= self.wait_for_clients, None)
-        if self.shift_times and self.cursor < len(frames):
-            now_ms = int(self._clock() * 1000)
-            self.offset_ms = hour_aligned_offset_ms(frames[self.cursor].receive_ns, now_ms)
-        self.started.set()
         while True:
+            # each round starts once its clients are there (after a loop, once they reconnected)
+            await self._streams.wait_until(
+                lambda: self._streams.open_clients() >= self.wait_for_clients, None
+            )
+            if self.shift_times and not self.started.is_set() and self.cursor < len(frames):
+                now_ms = int(self._clock() * 1000)
+                self.offset_ms = hour_aligned_offset_ms(frames[self.cursor].receive_ns, now_ms)
+            self.started.set()
             self.rounds += 1
             if self.cursor < len(frames):
                 self.schedule.rebase(frames[self.cursor].receive_ns, asyncio.get_running_loop().time())
@@ -182,6 +185,7 @@ class ReplayFeed:
             log.warning("replay %s: %s (frame #%s)", symbol, choice.reason, index)
             if index is not None and index > self.cursor:
                 self._jump(index)
+                position.restarted_at(choice.snapshot_id)
         elif position.last_id is not None and choice.snapshot_id < position.last_id:
             log.info("replay %s: serving snapshot %d (%s)", symbol, choice.snapshot_id, choice.reason)
         position.served = choice.snapshot_id
