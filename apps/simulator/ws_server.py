@@ -169,7 +169,7 @@ class WebSocketStreams(FaultEffects):
         if handshake is None:
             await conn.abandon()
             return
-        subscription = self._subscription(request.path, request.query)
+        subscription = subscription_of(request.path, request.query, self.stream_key)
         if isinstance(subscription, Response):
             await self._reject(conn, subscription)
             return
@@ -193,20 +193,6 @@ class WebSocketStreams(FaultEffects):
         response.headers["Server"] = SERVER_HEADER
         conn.respond(response)
         await conn.abandon()
-
-    def _subscription(self, path: str, query: str) -> tuple[list[str], bool] | Response:
-        """(streams, combined) for a stream URL, or the error answer."""
-        if path == "/stream":
-            names = parse_query(query).get("streams", [""])[0]
-            streams, is_combined = [s for s in names.split("/") if s], True
-        elif path == "/ws" or path.startswith("/ws/"):
-            streams, is_combined = [s for s in path[len("/ws") :].split("/") if s], False
-        else:
-            return json_response(404, {"code": -1000, "msg": f"Unknown path {path}"})
-        bad = [s for s in streams if self.stream_key(s) is None]
-        if bad:
-            return json_response(400, {"code": -1121, "msg": f"Invalid stream name(s): {', '.join(bad)}"})
-        return streams, is_combined
 
     def _register(self, conn: WebSocketConnection, streams: list[str], is_combined: bool) -> StreamClient:
         client = StreamClient(conn, list(streams), is_combined, asyncio.get_running_loop().time())
@@ -379,3 +365,20 @@ def subscription_reply(
         elif method == "UNSUBSCRIBE" and stream in streams:
             streams.remove(stream)
     return {"result": None, "id": request_id}
+
+
+def subscription_of(
+    path: str, query: str, key_of: Callable[[str], str | None]
+) -> tuple[list[str], bool] | Response:
+    """(streams, combined) for a stream URL, or the error answer (404 path, 400 stream name)."""
+    if path == "/stream":
+        names = parse_query(query).get("streams", [""])[0]
+        streams, is_combined = [s for s in names.split("/") if s], True
+    elif path == "/ws" or path.startswith("/ws/"):
+        streams, is_combined = [s for s in path[len("/ws") :].split("/") if s], False
+    else:
+        return json_response(404, {"code": -1000, "msg": f"Unknown path {path}"})
+    bad = [s for s in streams if key_of(s) is None]
+    if bad:
+        return json_response(400, {"code": -1121, "msg": f"Invalid stream name(s): {', '.join(bad)}"})
+    return streams, is_combined
