@@ -192,6 +192,7 @@ def _origin_list(text: str) -> list[str]:
 
 DEFAULT_SQLITE = f"sqlite:///{BASE_DIR / 'var' / 'db.sqlite3'}"
 DEMO_SQLITE = f"sqlite:///{BASE_DIR / 'var' / 'demo.sqlite3'}"
+REPLAY_SQLITE = f"sqlite:///{BASE_DIR / 'var' / 'replay.sqlite3'}"
 
 
 def is_demo_command(argv: list[str]) -> bool:
@@ -199,11 +200,21 @@ def is_demo_command(argv: list[str]) -> bool:
     return len(argv) > 1 and argv[1] == "serve" and "--simulator" in argv[2:]
 
 
+def is_replay_command(argv: list[str]) -> bool:
+    """`manage.py serve ... --replay FILE...`."""
+    return len(argv) > 1 and argv[1] == "serve" and "--replay" in argv[2:]
+
+
 def demo_database_default(argv: list[str], environ: Mapping[str, str]) -> dict[str, str]:
-    """The environment a command starts with: the demo keeps its own database (var/demo.sqlite3)
-    unless DATABASE_URL names one, so simulated data never lands in the real one by default."""
-    if is_demo_command(argv) and "DATABASE_URL" not in environ:
+    """The environment a command starts with: the demo keeps its own database (var/demo.sqlite3),
+    and a replay its own (var/replay.sqlite3), unless DATABASE_URL names one, so simulated or
+    replayed data never lands in the real one by default."""
+    if "DATABASE_URL" in environ:
+        return {}
+    if is_demo_command(argv):
         return {"DATABASE_URL": DEMO_SQLITE}
+    if is_replay_command(argv):
+        return {"DATABASE_URL": REPLAY_SQLITE}
     return {}
 
 

@@ -66,6 +66,7 @@ def build_recorder(config: Any, settings: StreamerSettings) -> FileRecorder | No
         snapshot_limit=settings.snapshot_limit,
         queue_max=config.record_queue_lines,
         header={"ws_url": settings.ws_url, "rest_url": settings.rest_url},
+        directory=True,
     )
     log.info("recording the wire to %s", config.record_dir)
     return recorder

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import gzip
 import logging
+import os
 import threading
 import time
 from collections import deque
@@ -43,10 +44,10 @@ def hour_label(hour: int) -> str:
 class HourlyFiles:
     """The gzip file of each UTC hour, named after `out` (a directory, or the first file's name)."""
 
-    def __init__(self, out: Path, symbol: str) -> None:
+    def __init__(self, out: Path, symbol: str, *, as_directory: bool) -> None:
         self.out = out
         self.symbol = symbol
-        self.as_directory = out.is_dir() or str(out).endswith(("/", "\\"))
+        self.as_directory = as_directory
         self.current: Path | None = None
         self.files: list[Path] = []
         self._hour: int | None = None
@@ -99,8 +100,13 @@ class FileRecorder:
         snapshot_limit: int,
         queue_max: int = 100_000,
         header: dict[str, Any] | None = None,
+        directory: bool | None = None,
     ) -> None:
-        self.files = HourlyFiles(Path(out), symbol.upper())
+        """``directory``: whether ``out`` names a directory (None: when it is one, or ends with a
+        slash)."""
+        if directory is None:
+            directory = Path(out).is_dir() or str(out).endswith(("/", os.sep))
+        self.files = HourlyFiles(Path(out), symbol.upper(), as_directory=directory)
         self.symbol = symbol.upper()
         self.snapshot_limit = snapshot_limit
         self.header = dict(header or {})
