@@ -32,6 +32,10 @@ log = logging.getLogger("apps.recording")
 HOUR_NS = 3_600_000_000_000
 POLL_S = 0.05  # the writer looks at the queue this often when it is empty
 FLUSH_EVERY_S = 5.0
+MAX_BATCH = 10_000  # lines formatted and written in one go
+# gzip level 1: ~20x less CPU than gzip's default 9 for ~25 % more bytes (a live hour's recording of the
+# simulator: 1.9 against 43 CPU-s); `gzip -9` a recording later if its size matters
+COMPRESS_LEVEL = 1
 
 _FRAME, _REST, _MARKER = 0, 1, 2
 
@@ -61,20 +65,30 @@ class HourlyFiles:
         stem, dot, suffixes = self.out.name.partition(".")
         return self.out.with_name(f"{stem}-{hour_label(hour)}{dot}{suffixes}")
 
-    def stream_for(self, receive_ns: int) -> tuple[gzip.GzipFile, bool]:
+    def is_current(self, receive_ns: int) -> bool:
+        """A line received then goes to the open file (a late line too)."""
+        return self._stream is not None and self._hour is not None and receive_ns // HOUR_NS <= self._hour
+
+    def opens_for(self, receive_ns: int) -> bool:
+        """A line received then opens a file (the first, or a later hour's): a header is due."""
+        return not self.is_current(receive_ns)
+
+    def stream_for(self, receive_ns: int | None) -> gzip.GzipFile:
         """The open file for a line received at ``receive_ns`` (a later hour starts a new one; a late
-        line goes to the current file); True when it was just opened (a header is due)."""
-        hour = receive_ns // HOUR_NS
-        if self._stream is not None and self._hour is not None and hour <= self._hour:
-            return self._stream, False
+        line goes to the current file); None: the current file."""
+        if self._stream is not None and (receive_ns is None or self.is_current(receive_ns)):
+            return self._stream
+        if receive_ns is None:
+            raise ValueError("no recording file is open")
         self.close()
+        hour = receive_ns // HOUR_NS
         path = self.path_for(hour)
         path.parent.mkdir(parents=True, exist_ok=True)
-        stream = gzip.GzipFile(path, "ab")
+        stream = gzip.GzipFile(path, "ab", compresslevel=COMPRESS_LEVEL)
         self._stream, self._hour, self.current = stream, hour, path
         self.files.append(path)
         log.info("recording to %s", path)
-        return stream, True
+        return stream
 
     def flush(self) -> None:
         if self._stream is not None:
@@ -182,30 +196,41 @@ class FileRecorder:
             self._guarded(self.files.close)
 
     def _drain(self) -> bool:
-        wrote = False
+        """Write what is queued (at most MAX_BATCH lines) in as few writes as the hours allow."""
         queue = self._queue
-        while queue:
-            item = queue.popleft()
-            self._guarded(lambda item=item: self._write(item))
-            wrote = True
-        return wrote
+        items: list[tuple[Any, ...]] = []
+        while queue and len(items) < MAX_BATCH:
+            items.append(queue.popleft())
+        if items:
+            self._guarded(lambda: self._write(items))
+        return bool(items)
 
-    def _write(self, item: tuple[Any, ...]) -> None:
-        receive_ns, what = item[0], item[1]
-        if what == _FRAME:
-            line = frame_line(receive_ns, item[2])
-        elif what == _REST:
-            line = rest_line(receive_ns, item[2], item[3])
-        else:
-            line = marker_line(receive_ns, item[2], detail=item[3])
-        stream, opened = self.files.stream_for(receive_ns)
-        if opened:
-            head = header_line(receive_ns, self.symbol, self.snapshot_limit, **self.header).encode()
-            stream.write(head)
-            self.bytes_written += len(head)
-        data = line.encode()
-        stream.write(data)
-        self.lines_written += 1
+    def _write(self, items: list[tuple[Any, ...]]) -> None:
+        files = self.files
+        pending: list[str] = []
+        taken = 0  # items among the pending lines (the rest are file headers)
+        for item in items:
+            receive_ns, what = item[0], item[1]
+            if pending and not files.is_current(receive_ns):
+                self._put_down(pending, taken)  # the hour is over: its file gets its lines first
+                pending, taken = [], 0
+            if files.opens_for(receive_ns):
+                pending.append(header_line(receive_ns, self.symbol, self.snapshot_limit, **self.header))
+            if what == _FRAME:
+                pending.append(frame_line(receive_ns, item[2]))
+            elif what == _REST:
+                pending.append(rest_line(receive_ns, item[2], item[3]))
+            else:
+                pending.append(marker_line(receive_ns, item[2], detail=item[3]))
+            taken += 1
+            files.stream_for(receive_ns)
+        self._put_down(pending, taken)
+
+    def _put_down(self, lines: list[str], items: int) -> None:
+        """Write the lines to the current file (one compressed write) and count them."""
+        data = "".join(lines).encode()
+        self.files.stream_for(None).write(data)
+        self.lines_written += items
         self.bytes_written += len(data)
 
     def _guarded(self, action: Any) -> None:
