@@ -22,7 +22,6 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from bench.figures import Figure, print_figures
 from bench.percentiles import number
@@ -45,7 +44,6 @@ class CpuResult:
     published: int
     events_applied: int
     profile: list[str] = field(default_factory=list)
-    recording: Any = None  # /api/health stream.recording, when RECORD_DIR was set
 
     def per_hour(self, cpu_s: float) -> float:
         return cpu_s / self.seconds * 3600
@@ -92,9 +90,8 @@ def summarize_profile(raw: Path, top: int = 15) -> list[str]:
     return lines
 
 
-def measure(minutes: float, warmup: float, profile: bool, env: dict[str, str] | None = None) -> CpuResult:
-    """`env`: settings for serve besides the stack's (bench/replay.py sets RECORD_DIR)."""
-    with ServiceStack(env=env) as stack:
+def measure(minutes: float, warmup: float, profile: bool) -> CpuResult:
+    with ServiceStack() as stack:
         assert stack.serve is not None and stack.sim is not None and stack.workdir is not None
         idle_port = free_port()
         idle = ServiceProcess(
@@ -173,7 +170,6 @@ def measure(minutes: float, warmup: float, profile: bool, env: dict[str, str] | 
         int(health.get("published", 0)),
         int(health.get("events_applied", 0)),
         lines,
-        health.get("recording"),
     )
 
 

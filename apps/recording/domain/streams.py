@@ -22,10 +22,15 @@ def recorded_stream_keys(symbols: Collection[str]) -> Callable[[str], str | None
     """The replay's stream names: any stream of a recorded symbol (one the recording lacks is served
     silent, as a quiet market would be), nothing of another symbol."""
     known = {s.lower() for s in symbols}
+    keys: dict[str, str | None] = {}  # a client's few stream names, looked up for every frame
 
     def key_of(stream: str) -> str | None:
-        key = stream_key(stream)
-        return key if key is not None and key.partition("@")[0] in known else None
+        if stream not in keys:
+            if len(keys) >= 10_000:  # names a client made up: keep the memo bounded
+                keys.clear()
+            key = stream_key(stream)
+            keys[stream] = key if key is not None and key.partition("@")[0] in known else None
+        return keys[stream]
 
     return key_of
 

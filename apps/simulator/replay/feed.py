@@ -70,6 +70,7 @@ class ReplayFeed:
         self._moved = asyncio.Event()
         self._last_ns = recording.frames[start_index].receive_ns if recording.frames else 0
         self._connections_seen = 0
+        self._keys: dict[str, str | None] = {}
         self._task: asyncio.Task[None] | None = None
 
     # ------------------------------------------------------------------ lifecycle
@@ -146,7 +147,7 @@ class ReplayFeed:
             for position in self.positions.values():
                 position.new_connection()
         text = shift_frame_times(record.text, self.offset_ms) if self.offset_ms else record.text
-        key = stream_key(record.stream) if record.stream is not None else None
+        key = self._key_of(record.stream) if record.stream is not None else None
         if key is None:
             self._streams.send_to_all(lambda client: text)
         else:
@@ -155,6 +156,11 @@ class ReplayFeed:
             self.positions[record.symbol].sent(record.first_id, record.final_id)
         self.frames_replayed += 1
         self._last_ns = record.receive_ns
+
+    def _key_of(self, stream: str) -> str | None:
+        if stream not in self._keys:
+            self._keys[stream] = stream_key(stream)  # the recording's few stream names
+        return self._keys[stream]
 
     # ------------------------------------------------------------------ where it is
     def position_ns(self) -> int:

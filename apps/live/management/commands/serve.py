@@ -154,8 +154,8 @@ class Command(BaseCommand):
             self.stdout.write(f"database {database_name()}: applied {applied} migration(s)")
 
     async def _seed_candles(self, rest_url: str) -> None:
-        """Demo only: fill the candle table from the simulator's klines and compute order blocks,
-        so the chart has history and boxes from the first second."""
+        """Demo and replay only: fill the candle table from the simulator's (or the recording's)
+        klines and compute order blocks, so the chart has history and boxes from the first second."""
         from asgiref.sync import sync_to_async
 
         from apps.orderblocks.services.backfill import backfill_from
@@ -163,11 +163,11 @@ class Command(BaseCommand):
 
         try:
             summary = await backfill_from(rest_url)
-            self.stdout.write(f"demo candles: {summary.describe()}")
+            self.stdout.write(f"seeded candles: {summary.describe()}")
             blocks = await sync_to_async(run_orderblocks, thread_sensitive=True)()
-            self.stdout.write(f"demo order blocks: {blocks.describe()}")
+            self.stdout.write(f"seeded order blocks: {blocks.describe()}")
         except Exception:
-            log.exception("demo candle seeding failed; continuing without history")
+            log.exception("candle seeding failed; continuing without history")
 
     async def _seed_heatmap(self, sim: Any, config: Any, seed: int) -> None:
         """Demo only: a few hours of simulated heatmap columns on an empty heatmap
