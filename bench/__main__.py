@@ -35,6 +35,7 @@ ORDER = (
     "wire",
     "zones",
     "heatmap",
+    "confluence",
     "page-heatmap",
     "orderblocks",
     "e2e",
@@ -176,6 +177,45 @@ def run_heatmap(args: argparse.Namespace) -> list[Figure]:
     return figures
 
 
+def run_confluence(args: argparse.Namespace) -> list[Figure]:
+    """bench.confluence sets up Django with its own temp DB: a child process."""
+    done = subprocess.run(
+        [PYTHON, "-m", "bench.confluence", "--cycles", str(args.confluence_cycles)],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    print()
+    print(done.stdout, end="")
+    loop = re.search(
+        r"event-loop time at defaults: median ([\d.]+) ms, max ([\d.]+) ms \(budget ([\d.]+) ms", done.stdout
+    )
+    baseline = re.search(r"baseline: re-read the band \+ measure\s+([\d.]+)", done.stdout)
+    if loop is None or baseline is None:
+        raise RuntimeError(f"bench.confluence exited {done.returncode} without its verdict line")
+    held, worst, budget = (float(x) for x in loop.groups())
+    reread = float(baseline.group(1))
+    return [
+        Figure(
+            "confluence",
+            "event loop per cycle, 100 blocks, median (ms)",
+            held,
+            f"budget < {budget:g} ms",
+            held < budget,
+            3,
+        ),
+        Figure("confluence", "event loop per cycle, 100 blocks, max (ms)", worst, "worst cycle", None, 3),
+        Figure(
+            "confluence",
+            "re-reading the band each cycle instead, median (ms)",
+            reread,
+            "baseline, same run",
+            None,
+            3,
+        ),
+    ]
+
+
 def run_page_heatmap(args: argparse.Namespace) -> list[Figure]:
     """bench.page_heatmap drives Debian's chromium against its own stack: a child process."""
     done = subprocess.run(
@@ -187,29 +227,22 @@ def run_page_heatmap(args: argparse.Namespace) -> list[Figure]:
     print()
     print(done.stdout, end="")
     verdict = re.search(
-        r"page-heatmap: frame p99 ([\d.]+) ms CPU \(wall ([\d.]+) ms, rAF work ([\d.]+) ms\).*?"
-        r"heatmap draw p99 ([\d.]+) ms; per-cell fillRect frame p99 ([\d.]+) ms; heatmap off frame p99 ([\d.]+) ms",
+        r"page-heatmap: frame p99 ([\d.]+) ms CPU \(median of (\d+) rounds\).*?heatmap off ([\d.]+) ms; "
+        r"Lightweight Charts alone ([\d.]+) ms",
         done.stdout,
     )
-    if verdict is None:
+    cells = re.search(r"heatmap on, per-cell fillRect ([\d.]+)", done.stdout)
+    if verdict is None or cells is None:
         raise RuntimeError(f"bench.page_heatmap exited {done.returncode} without its verdict line")
-    cpu, wall, raf, draw, cells, off = (float(x) for x in verdict.groups())
+    cpu, off, bare = float(verdict[1]), float(verdict[3]), float(verdict[4])
+    rounds = f"median of {verdict[2]} rounds"
     return [
-        Figure("page", "frame p99, rAF work (the repaint) (ms)", raf, "timed in the page", None, 1),
         Figure("page", "frame p99 panning 7 days of heatmap, CPU (ms)", cpu, "goal < 16 ms", cpu < 16, 1),
+        Figure("page", "frame p99, heatmap off (ms)", off, rounds, None, 1),
+        Figure("page", "frame p99, Lightweight Charts alone (ms)", bare, "baseline, " + rounds, None, 1),
         Figure(
-            "page",
-            "frame p99 panning 7 days of heatmap, wall (ms)",
-            wall,
-            "shared machine: see load",
-            None,
-            1,
+            "page", "frame p99, heatmap drawn per cell (ms)", float(cells[1]), "fillRect per cell", None, 1
         ),
-        Figure("page", "heatmap draw call per frame p99 (ms)", draw, "cached picture, drawImage", None, 2),
-        Figure(
-            "page", "frame p99, heatmap drawn per cell (ms)", cells, "fillRect per cell, same run", None, 1
-        ),
-        Figure("page", "frame p99, heatmap off (ms)", off, "the page without it, same run", None, 1),
     ]
 
 
@@ -287,6 +320,7 @@ RUNNERS: dict[str, tuple[str, Callable[[argparse.Namespace], list[Figure]]]] = {
     "wire": ("bench.wire", run_wire),
     "zones": ("bench.zones", run_zones),
     "heatmap": ("bench.heatmap", run_heatmap),
+    "confluence": ("bench.confluence", run_confluence),
     "page-heatmap": ("bench.page_heatmap", run_page_heatmap),
     "orderblocks": ("bench.orderblocks", run_orderblocks),
     "e2e": ("bench.e2e", run_e2e),
@@ -314,6 +348,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     group.add_argument("--zones-cycles", type=int, default=20)
     group.add_argument("--heatmap-cycles", type=int, default=120)
     group.add_argument("--heatmap-requests", type=int, default=40)
+    group.add_argument("--confluence-cycles", type=int, default=120)
     group.add_argument("--page-heatmap-moves", type=int, default=300)
     group.add_argument("--ob-bars", type=int, default=100_000)
     group.add_argument("--ob-repeat", type=int, default=5)

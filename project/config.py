@@ -343,6 +343,19 @@ SETTINGS: tuple[Setting, ...] = (
         "Seconds of publication cycles per heatmap column",
     ),
     Setting("HEATMAP_RETENTION_H", "168", _number_between(0, 10 * YEAR_H), "Heatmap columns retention"),
+    # confluence (order blocks x liquidity)
+    Setting(
+        "CONFLUENCE_PAD_BINS",
+        "1",
+        _int_between(0, 1000),
+        "Zone bins (ZONE_BIN_SIZE) added on each side of an order block's range when its liquidity is measured",
+    ),
+    Setting(
+        "CONFLUENCE_CHANGE_PCT",
+        "10",
+        _number_between(0, 100, allow_low=True),
+        "A block's liquidity is pushed again once its quantity, score or 1h average moved by this percent of the value last pushed (0: any change)",
+    ),
     # order blocks
     Setting("CANDLE_TABLE", "btc_eur_1h", _table_name, "1h OHLCV source table"),
     Setting(
@@ -367,6 +380,77 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting(
         "OB_RUN_DELAY_S", "5", _int_between(0, 3600), "Seconds after a candle closes before the hourly run"
+    ),
+    # reactions
+    Setting(
+        "REACTION_RETENTION_D",
+        "365",
+        _number_between(0, 3650),
+        "Days an order block's reaction (what liquidity and price did after its first touch) is kept",
+    ),
+    # alerts
+    Setting(
+        "ALERT_RULE_ORDERBLOCK_ENTERED",
+        "1",
+        _bool,
+        "Alert when a trade enters a fresh order block",
+    ),
+    Setting(
+        "ALERT_RULE_ZONE_ENDED_IN_BLOCK",
+        "1",
+        _bool,
+        "Alert when a confirmed zone inside or within one bin of an active order block is pulled or broken",
+    ),
+    Setting(
+        "ALERT_RULE_ZONE_CONFIRMED_NEAR_MID",
+        "1",
+        _bool,
+        "Alert when a zone is confirmed with strength >= ALERT_MIN_STRENGTH within ALERT_NEAR_PCT of mid",
+    ),
+    Setting(
+        "ALERT_RULE_BOOK_STALE",
+        "1",
+        _bool,
+        "Alert when the book has not been live for more than ALERT_STALE_S, and when it recovers",
+    ),
+    Setting(
+        "ALERT_MIN_STRENGTH",
+        "8",
+        _number_between(0, 1e6),
+        "Strength a newly confirmed zone needs for the near-mid alert (twice the confirm threshold)",
+    ),
+    Setting(
+        "ALERT_NEAR_PCT",
+        "0.5",
+        _decimal_between(Decimal(0), Decimal(100)),
+        "How close to mid (percent) a newly confirmed zone must be for the near-mid alert",
+    ),
+    Setting("ALERT_STALE_S", "30", _number_between(0, DAY_S), "Seconds not live before the stale-book alert"),
+    Setting(
+        "ALERT_COOLDOWN_S",
+        "300",
+        _number_between(0, DAY_S, allow_low=True),
+        "A rule alerts at most once per this many seconds for the same block, zone or book",
+    ),
+    Setting("ALERT_RETENTION_D", "30", _number_between(0, 3650), "Days alerts are kept (GET /api/alerts)"),
+    Setting(
+        "ALERT_WEBHOOK_URL",
+        "",
+        _or_unset(_http_url),
+        "POST each alert as JSON here (Slack/Mattermost/Discord incoming webhooks accept it); empty: off",
+    ),
+    Setting("ALERT_WEBHOOK_TIMEOUT_S", "5", _number_between(0, 120), "Timeout of one webhook attempt"),
+    Setting(
+        "ALERT_WEBHOOK_MAX_ATTEMPTS",
+        "8",
+        _int_between(1, 100),
+        "Webhook attempts per alert before it is given up (recorded)",
+    ),
+    Setting(
+        "ALERT_WEBHOOK_BACKOFF_S",
+        "1",
+        _number_between(0, 3600),
+        "Wait before the first webhook retry; doubles per attempt, at most 60 s",
     ),
     # web
     Setting("RENDER_TOUCHED", "true", _bool, "Draw touched order blocks (styled differently)"),
@@ -484,6 +568,8 @@ class Config:
     heatmap_range_pct: Decimal
     heatmap_column_s: int
     heatmap_retention_h: float
+    confluence_pad_bins: int
+    confluence_change_pct: float
     candle_table: str
     candle_retention_d_intraday: float
     ob_atr_period: int
@@ -494,6 +580,20 @@ class Config:
     ob_warmup_bars: int
     candle_gap_max_h: int
     ob_run_delay_s: int
+    reaction_retention_d: float
+    alert_rule_orderblock_entered: bool
+    alert_rule_zone_ended_in_block: bool
+    alert_rule_zone_confirmed_near_mid: bool
+    alert_rule_book_stale: bool
+    alert_min_strength: float
+    alert_near_pct: Decimal
+    alert_stale_s: float
+    alert_cooldown_s: float
+    alert_retention_d: float
+    alert_webhook_url: str | None
+    alert_webhook_timeout_s: float
+    alert_webhook_max_attempts: int
+    alert_webhook_backoff_s: float
     render_touched: bool
     ob_display_atr: float
     ob_display_max: int

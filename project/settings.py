@@ -29,6 +29,9 @@ INSTALLED_APPS = [
     "apps.zones",
     "apps.orderblocks",
     "apps.heatmap",
+    "apps.confluence",
+    "apps.reactions",
+    "apps.alerts",
     "apps.overlays",
     "apps.simulator",
 ]

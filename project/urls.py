@@ -9,5 +9,8 @@ urlpatterns = [
     path("api/", include("apps.book.urls")),
     path("api/", include("apps.zones.urls")),
     path("api/", include("apps.orderblocks.urls")),
+    path("api/", include("apps.confluence.urls")),  # /api/orderblocks: the blocks with their liquidity
     path("api/", include("apps.heatmap.urls")),
+    path("api/", include("apps.reactions.urls")),
+    path("api/", include("apps.alerts.urls")),
 ]

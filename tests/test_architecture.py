@@ -6,6 +6,11 @@ package of its own layer or above):
     project            settings, ASGI app, URLs, routing
     apps.live          composition root and process entry points (serve, orderbook_stream, runworker)
     apps.overlays      the edge: API, WebSocket consumer, page, push contract
+    apps.reactions     what the liquidity in an order block did when price arrived, measured with
+                       confluence's rules (the same numbers the page shows for the block)
+    apps.confluence, apps.alerts
+                       features built on features (confluence: the book's liquidity inside the order
+                       blocks; alerts react to zones and order blocks)
     apps.zones, apps.orderblocks, apps.heatmap, apps.simulator
                        features (and the Binance look-alike that feeds the demo and the tests,
                        and replays recordings)
@@ -35,9 +40,12 @@ LAYERS: dict[str, int] = {
     "apps.orderblocks": 3,
     "apps.heatmap": 3,
     "apps.simulator": 3,
-    "apps.overlays": 4,
-    "apps.live": 5,
-    "project": 6,
+    "apps.confluence": 4,
+    "apps.alerts": 4,
+    "apps.reactions": 5,
+    "apps.overlays": 6,
+    "apps.live": 7,
+    "project": 8,
 }
 
 

@@ -1,7 +1,10 @@
 """Composition root of the streaming side: builds the one streamer with its adapters.
 
 `build_streamer` wires the pure book/sync core to the DB publisher, the channel-layer
-broadcaster and the zone / order-block / heatmap / intraday-candle listeners; the collaborators are
+broadcaster and the zone / order-block / heatmap / intraday-candle / alert / reaction / confluence
+listeners (the alert listener is handed the zone and order-block listeners, the reaction listener the
+zone set, the confluence listener the live zones and the order-block run count: they react to their
+results); the collaborators are
 passed in (the streamer's REST client, which carries the shared weight budget, goes to the candle
 listeners for their backfills). With RECORD_DIR set it also gets a recorder as its wire tap
 (apps/recording: off the event loop, its counters in /api/health `stream.recording`).
@@ -13,11 +16,13 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from apps.alerts.services.live import AlertListener
 from apps.book.domain.metrics import BookView
 from apps.book.services.cycle import StreamListener
 from apps.book.services.publication import prune_metrics, write_publication
 from apps.book.services.rest_client import BinanceRestClient
 from apps.book.services.streamer import OrderBookStreamer, StreamerSettings
+from apps.confluence.services.live import ConfluenceListener
 from apps.core.database_state import DatabaseFileWatch
 from apps.core.garbage_collection import collect_after_recovery
 from apps.core.sync_threads import in_sync_thread
@@ -25,6 +30,7 @@ from apps.heatmap.services.live import HeatmapListener
 from apps.orderblocks.services.intraday import IntradayCandleListener
 from apps.orderblocks.services.live import OrderBlockListener
 from apps.overlays.broadcast import OverlayBroadcaster
+from apps.reactions.services.live import ReactionListener
 from apps.recording.services.recorder import FileRecorder
 from apps.zones.services.live import ZoneCycleListener
 
@@ -78,13 +84,29 @@ def build_streamer(config: Any, *, with_listeners: bool = True, **overrides: Any
     rest = BinanceRestClient.with_budget_from(settings.rest_url, settings)
     listeners: list[StreamListener] = []
     zones: ZoneCycleListener | None = None
+    alerts: AlertListener | None = None
+    reactions: ReactionListener | None = None
+    confluence: ConfluenceListener | None = None
     if with_listeners:
         zones = ZoneCycleListener(config, broadcaster)
+        orderblocks = OrderBlockListener(config, broadcaster, rest_client=rest)
+        # after zones in the cycle: it reads the zone listener's update of this same cycle
+        alerts = AlertListener(config, broadcaster, zones=zones, orderblocks=orderblocks)
+        # after the zone listener: a reaction reads the zone set of the same cycle
+        reactions = ReactionListener(config, broadcaster, zones=zones.tracker.current)
+        # last: it reads this cycle's zones, and the heatmap column finished this cycle; the block set
+        # again after each order-block run
+        confluence = ConfluenceListener(
+            config, broadcaster, zones=zones.live_zones, blocks_version=lambda: orderblocks.runs
+        )
         listeners = [
             zones,
-            OrderBlockListener(config, broadcaster, rest_client=rest),
+            orderblocks,
             HeatmapListener(config, broadcaster),
             IntradayCandleListener(config, broadcaster, rest_client=rest),
+            alerts,
+            reactions,
+            confluence,
         ]
     streamer = OrderBookStreamer(
         settings,
@@ -100,6 +122,12 @@ def build_streamer(config: Any, *, with_listeners: bool = True, **overrides: Any
         streamer.health_sections["recording"] = recorder.health  # lines written, dropped, errors
     if zones is not None:
         streamer.health_sections["zones"] = zones.health  # state, cycles, failures, last error
+    if alerts is not None:
+        streamer.health_sections["alerts"] = alerts.health  # fired, cooldown, webhook delivery
+    if reactions is not None:
+        streamer.health_sections["reactions"] = reactions.health  # pending, recorded, failures
+    if confluence is not None:
+        streamer.health_sections["confluence"] = confluence.health  # computing, measured, failures
     return streamer
 
 

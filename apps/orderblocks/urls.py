@@ -6,5 +6,4 @@ from apps.orderblocks import views
 
 urlpatterns = [
     path("candles", views.candles, name="api-candles"),
-    path("orderblocks", views.orderblocks, name="api-orderblocks"),
 ]

@@ -1,5 +1,5 @@
-"""GET /api/candles and GET /api/orderblocks — candles of any chart timeframe and order-block boxes,
-chart-ready."""
+"""GET /api/candles — candles of any chart timeframe, chart-ready — and the order-block boxes of
+GET /api/orderblocks (served by apps.confluence.views, which adds the liquidity inside each block)."""
 
 from __future__ import annotations
 
@@ -30,8 +30,9 @@ def candles(request: HttpRequest, params: QueryParams) -> dict[str, Any]:
     }
 
 
-@json_endpoint(allowed_params=("status", "from", "to", "limit"))
-def orderblocks(request: HttpRequest, params: QueryParams) -> dict[str, Any]:
+def orderblock_list(params: QueryParams) -> dict[str, Any]:
+    """The answer of GET /api/orderblocks without the liquidity inside the blocks (served with it by
+    apps.confluence.views, which adds it)."""
     statuses = params.statuses(OB_STATUSES)
     span = params.time_range()
     limit = params.limit(default=DEFAULT_ORDERBLOCK_LIMIT, cap=settings.CONFIG.api_max_limit)

@@ -14,6 +14,12 @@ Message kinds and their ``data``:
 - ``status``       the stream status dict (as in /api/health "stream")
 - ``depth``        the depth profile: the cycle's book on the heatmap grid (apps.heatmap.presentation)
 - ``heatmap``      a finished heatmap column, as GET /api/heatmap with one column
+- ``confluence``   {"changed": [{"id", "liquidity", "backed"}...], "state": {"computing", "reason"}}: the
+                   order blocks whose liquidity inside moved beyond a rounding step or became unknown
+                   (apps.confluence.presentation)
+- ``reaction``     a new or changed order-block reaction, as one item of GET /api/reactions
+                   (apps.reactions.presentation); a reaction's extreme price alone moving is not pushed
+- ``alert``        one alert as it fired, as GET /api/alerts shows it (apps.alerts.presentation)
 Zone and block dicts are the chart-ready shapes from apps.zones.presentation /
 apps.orderblocks.presentation.
 """

@@ -1,7 +1,7 @@
 """WebSocket /ws/overlays: the full overlay state on connect, then the streamer's deltas.
 
 Server -> client messages (JSON text frames):
-- ``{"type": "snapshot", "reason", "epoch", "seq", "state": {zones, orderblocks, metrics, status, depth}}``
+- ``{"type": "snapshot", "reason", "epoch", "seq", "state": {zones, orderblocks, confluence, metrics, status, depth}}``
   on connect, after a hole, on a new streamer epoch, on request, and when a paused client catches up.
   ``epoch``/``seq`` are the last group message already reflected (null on connect: the next delta
   sets the baseline).

@@ -8,10 +8,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from apps.json_http.query_params import MAX_TIME_S
+from apps.alerts.openapi import alert_paths, alert_schemas
+from apps.confluence.openapi import confluence_schemas, order_block_confluence_properties
+from apps.json_http.openapi_params import time_param
 from apps.orderblocks.domain.timeframes import DEFAULT_TIMEFRAME, TIMEFRAMES
 from apps.orderblocks.models import OB_STATUSES
 from apps.overlays.openapi_liquidity import liquidity_paths, liquidity_schemas
+from apps.reactions.openapi import reaction_paths, reaction_schemas
 from apps.zones.models import ZONE_STATUSES
 
 STREAM_STATUSES = ("live", "connecting", "syncing", "resyncing", "backoff", "stale")
@@ -24,16 +27,6 @@ def _ref(name: str) -> dict[str, str]:
 
 def _decimal(description: str) -> dict[str, Any]:
     return {"type": "string", "pattern": r"^-?[0-9]+(\.[0-9]+)?$", "description": description}
-
-
-def _time_param(name: str, description: str) -> dict[str, Any]:
-    return {
-        "name": name,
-        "in": "query",
-        "required": False,
-        "description": description,
-        "schema": {"type": "integer", "minimum": 0, "maximum": MAX_TIME_S},
-    }
 
 
 def _limit_param(default: int, cap: int, description: str) -> dict[str, Any]:
@@ -133,8 +126,20 @@ CANDLE_SCHEMA: dict[str, Any] = {
 def _order_block_schema() -> dict[str, Any]:
     return {
         "type": "object",
-        "description": "A chart-ready box. time_to null: still valid, extends to now.",
-        "required": ["id", "kind", "direction", "status", "price_low", "price_high", "time_from", "time_to"],
+        "description": "A chart-ready box. time_to null: still valid, extends to now. `liquidity`: the "
+        "resting liquidity inside it.",
+        "required": [
+            "id",
+            "kind",
+            "direction",
+            "status",
+            "price_low",
+            "price_high",
+            "time_from",
+            "time_to",
+            "liquidity",
+            "backed",
+        ],
         "properties": {
             "id": {"type": "string", "examples": ["BTCEUR:bullish:1700000000000"]},
             "kind": {"type": "string", "enum": ["orderblock"]},
@@ -155,6 +160,7 @@ def _order_block_schema() -> dict[str, Any]:
                 **_NULLABLE_INT,
                 "description": "UTC seconds of invalidation; null = extends to now.",
             },
+            **order_block_confluence_properties(),
         },
     }
 
@@ -238,6 +244,9 @@ def _schemas() -> dict[str, Any]:
             "maxItems": 2,
         },
         **liquidity_schemas(),
+        **confluence_schemas(),
+        **reaction_schemas(),
+        **alert_schemas(),
     }
 
 
@@ -260,8 +269,8 @@ def _candle_paths(api_max_limit: int) -> dict[str, Any]:
                     "description": "Timeframe. Anything else is rejected with 400 naming `tf`.",
                     "schema": {"type": "string", "enum": list(TIMEFRAMES), "default": DEFAULT_TIMEFRAME},
                 },
-                _time_param("from", "First open time."),
-                _time_param("to", "Last open time."),
+                time_param("from", "First open time."),
+                time_param("to", "Last open time."),
                 _limit_param(1000, api_max_limit, "Maximum candles."),
             ],
             _json(
@@ -289,11 +298,12 @@ def _feature_paths(api_max_limit: int) -> dict[str, Any]:
     return {
         "/api/orderblocks": _get(
             "Order blocks",
-            f"Order blocks whose life overlaps [from, to]. {RANGE_NOTE}",
+            f"Order blocks whose life overlaps [from, to], each with the liquidity inside it as last "
+            f"pushed (`liquidity`, `backed`). {RANGE_NOTE}",
             [
                 _status_param(OB_STATUSES, "blocks"),
-                _time_param("from", "Range start."),
-                _time_param("to", "Range end."),
+                time_param("from", "Range start."),
+                time_param("to", "Range end."),
                 _limit_param(1000, api_max_limit, "Maximum blocks (most recent)."),
             ],
             _json(
@@ -332,17 +342,30 @@ def _edge_paths(api_max_limit: int) -> dict[str, Any]:
     return {
         "/api/overlays": _get(
             "Everything the chart overlays, in one response",
-            "Zones + order blocks + latest metrics + stream status + depth profile; poll every 2-5 s with "
-            "If-None-Match.",
+            "Zones + order blocks (with the liquidity inside them) + whether that liquidity is computed + "
+            "latest metrics + stream status + depth profile; poll every 2-5 s with If-None-Match.",
             [],
             _json(
                 {
                     "type": "object",
-                    "required": ["symbol", "zones", "orderblocks", "metrics", "status", "depth"],
+                    "required": [
+                        "symbol",
+                        "zones",
+                        "orderblocks",
+                        "confluence",
+                        "metrics",
+                        "status",
+                        "depth",
+                    ],
                     "properties": {
                         "symbol": {"type": "string"},
                         "zones": {"type": "array", "items": _ref("Zone")},
                         "orderblocks": {"type": "array", "items": _ref("OrderBlock")},
+                        "confluence": {
+                            "oneOf": [_ref("ConfluenceState"), {"type": "null"}],
+                            "description": "Whether the liquidity inside the blocks is computed, and why "
+                            "not; null before the streamer's first cycle.",
+                        },
                         "metrics": {"oneOf": [_ref("Metric"), {"type": "null"}]},
                         "status": _ref("StreamStatus"),
                         "depth": {"oneOf": [_ref("Depth"), {"type": "null"}]},
@@ -355,8 +378,8 @@ def _edge_paths(api_max_limit: int) -> dict[str, Any]:
             "Order-book metrics",
             f"One row per publication cycle (best bid/ask, spread, mid, imbalance). {RANGE_NOTE}",
             [
-                _time_param("from", "Range start."),
-                _time_param("to", "Range end."),
+                time_param("from", "Range start."),
+                time_param("to", "Range end."),
                 _limit_param(3600, api_max_limit, "Maximum rows."),
             ],
             _json(
@@ -525,7 +548,11 @@ def openapi_document(symbol: str, api_max_limit: int, heatmap_column_s: int = 60
     """The full OpenAPI 3.1 document for this deployment's symbol, limit cap and heatmap column."""
     liquidity = {
         path: _get(spec["summary"], spec["description"], spec["parameters"], _json(*spec["ok"]))
-        for path, spec in liquidity_paths(heatmap_column_s).items()
+        for path, spec in {
+            **liquidity_paths(heatmap_column_s),
+            **reaction_paths(),
+            **alert_paths(api_max_limit),
+        }.items()
     }
     paths: dict[str, Any] = {
         **_candle_paths(api_max_limit),
@@ -544,7 +571,9 @@ def openapi_document(symbol: str, api_max_limit: int, heatmap_column_s: int = 60
             "version": "1.0.0",
             "description": (
                 "Live liquidity zones from the Binance L2 book and 1h order blocks for one spot symbol. "
-                "Push: WebSocket /ws/overlays (snapshot, then deltas with epoch+seq). "
+                "Push: WebSocket /ws/overlays (snapshot, then deltas with epoch+seq; an alert as it "
+                "fires is delta kind 'alert', schema AlertPush; the `data` of a `confluence` delta is "
+                "the ConfluenceDelta schema). "
                 "Every bad query parameter returns 400 with a JSON body naming it; every other error "
                 'under /api/ is JSON too ({"error","detail"}), a request body over '
                 "MAX_REQUEST_BODY bytes 413."

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from apps.heatmap.views import MAX_ANSWER_COLUMNS, MAX_RESOLUTION_S
-from apps.json_http.query_params import MAX_TIME_S
+from apps.json_http.openapi_params import time_param
 from apps.zones.models import ENDED_ZONE_STATUSES
 
 _DECIMAL_PATTERN = r"^-?[0-9]+(\.[0-9]+)?$"
@@ -25,16 +25,6 @@ def _decimal(description: str, nullable: bool = False) -> dict[str, Any]:
 def _quantities(description: str, nullable: bool) -> dict[str, Any]:
     item: Any = ["number", "null"] if nullable else "number"
     return {"type": "array", "items": {"type": item}, "description": description}
-
-
-def _time_param(name: str, description: str) -> dict[str, Any]:
-    return {
-        "name": name,
-        "in": "query",
-        "required": False,
-        "description": description,
-        "schema": {"type": "integer", "minimum": 0, "maximum": MAX_TIME_S},
-    }
 
 
 def heatmap_column_schema() -> dict[str, Any]:
@@ -156,8 +146,8 @@ def _heatmap_path(column_s: int) -> dict[str, Any]:
         f"columns; an explicit one giving more than {MAX_ANSWER_COLUMNS} columns is rejected with 400. "
         "Answers over 4 kB are gzipped for clients that accept it.",
         "parameters": [
-            _time_param("from", "First column start."),
-            _time_param("to", "Last column start."),
+            time_param("from", "First column start."),
+            time_param("to", "Last column start."),
             {
                 "name": "resolution",
                 "in": "query",
@@ -188,8 +178,8 @@ def _history_path() -> dict[str, Any]:
                     "pattern": rf"^({'|'.join(statuses)})(,({'|'.join(statuses)}))*$",
                 },
             },
-            _time_param("from", "Range start."),
-            _time_param("to", "Range end."),
+            time_param("from", "Range start."),
+            time_param("to", "Range end."),
         ],
         "ok": (
             {

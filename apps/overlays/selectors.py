@@ -6,6 +6,7 @@ from typing import Any
 
 from apps.book.models import OrderbookMetric
 from apps.book.selectors import stream_status
+from apps.confluence.selectors import blocks_with_confluence
 from apps.heatmap.selectors import latest_depth
 from apps.orderblocks.selectors import chart_orderblocks
 from apps.overlays.presentation import metric_overlay
@@ -36,12 +37,16 @@ def latest_metric(symbol: str) -> dict[str, Any] | None:
 
 
 def overlay_state(symbol: str, now_ms: int) -> dict[str, Any]:
-    """Everything the chart overlays need in one read: zones, order blocks, latest metrics, status,
-    and the depth profile (the last cycle's book on the heatmap grid)."""
+    """Everything the chart overlays need in one read: zones, order blocks with the liquidity inside
+    them (and whether that is computed), latest metrics, status, and the depth profile (the last
+    cycle's book on the heatmap grid)."""
+    blocks = chart_orderblocks(symbol, invalid_since_ms=now_ms - INVALID_BLOCK_LOOKBACK_MS)
+    orderblocks, confluence = blocks_with_confluence(symbol, blocks)
     return {
         "symbol": symbol,
         "zones": current_zones(symbol),
-        "orderblocks": chart_orderblocks(symbol, invalid_since_ms=now_ms - INVALID_BLOCK_LOOKBACK_MS),
+        "orderblocks": orderblocks,
+        "confluence": confluence,
         "metrics": latest_metric(symbol),
         "status": _without_clock(stream_status(symbol, now_ms)),
         "depth": latest_depth(symbol),

@@ -47,7 +47,7 @@ def chart_page(request: HttpRequest) -> HttpResponse:
         "pollIntervalMs": POLL_INTERVAL_MS,
         "candleLimit": 1000,
         "wsPath": "/ws/overlays",
-        "api": {"candles": "/api/candles", "overlays": "/api/overlays"},
+        "api": {"candles": "/api/candles", "overlays": "/api/overlays", "alerts": "/api/alerts"},
         "staleAfterS": config.stale_after_s,
         "zoneDrawMinS": config.zone_draw_min_s,
         "obDisplayAtr": config.ob_display_atr,
@@ -56,6 +56,7 @@ def chart_page(request: HttpRequest) -> HttpResponse:
         "initialStatus": selectors.stream_status(config.symbol),
     }
     page_config["memory"] = memory_page_config(config)
+    page_config["reactions"] = {"api": "/api/reactions", "statsApi": "/api/reactions/stats"}
     response = render(
         request,
         "overlays/chart.html",

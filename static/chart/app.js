@@ -1,6 +1,7 @@
 // The chart page: candles, order-block boxes, liquidity-zone bands, best bid/ask/mid lines,
 // legend, tooltip, layer toggles and the connection pill, kept live by LiveTransport.
 
+import { AlertCenter } from "./alerts.js";
 import {
   capitalise,
   escapeHtml,
@@ -11,11 +12,13 @@ import {
   formatUtc,
   quoteOf,
 } from "./format.js";
+import { backedOnly, isBacked, liquidityLines } from "./confluence.js";
 import { SCORE_CAP, formatScore, nearbyBlocks } from "./display.js";
 import { asOfText, headline } from "./headline.js";
 import { HistoryLoader } from "./history.js";
 import { LiquidityMemory } from "./liquidity-memory.js";
-import { MIN_BAND_PX, MIN_HEIGHT_PX, OverlayPrimitive, colorOf } from "./overlay-primitive.js";
+import { MIN_BAND_PX, MIN_HEIGHT_PX, OverlayPrimitive, blockVisible, colorOf } from "./overlay-primitive.js";
+import { ReactionLayer } from "./reactions.js";
 import { OverlayStore } from "./store.js";
 import { TimeMapper } from "./timemap.js";
 import { TIMEFRAME_SECONDS, candleTimeframe, searchWithTimeframe, timeframeFromSearch } from "./timeframes.js";
@@ -24,6 +27,7 @@ import { LiveTransport } from "./transport.js";
 const LWC = window.LightweightCharts;
 const config = JSON.parse(document.getElementById("page-config").textContent);
 const quote = quoteOf(config.symbol);
+const base = config.symbol.slice(0, -quote.length || undefined); // "BTC" of BTCEUR
 const nowSeconds = () => Date.now() / 1000;
 const INITIAL_BARS = 72;
 let timeframe = timeframeFromSearch(location.search); // the URL's ?tf=, so a reload keeps it
@@ -62,17 +66,24 @@ const series = chart.addCandlestickSeries({
 
 const mapper = new TimeMapper(TIMEFRAME_SECONDS[timeframe]);
 const layers = {
-  orderblocks: true, touched: Boolean(config.renderTouched), invalid: false, allBlocks: false, zones: true,
-  priceLines: true,
+  orderblocks: true, touched: Boolean(config.renderTouched), invalid: false, allBlocks: false, backedOnly: false,
+  zones: true, priceLines: true,
 };
-const primitive = new OverlayPrimitive(mapper, { now: nowSeconds, layers, quote, zoneDrawMinS: config.zoneDrawMinS });
+const primitive = new OverlayPrimitive(mapper, { now: nowSeconds, layers, quote, base, zoneDrawMinS: config.zoneDrawMinS });
 series.attachPrimitive(primitive);
 // heatmap, ended zones and depth profile (their own module: liquidity-memory.js)
 const memory = new LiquidityMemory({
-  chart, series, mapper, config: config.memory, layers, quote, base: config.symbol.slice(0, -quote.length || undefined),
+  chart, series, mapper, config: config.memory, layers, quote, base,
   onChange: () => render(),
 });
 primitive.labelInset = (width) => memory.labelInset(width);
+// order-block reactions: touch marks on the blocks drawn, and the stats panel (reactions.js)
+const reactions = new ReactionLayer({
+  series, mapper, config: config.reactions, base: config.symbol.slice(0, -quote.length || undefined),
+  panel: { root: document.getElementById("reaction-panel"), summary: document.getElementById("reaction-summary"),
+    body: document.getElementById("reaction-body") },
+  key: document.getElementById("reaction-key"),
+});
 const store = new OverlayStore();
 store.status = config.initialStatus || null; // the book's state as last published: shown before any push
 let lastBar = null;
@@ -129,7 +140,36 @@ const legend = {
   counts: document.getElementById("legend-counts"),
 };
 
-let shownOhlc = null; // the legend's text as last set: the crosshair moves far more often than it changes
+const OHLC_KEYS = ["open", "high", "low", "close"];
+let shownOhlc = null; // the legend's bar as last shown: the crosshair moves far more often than it changes
+let ohlcCells = null; // its nodes, made once: a move changes their texts (no HTML parsed, no nodes made)
+
+function ohlcNodes() {
+  if (ohlcCells && ohlcCells.time.parentNode === legend.ohlc) return ohlcCells;
+  legend.ohlc.textContent = "";
+  const span = (className) => {
+    const node = document.createElement("span");
+    node.className = className;
+    node.textContent = "";
+    legend.ohlc.append(node, " ");
+    return node;
+  };
+  const time = span("muted");
+  const values = OHLC_KEYS.map((key) => {
+    span("muted").textContent = key[0].toUpperCase();
+    return span("");
+  });
+  ohlcCells = { time, values };
+  return ohlcCells;
+}
+
+function setText(node, text) {
+  if (node.firstChild && node.firstChild.nodeType === Node.TEXT_NODE && node.childNodes.length === 1) {
+    if (node.firstChild.data !== text) node.firstChild.data = text;
+  } else {
+    node.textContent = text;
+  }
+}
 
 function showBar(bar) {
   if (!bar) {
@@ -138,14 +178,16 @@ function showBar(bar) {
     return;
   }
   const cls = bar.close >= bar.open ? "up" : "down";
-  const html =
-    `<span class="muted">${formatUtc(bar.time)}</span> ` +
-    ["open", "high", "low", "close"]
-      .map((k) => `<span class="muted">${k[0].toUpperCase()}</span> <span class="${cls}">${formatPrice(bar[k])}</span>`)
-      .join(" ");
-  if (html === shownOhlc) return;
-  legend.ohlc.innerHTML = html;
-  shownOhlc = html;
+  const texts = [formatUtc(bar.time), ...OHLC_KEYS.map((key) => formatPrice(bar[key]))];
+  const shown = `${cls} ${texts.join(" ")}`;
+  if (shown === shownOhlc && ohlcCells && ohlcCells.time.parentNode === legend.ohlc) return;
+  const cells = ohlcNodes();
+  setText(cells.time, texts[0]);
+  cells.values.forEach((node, i) => {
+    setText(node, texts[i + 1]);
+    if (node.className !== cls) node.className = cls;
+  });
+  shownOhlc = shown;
 }
 
 function bookTimeMs() {
@@ -153,24 +195,35 @@ function bookTimeMs() {
   return store.status && store.status.ts_ms ? Number(store.status.ts_ms) : null;
 }
 
+let shownBookHtml = null;
+
 function updateLegend() {
   const m = store.metrics;
   const asOf = current.live ? "" : ` · ${asOfText(bookTimeMs())}`;
-  legend.book.className = current.live ? "" : "frozen";
-  legend.book.innerHTML = m
+  const bookClass = current.live ? "" : "frozen";
+  setIfChanged(legend.book, "className", bookClass);
+  const bookHtml = m
     ? `<span class="bid">bid ${formatPrice(m.best_bid)}</span> <span class="ask">ask ${formatPrice(m.best_ask)}</span> ` +
       `<span class="muted">spread ${Number(m.spread).toFixed(2)} · imbalance ${Number(m.imbalance_topn).toFixed(2)}${escapeHtml(asOf)}</span>`
     : `<span class="muted">no book metrics yet</span>`;
+  if (bookHtml !== shownBookHtml) {
+    legend.book.innerHTML = bookHtml; // only when it reads differently: each set is a style and layout pass
+    shownBookHtml = bookHtml;
+  }
   let zones = 0;
   for (const z of store.zones.values()) if (z.status === "candidate" || z.status === "confirmed") zones += 1;
   let blocks = 0;
   for (const b of store.blocks.values()) if (b.status !== "invalid") blocks += 1;
   const shown = shownBlocks().filter((b) => b.status !== "invalid").length;
-  const blockText = shown === blocks ? `${blocks} active order blocks` : `${shown} of ${blocks} active order blocks (near price)`;
+  const near = layers.backedOnly ? "backed" : "near price";
+  const blockText = shown === blocks ? `${blocks} active order blocks` : `${shown} of ${blocks} active order blocks (${near})`;
+  const backed = store.blockList().filter(isBacked).length;
+  const backedText = backed ? ` · ${backed} backed by liquidity` : "";
   const paused = store.zoneState && !store.zoneState.computing ? ` · zones paused: ${store.zoneState.reason}` : "";
   const noun = zones === 1 ? "zone" : "zones";
   const what = current.live ? `${zones} live ${noun}` : `${zones} ${noun} ${asOfText(bookTimeMs())}`;
-  legend.counts.textContent = `${what} · ${blockText}${paused}`;
+  const counts = `${what} · ${blockText}${backedText}${paused}`;
+  setIfChanged(legend.counts, "textContent", counts);
 }
 
 // --- tooltip -------------------------------------------------------------------------------------
@@ -200,20 +253,22 @@ function tooltipHtml(item) {
     <div><span class="muted">BOS level</span> ${formatPrice(item.bos_level)}</div>
     <div><span class="muted">bar</span> ${formatUtc(item.time_from)}</div>
     <div><span class="muted">until</span> ${until}</div>
-    <div><span class="muted">age</span> ${formatAge(now - item.time_from)}</div>`;
+    <div><span class="muted">age</span> ${formatAge(now - item.time_from)}</div>
+    ${liquidityLines(item, { base, quote, zones: store.zones, state: store.confluenceState })}`;
 }
 
 chart.subscribeCrosshairMove((param) => {
   const bar = param.time !== undefined ? param.seriesData.get(series) : null;
   showBar(bar ? { time: param.time, ...bar } : lastBar);
   const item = param.point
-    ? primitive.itemAt(param.point.x, param.point.y) || memory.itemAt(param.point.x, param.point.y) : null;
+    ? reactions.itemAt(param.point.x, param.point.y) || primitive.itemAt(param.point.x, param.point.y)
+      || memory.itemAt(param.point.x, param.point.y) : null;
   if (!item) {
     tooltip.hidden = true;
     if (tooltip.dataset.id) tooltip.dataset.id = "";
     return;
   }
-  const own = memory.describe(item); // heatmap cells, depth bars, ended zones
+  const own = memory.describe(item) || reactions.describe(item); // heatmap cells, depth bars, ended zones, reactions
   const html = own ? own.html : tooltipHtml(item);
   tooltip.hidden = false;
   if (html !== shownTip.html) { // rebuilt and measured only when its text changes, not on every move
@@ -339,12 +394,17 @@ for (const button of timeframeButtons) button.addEventListener("click", () => sw
 showTimeframe();
 
 function shownBlocks() {
-  const all = [...store.blocks.values()];
-  return layers.allBlocks ? all : nearbyBlocks(all, lastBar ? lastBar.close : NaN, config.obDisplayAtr, config.obDisplayMax);
+  const all = store.blockList();
+  const near = layers.allBlocks ? all : nearbyBlocks(all, lastBar ? lastBar.close : NaN, config.obDisplayAtr, config.obDisplayMax);
+  return layers.backedOnly ? backedOnly(near) : near;
 }
 
 const pill = document.getElementById("pill");
 const transportBadge = document.getElementById("transport");
+
+function setIfChanged(element, property, value) {
+  if (element[property] !== value) element[property] = value;
+}
 
 function updateHeadline() {
   current = headline({
@@ -354,21 +414,47 @@ function updateHeadline() {
     nowMs: Date.now(),
     staleAfterS: config.staleAfterS,
   });
-  pill.textContent = current.text;
   const book = store.status || {};
   const error = book.last_error ? `\nlast error: ${book.last_error.text}` : "";
-  pill.title = `The order book as the server last saw it${book.reason ? `: ${book.reason}` : ""}${error}`;
-  pill.className = `pill pill-${current.state}`;
+  // set only what reads differently: this runs every second and on every push
+  setIfChanged(pill, "textContent", current.text);
+  setIfChanged(pill, "title", `The order book as the server last saw it${book.reason ? `: ${book.reason}` : ""}${error}`);
+  setIfChanged(pill, "className", `pill pill-${current.state}`);
   primitive.setAsOf(current.live ? null : (bookTimeMs() ?? Date.now()) / 1000);
+}
+
+// A cycle's pushes (metrics, depth, zones, confluence...) arrive back to back: they are drawn once,
+// in the next frame, not once each (a burst of renders in one frame was the slowest frame of a pan).
+let renderPending = false;
+
+function renderNextFrame() {
+  if (renderPending) return;
+  renderPending = true;
+  requestAnimationFrame(() => {
+    renderPending = false;
+    render();
+  });
 }
 
 function render() {
   updateHeadline();
   memory.render(current.live);
-  primitive.setData(shownBlocks(), memory.liveZones([...store.zones.values()]));
+  const blocks = shownBlocks();
+  primitive.setData(blocks, memory.liveZones([...store.zones.values()]));
+  reactions.setShownBlocks(blocks.filter((b) => blockVisible(b, layers)).map((b) => b.id));
   updatePriceLines();
   updateLegend();
 }
+
+const alerts = new AlertCenter({
+  api: config.api.alerts,
+  list: document.getElementById("alerts-list"),
+  count: document.getElementById("alerts-count"),
+  toasts: document.getElementById("toasts"),
+  toggle: document.getElementById("alerts-toggle"),
+  panel: document.getElementById("alerts-panel"),
+  notify: document.getElementById("alerts-notify"),
+});
 
 const transport = new LiveTransport({
   wsUrl: `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}${config.wsPath}`,
@@ -377,16 +463,25 @@ const transport = new LiveTransport({
     snapshot(message) {
       store.applySnapshot(message);
       memory.onState(message.state, transport.counts.snapshots > 1);
+      reactions.onState(transport.counts.snapshots > 1);
       noteBook(store.metrics);
       render();
-      if (message.reason !== "connect" || transport.counts.snapshots > 1) refreshCandleTail().catch(() => {});
+      if (message.reason !== "connect" || transport.counts.snapshots > 1) {
+        refreshCandleTail().catch(() => {});
+        alerts.catchUp(); // alerts pushed while this page missed messages
+      }
     },
     delta(message) {
       const verdict = store.acceptDelta(message);
       memory.onDelta(message, verdict);
+      reactions.onDelta(message, verdict);
       if (verdict === "applied" && message.kind === "metrics") noteBook(store.metrics);
+      if (verdict === "applied" && message.kind === "alert") {
+        alerts.onPush(message.data);
+        return verdict; // nothing on the chart changed
+      }
       if (verdict === "candle") applyCandle(message.data);
-      else if (verdict === "applied") render();
+      else if (verdict === "applied") renderNextFrame();
       else if (verdict === "hole") store.awaitingSnapshot = transport.ws !== null;
       return verdict;
     },
@@ -397,8 +492,10 @@ const transport = new LiveTransport({
       if (transport.mode === "live") return; // the socket came back meanwhile: its snapshot wins
       store.applyState(state);
       memory.onState(state, true);
+      reactions.onState(true);
       noteBook(store.metrics);
       render();
+      alerts.catchUp(); // no pushes while polling: the list keeps up by REST
       await refreshCandleTail();
     },
     mode(mode) {
@@ -472,7 +569,8 @@ window.__chartDebug = {
   state() {
     return {
       zones: [...store.zones.values()],
-      orderblocks: [...store.blocks.values()],
+      orderblocks: store.blockList(),
+      confluence: store.confluenceState,
       metrics: store.metrics,
       status: store.status,
     };
@@ -486,9 +584,18 @@ window.__chartDebug = {
   dropSocket(blockMs) {
     transport.dropSocket(blockMs);
   },
+  get alerts() {
+    return {
+      keys: alerts.alerts.map((a) => a.key),
+      toasted: alerts.toasted,
+      notified: alerts.notified,
+      loadError: alerts.loadError,
+    };
+  },
 };
 
 memory.extendDebug(window.__chartDebug);
+reactions.extendDebug(window.__chartDebug);
 
 // --- start ---------------------------------------------------------------------------------------
 
@@ -502,7 +609,9 @@ async function start() {
       await new Promise((resolve) => setTimeout(resolve, 5000));
     }
   }
+  alerts.load(); // not awaited: a pushed alert that arrives first is merged with the list
   transport.start();
+  reactions.load();
   window.__chartDebug.ready = true;
 }
 

@@ -1,24 +1,28 @@
 // The series-primitive plumbing the page's canvas layers share (heatmap, depth profile, zone
-// history): one pane view at a z-order whose renderer draws in bitmap coordinates behind the
-// series' own drawing, and the attach/detach/requestUpdate contract of Lightweight Charts 4.1.
+// history, reaction marks): one pane view at a z-order whose renderer draws in bitmap coordinates,
+// behind the series' own drawing or, at "top", over it; and the attach/detach/requestUpdate contract
+// of Lightweight Charts 4.1.
 // A layer extends BitmapPrimitive and implements paint(scope) -> what it painted; drawScope(scope)
 // may be overridden to time or count the paint.
 
 class BitmapRenderer {
-  constructor(primitive) {
+  constructor(primitive, above) {
     this._p = primitive;
+    this._above = above; // "top": drawn after the series (draw), otherwise behind it (drawBackground)
   }
 
-  draw() {}
+  draw(target) {
+    if (this._above) target.useBitmapCoordinateSpace((scope) => this._p.drawScope(scope));
+  }
 
   drawBackground(target) {
-    target.useBitmapCoordinateSpace((scope) => this._p.drawScope(scope));
+    if (!this._above) target.useBitmapCoordinateSpace((scope) => this._p.drawScope(scope));
   }
 }
 
 class BitmapPaneView {
   constructor(primitive, zOrder) {
-    this._renderer = new BitmapRenderer(primitive);
+    this._renderer = new BitmapRenderer(primitive, zOrder === "top");
     this._zOrder = zOrder;
   }
 

@@ -1,7 +1,8 @@
 // The page's headline: the book's state as the server last saw it, combined with the page's own
 // connection. Never claims more than is known:
 //   live                      the book is live, its last update is recent and the page is connected
-//   stale                     the book says live but its last update is older than staleAfterS
+//   stale                     the server says stale (since when), or says live but the page's last
+//                             book update is older than staleAfterS (how long ago)
 //   resyncing                 the server is rebuilding the book (snapshot)
 //   reconnecting              the server is reconnecting to Binance (reason, attempt n)
 //   unreachable               Binance has been unreachable since a time (UNREACHABLE_AFTER_S down)
@@ -37,6 +38,8 @@ export function headline({ serverReachable, book, lastBookMs, nowMs, staleAfterS
   if (status === "live" || status === "stale") {
     const ageS = lastBookMs === null || lastBookMs === undefined ? null : (nowMs - lastBookMs) / 1000;
     if (status === "live" && ageS !== null && ageS <= staleAfterS) return { state: "live", text: "live", live: true };
+    // the server says stale: its publications go on (their time is not the book's), so say since when
+    if (status === "stale" && book.since_ms) return { state: "stale", text: `stale since ${clock(book.since_ms)}`, live: false };
     const ago = ageS === null ? "" : ` (last book update ${formatAge(ageS)} ago)`;
     return { state: "stale", text: `stale${ago}`, live: false };
   }

@@ -1,6 +1,8 @@
 // One series primitive (series.attachPrimitive) that paints order-block boxes and liquidity-zone
-// bands behind the candles, and records what it actually painted for tooltips and tests.
+// bands behind the candles, and records what it actually painted for tooltips and tests. A block
+// backed by liquidity (confluence.js) gets a stronger border and a badge with its quantity and score.
 
+import { isBacked, liquidityBadge } from "./confluence.js";
 import { LABEL_HEIGHT_PX, ZONE_MIN_HEIGHT_PX, drawableZones, placeLabels, zoneLabel } from "./display.js";
 import { TimeMapper } from "./timemap.js";
 
@@ -28,11 +30,17 @@ export function zoneAlpha(strength) {
   return Math.min(0.55, Math.max(0.14, 0.06 + 0.04 * Number(strength || 0)));
 }
 
+export const BACKED_BORDER_PX = 3;
+
 export function blockStyle(block) {
   const rgb = RGB[block.direction] || RGB.bullish;
   if (block.status === "invalid") return { fill: rgba(rgb, 0.05), stroke: rgba(rgb, 0.35), dash: [2, 3], width: 1 };
-  if (block.status === "touched") return { fill: rgba(rgb, 0.09), stroke: rgba(rgb, 0.65), dash: [6, 4], width: 1 };
-  return { fill: rgba(rgb, 0.2), stroke: rgba(rgb, 0.95), dash: [], width: 1 };
+  const backed = isBacked(block);
+  const width = backed ? BACKED_BORDER_PX : 1; // backed by resting liquidity: a stronger border
+  if (block.status === "touched") {
+    return { fill: rgba(rgb, 0.09), stroke: rgba(rgb, backed ? 1 : 0.65), dash: [6, 4], width };
+  }
+  return { fill: rgba(rgb, backed ? 0.26 : 0.2), stroke: rgba(rgb, backed ? 1 : 0.95), dash: [], width };
 }
 
 /** `asOf` set: the book is not live, the zone is what was last seen (greyed, never shown as current). */
@@ -63,7 +71,26 @@ class OverlayRenderer {
     this._p = primitive;
   }
 
-  draw() {}
+  /** The badges of backed blocks go over the candles (the boxes and wall labels stay behind them). */
+  draw(target) {
+    const badges = this._p.painted.badges || [];
+    if (!badges.length) return;
+    target.useBitmapCoordinateSpace((scope) => {
+      const ctx = scope.context;
+      const hr = scope.horizontalPixelRatio;
+      const vr = scope.verticalPixelRatio;
+      ctx.font = `600 ${Math.round(11 * vr)}px system-ui, sans-serif`;
+      ctx.textBaseline = "middle";
+      for (const badge of badges) {
+        const left = Math.round((badge.x1 - 3) * hr);
+        const top = Math.round(badge.y1 * vr);
+        ctx.fillStyle = "rgba(13,17,23,0.9)";
+        ctx.fillRect(left, top, Math.round((badge.x2 + 3) * hr) - left, Math.round(badge.y2 * vr) - top);
+        ctx.fillStyle = badge.color;
+        ctx.fillText(badge.text, Math.round(badge.x1 * hr), Math.round(((badge.y1 + badge.y2) / 2) * vr));
+      }
+    });
+  }
 
   drawBackground(target) {
     const p = this._p;
@@ -103,12 +130,29 @@ class OverlayRenderer {
         fillRect(rect.x1, rect.y1, rect.x2, rect.y2, g.style.fill);
         strokeRect(rect.x1, rect.y1, rect.x2, rect.y2, g.style);
         painted.boxes.push({ id: g.id, kind: "orderblock", ...rect, extends: g.extends,
-          direction: g.item.direction, status: g.item.status, fill: g.style.fill, dash: g.style.dash.length > 0 });
+          direction: g.item.direction, status: g.item.status, fill: g.style.fill, dash: g.style.dash.length > 0,
+          stroke: g.style.stroke, borderPx: g.style.width, backed: isBacked(g.item) });
       }
 
-      ctx.font = `${Math.round(10 * vr)}px system-ui, sans-serif`;
+      const labelFont = `${Math.round(10 * vr)}px system-ui, sans-serif`;
+      const badgeFont = `600 ${Math.round(11 * vr)}px system-ui, sans-serif`;
       ctx.textBaseline = "middle";
       const wanted = [];
+      ctx.font = badgeFont;
+      for (const g of p.geometry.boxes) {
+        // badges first: placed before any wall label, at the left of the box's visible part
+        const text = liquidityBadge(g.item, p.base);
+        if (text === null) continue;
+        const textWidth = ctx.measureText(text).width / hr;
+        const tx = Math.max(g.x1, 0) + 5;
+        const inside = g.y2 - g.y1 >= LABEL_HEIGHT_PX + 6;
+        const cy = inside ? g.y1 + 3 + LABEL_HEIGHT_PX / 2 : g.y1 - 1 - LABEL_HEIGHT_PX / 2;
+        // not live: the badge is what was last measured, greyed like the walls
+        const color = p.asOf !== null ? rgba(GREY, 1) : colorOf(g.item.direction);
+        wanted.push({ id: g.id, kind: "badge", text, color, strength: Infinity,
+          x1: tx, x2: tx + textWidth, y1: cy - LABEL_HEIGHT_PX / 2, y2: cy + LABEL_HEIGHT_PX / 2 });
+      }
+      ctx.font = labelFont;
       for (const g of p.geometry.bands) {
         const rect = { x1: g.x1, x2: g.x2, y1: g.y1, y2: g.y2 };
         const tailTo = g.extends ? width : null;
@@ -125,16 +169,18 @@ class OverlayRenderer {
           const textWidth = ctx.measureText(text).width / hr;
           const tx = Math.min(Math.max(rect.x2, rect.x1) + 4, width - textWidth - 4 - p.labelInset(width));
           const cy = (rect.y1 + rect.y2) / 2;
-          wanted.push({ id: g.id, text, color: g.style.label, strength: Number(g.item.strength),
+          wanted.push({ id: g.id, kind: "zone", text, color: g.style.label, strength: Number(g.item.strength),
             x1: tx, x2: tx + textWidth, y1: cy - LABEL_HEIGHT_PX / 2, y2: cy + LABEL_HEIGHT_PX / 2 });
         }
         painted.bands.push({ id: g.id, kind: "zone", ...rect, tailTo, extends: g.extends, side: g.item.side,
           status: g.item.status, fill: g.style.fill, dash: g.style.dash.length > 0 });
       }
-      // strongest first; a label that would overlap a placed one is left to the tooltip
+      // badges, then the strongest walls first; a label that would overlap a placed one is left to the tooltip
       wanted.sort((a, b) => b.strength - a.strength);
-      painted.labels = placeLabels(wanted);
-      for (const label of painted.labels) {
+      const placed = placeLabels(wanted);
+      painted.labels = placed.filter((label) => label.kind === "zone");
+      painted.badges = placed.filter((label) => label.kind === "badge");
+      for (const label of painted.labels) { // the badges are drawn over the candles: draw()
         ctx.fillStyle = "rgba(13,17,23,0.85)"; // the page background: readable over bands and grid
         fillRect(label.x1 - 2, label.y1, label.x2 + 2, label.y2, ctx.fillStyle);
         ctx.fillStyle = label.color;
@@ -166,13 +212,14 @@ export class OverlayPrimitive {
     this.mapper = mapper;
     this.now = options.now; // () => seconds
     this.quote = options.quote || "";
+    this.base = options.base || ""; // the base asset ("BTC"), for the backed blocks' badges
     this.zoneDrawMinS = options.zoneDrawMinS ?? 0;
     this.asOf = null; // seconds: the book is not live, draw what it was then (greyed)
     this.layers = { orderblocks: true, touched: true, invalid: false, zones: true, ...options.layers };
     this.blocks = [];
     this.zones = [];
     this.geometry = { boxes: [], bands: [], now: null };
-    this.painted = { boxes: [], bands: [], labels: [], width: 0, height: 0, now: null, asOf: null };
+    this.painted = { boxes: [], bands: [], labels: [], badges: [], width: 0, height: 0, now: null, asOf: null };
     this.drawCount = 0;
     this.labelInset = () => 0; // px at the right edge wall labels keep clear of (the depth profile)
     this._views = [new OverlayPaneView(this)];

@@ -1,5 +1,5 @@
-// The chart's overlay state: zones, order blocks, latest metrics, stream status, and the
-// push sequence (epoch + seq) used to notice lost messages.
+// The chart's overlay state: zones, order blocks (with the liquidity inside them), latest metrics,
+// stream status, and the push sequence (epoch + seq) used to notice lost messages.
 //
 // acceptDelta() answers:
 //   "applied"   the delta was the next one and is now part of the state
@@ -15,6 +15,10 @@ export class OverlayStore {
     this.metrics = null;
     this.status = null;
     this.zoneState = null; // {computing, reason, window_narrower_than_range} from the zones deltas
+    // block id -> {liquidity, backed}: from the state and the `confluence` deltas, kept apart from the
+    // block dicts so an `orderblocks` delta (which has no liquidity) does not drop it
+    this.confluence = new Map();
+    this.confluenceState = null; // {computing, reason}
     this.epoch = null;
     this.seq = null;
     this.awaitingSnapshot = false;
@@ -25,12 +29,26 @@ export class OverlayStore {
   applyState(state, epoch = null, seq = null) {
     this.zones = new Map((state.zones || []).map((z) => [z.id, z]));
     this.blocks = new Map((state.orderblocks || []).map((b) => [b.id, b]));
+    this.confluence = new Map(
+      (state.orderblocks || []).map((b) => [b.id, { liquidity: b.liquidity ?? null, backed: Boolean(b.backed) }]),
+    );
+    this.confluenceState = state.confluence || null;
     this.metrics = state.metrics || null;
     this.status = state.status || null;
     this.epoch = epoch;
     this.seq = seq;
     this.awaitingSnapshot = false;
     this.version += 1;
+  }
+
+  /** The order blocks with their latest `liquidity` and `backed` (an invalid block has none). */
+  blockList() {
+    const out = [];
+    for (const block of this.blocks.values()) {
+      const known = block.status === "invalid" ? null : this.confluence.get(block.id);
+      out.push({ ...block, liquidity: known ? known.liquidity : null, backed: known ? known.backed : false });
+    }
+    return out;
   }
 
   applySnapshot(message) {
@@ -57,6 +75,12 @@ export class OverlayStore {
       case "orderblocks":
         for (const block of [...(data.added || []), ...(data.changed || [])]) this.blocks.set(block.id, block);
         for (const id of data.removed || []) this.blocks.delete(id);
+        return "applied";
+      case "confluence":
+        for (const entry of data.changed || []) {
+          this.confluence.set(entry.id, { liquidity: entry.liquidity ?? null, backed: Boolean(entry.backed) });
+        }
+        if (data.state) this.confluenceState = data.state;
         return "applied";
       case "metrics":
         this.metrics = data;

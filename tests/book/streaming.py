@@ -10,6 +10,7 @@ import asyncio
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
 from apps.book.domain.events import Side
@@ -119,3 +120,11 @@ async def start_harness(
     streamer.observers.append(harness.observe)
     harness.task = asyncio.create_task(streamer.run())
     return harness
+
+
+def wall_size(sim: BinanceSimulator, side: str, price: Decimal) -> Decimal:
+    """8x the average 50-EUR bin volume around `price` (the detector's threshold is 4x the median)."""
+    bids, asks = sim.market.truth_at(sim.update_id)
+    levels = bids if side == "bid" else asks
+    near = sum((q for p, q in levels if abs(p - price) <= 150), Decimal(0))
+    return max(Decimal("1"), (near / 6 * 8).quantize(Decimal("0.00001")))

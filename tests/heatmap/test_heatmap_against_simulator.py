@@ -20,9 +20,10 @@ from apps.book.services.streamer import OrderBookStreamer
 from apps.core.framework_bypasses import ThrottledInMemoryChannelLayer
 from apps.heatmap.domain.grid import heatmap_bin_of
 from apps.heatmap.services.live import HeatmapListener
-from apps.overlays.broadcast import OverlayBroadcaster, group_name
+from apps.overlays.broadcast import OverlayBroadcaster
 from apps.simulator.server import BinanceSimulator
 from tests.book.streaming import StreamHarness, fast_settings
+from tests.group_watch import GroupWatch
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
@@ -30,34 +31,21 @@ COLUMN_S = 2
 BIN = Decimal(50)
 
 
-class ColumnWatch:
+class ColumnWatch(GroupWatch):
     """Every heatmap column pushed to the symbol's group, by start."""
 
-    def __init__(self, layer: ThrottledInMemoryChannelLayer) -> None:
-        self.layer = layer
-        self.columns: dict[int, dict[str, Any]] = {}
-        self.changed = asyncio.Condition()
+    kind = "heatmap"
 
-    async def run(self) -> None:
-        channel = await self.layer.new_channel()
-        await self.layer.group_add(group_name("BTCEUR"), channel)
-        while True:
-            message = await self.layer.receive(channel)
-            if message["kind"] != "heatmap":
-                continue
-            for column in message["data"]["columns"]:
-                self.columns[column["t"]] = column
-            async with self.changed:
-                self.changed.notify_all()
+    def __init__(self, layer: ThrottledInMemoryChannelLayer) -> None:
+        super().__init__(layer)
+        self.columns: dict[int, dict[str, Any]] = {}
+
+    def take(self, data: Any) -> None:
+        for column in data["columns"]:
+            self.columns[column["t"]] = column
 
     async def column(self, t: int, timeout: float) -> dict[str, Any]:
-        async def wait() -> dict[str, Any]:
-            async with self.changed:
-                while t not in self.columns:
-                    await self.changed.wait()
-                return self.columns[t]
-
-        return await asyncio.wait_for(wait(), timeout)
+        return await self.until(lambda: self.columns.get(t), timeout)
 
 
 def next_column_start(at_s: float) -> int:

@@ -16,8 +16,8 @@ from apps.core.framework_bypasses import ThrottledInMemoryChannelLayer
 from apps.overlays.broadcast import OverlayBroadcaster
 from apps.simulator.server import BinanceSimulator
 from apps.zones.services.live import ZoneCycleListener
-from tests.book.streaming import StreamHarness, fast_settings
-from tests.zones.test_zones_against_simulator import ZoneWatch, wall_size
+from tests.book.streaming import StreamHarness, fast_settings, wall_size
+from tests.group_watch import ZoneWatch
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
@@ -43,10 +43,10 @@ async def test_a_wall_placed_then_pulled_is_in_the_zone_history_as_pulled(settin
             await h.live()
             price = (sim.mid * Decimal("0.997")).quantize(Decimal("0.01"), ROUND_DOWN)
             wall = sim.place_wall("bid", price, wall_size(sim, "bid", price))
-            zone = await watch.until("bid", price, "candidate", timeout=10)
+            zone = await watch.zone("bid", price, "candidate", timeout=10)
             await h.until(lambda p: p.ts_ms >= zone["first_seen_ts_ms"] + 2000)  # it stood 2 s
             sim.pull_wall(wall)
-            pulled = await watch.until("bid", price, "pulled", timeout=10)
+            pulled = await watch.zone("bid", price, "pulled", timeout=10)
             response = await sync_to_async(Client().get)("/api/zones/history", {"status": "pulled"})
         finally:
             await h.stop()

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 from decimal import ROUND_DOWN, Decimal
-from typing import Any
 
 import pytest
 from asgiref.sync import sync_to_async
@@ -14,62 +13,14 @@ from django.conf import settings
 
 from apps.book.services.streamer import OrderBookStreamer
 from apps.core.framework_bypasses import ThrottledInMemoryChannelLayer
-from apps.overlays.broadcast import OverlayBroadcaster, group_name
+from apps.overlays.broadcast import OverlayBroadcaster
 from apps.simulator.server import BinanceSimulator
 from apps.zones.models import ZoneCurrent
 from apps.zones.services.live import ZoneCycleListener
-from tests.book.streaming import StreamHarness, fast_settings
+from tests.book.streaming import StreamHarness, fast_settings, wall_size
+from tests.group_watch import ZoneWatch
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.django_db(transaction=True), pytest.mark.slow]
-
-
-class ZoneWatch:
-    """Every zone dict pushed to the symbol's group, by id, with the statuses it went through."""
-
-    def __init__(self, layer: ThrottledInMemoryChannelLayer) -> None:
-        self.layer = layer
-        self.zones: dict[str, dict[str, Any]] = {}
-        self.statuses: dict[str, list[tuple[str, int]]] = {}
-        self.changed = asyncio.Condition()
-
-    async def run(self) -> None:
-        channel = await self.layer.new_channel()
-        await self.layer.group_add(group_name("BTCEUR"), channel)
-        while True:
-            message = await self.layer.receive(channel)
-            if message["kind"] != "zones":
-                continue
-            for zone in [*message["data"]["added"], *message["data"]["changed"]]:
-                self.zones[zone["id"]] = zone
-                seen = self.statuses.setdefault(zone["id"], [])
-                if not seen or seen[-1][0] != zone["status"]:
-                    seen.append((zone["status"], zone["ts_ms"]))
-            async with self.changed:
-                self.changed.notify_all()
-
-    def find(self, side: str, price: Decimal, status: str | None = None) -> dict[str, Any] | None:
-        for zone in self.zones.values():
-            if zone["side"] == side and Decimal(zone["price_low"]) <= price <= Decimal(zone["price_high"]):
-                if status is None or zone["status"] == status:
-                    return zone
-        return None
-
-    async def until(self, side: str, price: Decimal, status: str, timeout: float) -> dict[str, Any]:
-        async def wait() -> dict[str, Any]:
-            async with self.changed:
-                while (zone := self.find(side, price, status)) is None:
-                    await self.changed.wait()
-                return zone
-
-        return await asyncio.wait_for(wait(), timeout)
-
-
-def wall_size(sim: BinanceSimulator, side: str, price: Decimal) -> Decimal:
-    """8x the average 50-EUR bin volume around `price` (the detector's threshold is 4x the median)."""
-    bids, asks = sim.market.truth_at(sim.update_id)
-    levels = bids if side == "bid" else asks
-    near = sum((q for p, q in levels if abs(p - price) <= 150), Decimal(0))
-    return max(Decimal("1"), (near / 6 * 8).quantize(Decimal("0.00001")))
 
 
 async def test_walls_become_candidate_confirmed_then_pulled_or_broken():
@@ -98,20 +49,20 @@ async def test_walls_become_candidate_confirmed_then_pulled_or_broken():
             bid_wall = sim.place_wall("bid", bid_price, wall_size(sim, "bid", bid_price))
             sim.place_wall("ask", ask_price, wall_size(sim, "ask", ask_price))
 
-            bid_zone = await watch.until("bid", bid_price, "candidate", timeout=10)
-            ask_zone = await watch.until("ask", ask_price, "candidate", timeout=10)
-            confirmed = await watch.until("bid", bid_price, "confirmed", timeout=45)
+            bid_zone = await watch.zone("bid", bid_price, "candidate", timeout=10)
+            ask_zone = await watch.zone("ask", ask_price, "candidate", timeout=10)
+            confirmed = await watch.zone("bid", bid_price, "confirmed", timeout=45)
             assert confirmed["id"] == bid_zone["id"]  # same identity all along
             waited_s = (confirmed["ts_ms"] - confirmed["first_seen_ts_ms"]) / 1000
             assert 30 <= waited_s <= 33, waited_s
-            await watch.until("ask", ask_price, "confirmed", timeout=10)
+            await watch.zone("ask", ask_price, "confirmed", timeout=10)
 
             sim.pull_wall(bid_wall)  # liquidity withdrawn, nothing traded there: spoofing signal
-            pulled = await watch.until("bid", bid_price, "pulled", timeout=10)
+            pulled = await watch.zone("bid", bid_price, "pulled", timeout=10)
             assert pulled["id"] == bid_zone["id"]
 
             sim.fast_move("up", (ask_price - mid) * 2)  # sweeps the ask wall with trades
-            broken = await watch.until("ask", ask_price, "broken", timeout=10)
+            broken = await watch.zone("ask", ask_price, "broken", timeout=10)
             assert broken["id"] == ask_zone["id"]
 
             await h.live(after_update_id=sim.update_id)

@@ -32,6 +32,9 @@ class DeltaSink(Protocol):
 
 
 class StreamListener(Protocol):
+    """The publication loop awaits each listener's ``on_cycle`` in turn, one cycle at a time: a
+    listener never sees two cycles at once (``on_kline`` runs as its own task, between awaits)."""
+
     async def on_cycle(self, cycle: PublishCycle) -> None: ...
 
     async def on_kline(self, kline: Kline) -> None: ...

@@ -89,25 +89,14 @@ class HeatmapListener:
         self._unwritten: deque[StoredRow] = deque(maxlen=MAX_UNWRITTEN_COLUMNS)
         self._next_prune_ms: int | None = None
         self._depth_written_ms: int | None = None
-        self._busy = False
         self._waited_ms = 0.0
 
     # -- StreamListener ------------------------------------------------------------------------
     async def on_kline(self, kline: Any) -> None:
         return None
 
-    async def on_cycle(self, cycle: PublishCycle) -> None:
-        if self._busy:  # only if a caller runs cycles concurrently: never interleave two
-            log.warning("heatmap cycle skipped at ts_ms=%d reason=previous cycle still running", cycle.now_ms)
-            return
-        self._busy = True
-        try:
-            await self._cycle(cycle)
-        finally:
-            self._busy = False
-
     # -- the cycle -----------------------------------------------------------------------------
-    async def _cycle(self, cycle: PublishCycle) -> None:
+    async def on_cycle(self, cycle: PublishCycle) -> None:
         started = time.perf_counter()
         self._waited_ms = 0.0
         timings = HeatmapTimings()

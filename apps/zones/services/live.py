@@ -20,6 +20,7 @@ import logging
 import time
 from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass, replace
+from decimal import Decimal
 from typing import Any, Protocol, TypeVar
 
 from apps.book.domain.events import Kline, Trade
@@ -28,7 +29,7 @@ from apps.core.sync_threads import in_sync_thread
 from apps.zones.domain.book_view import BookLevels, BookView, detect_from_levels, levels_in_range
 from apps.zones.domain.detection import LevelEncoder, ZoneDetection, ZoneParams
 from apps.zones.domain.ended import ended_zones
-from apps.zones.domain.tracking import TrackerParams, TrackerUpdate, ZoneTracker
+from apps.zones.domain.tracking import TrackerParams, TrackerUpdate, ZoneRecord, ZoneTracker
 from apps.zones.services import store
 from apps.zones.services.deltas import NOT_STARTED, ZoneComputeState, zones_delta
 
@@ -54,6 +55,16 @@ class CycleLike(Protocol):
     def update_id(self) -> int | None: ...
     @property
     def trades(self) -> Sequence[Trade]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class ZoneCycleResult:
+    """What one computed zone cycle changed (stored scale) and the mid it was computed at: for
+    listeners that react to zone events (alerts), handed the zone listener at wiring."""
+
+    now_ms: int
+    update: TrackerUpdate
+    mid: Decimal
 
 
 @dataclass
@@ -96,6 +107,7 @@ class ZoneCycleListener:
         self.prune_max_batches = prune_max_batches
         self.state: ZoneComputeState = NOT_STARTED
         self.last_detection: ZoneDetection | None = None
+        self.latest: ZoneCycleResult | None = None  # the last computed cycle's update
         self.timings = CycleTimings()
         self.cycles = 0
         self.write_failures = 0
@@ -104,7 +116,6 @@ class ZoneCycleListener:
         self._restored = False
         self._replace_all = True  # the first write makes the stored set equal the tracker's
         self._next_prune_ms: int | None = None
-        self._busy = False
         self._waited_ms = 0.0
 
     # -- StreamListener ------------------------------------------------------------------------
@@ -112,17 +123,16 @@ class ZoneCycleListener:
         return None
 
     async def on_cycle(self, cycle: CycleLike) -> None:
-        if self._busy:  # only if a caller runs cycles concurrently: never interleave two
-            log.warning("zone cycle skipped at ts_ms=%d reason=previous cycle still running", cycle.now_ms)
-            return
-        self._busy = True
         try:
             await self._cycle(cycle)
         except Exception as exc:
             await self._failed(cycle.now_ms, exc)
             raise
-        finally:
-            self._busy = False
+
+    def live_zones(self) -> list[ZoneRecord] | None:
+        """The current set (live and lingering zones) while zones are computed; None while they are
+        not (unknown: the set is as of the last computed cycle)."""
+        return self.tracker.current() if self.state.computing else None
 
     def health(self) -> dict[str, Any]:
         """/api/health's "zones" section: whether zones are computed and why, and how cycles went."""
@@ -168,9 +178,10 @@ class ZoneCycleListener:
         else:
             detection, update = self._compute(levels, cycle.now_ms, trades, timings)
         self.last_detection = detection
-        if update is None:
+        if update is None or detection.mid is None:
             await self._set_state(ZoneComputeState(False, detection.problem or "no mid price"))
             return
+        self.latest = ZoneCycleResult(cycle.now_ms, update, detection.mid)
         for transition in update.transitions:
             log.info(
                 "zone %s %s -> %s reason=%s",

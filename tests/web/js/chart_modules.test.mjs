@@ -210,6 +210,10 @@ test("headline: never claims more than the book and the connection know", () => 
   assert.equal(headline({ ...base, book: { status: "live" } }).live, true);
   const stale = headline({ ...base, book: { status: "live" }, lastBookMs: now - 12_000 });
   assert.deepEqual([stale.state, stale.text, stale.live], ["stale", "stale (last book update 12s ago)", false]);
+  // the server's stale: its publications (and their times) go on, so the pill says since when
+  const serverStale = headline({ ...base, book: { status: "stale", since_ms: now - 40_000 } });
+  assert.deepEqual([serverStale.state, serverStale.live], ["stale", false]);
+  assert.equal(serverStale.text, `stale since ${new Date(now - 40_000).toISOString().slice(11, 19)} UTC`);
   assert.equal(headline({ ...base, serverReachable: false, book: { status: "live" } }).text, "server unreachable");
   const retry = headline({ ...base, book: { status: "backoff", reason: "connect failed", attempt: 3, since_ms: now - 5000 } });
   assert.equal(retry.text, "reconnecting to Binance (connect failed, attempt 3)");
