@@ -9,6 +9,7 @@ import signal
 
 import httpx
 import pytest
+from websockets.asyncio.client import connect
 
 from apps.recording.domain.lines import frame_line
 from apps.recording.services.files import load_recording
@@ -90,3 +91,27 @@ async def test_serve_replay_refuses_a_recording_of_several_symbols_without_symbo
         env, "serve", "--port", str(free_port()), "--replay", str(tmp_path / "nothing")
     )
     assert "no such file or directory" in (await finished(missing)) and missing.returncode == 1
+
+
+async def test_binance_sim_replay_serves_a_recording_alone(tmp_path):
+    path = tmp_path / "one.jsonl"
+    frame = '{"stream":"btcusdt@aggTrade","data":{"e":"aggTrade","E":1,"s":"BTCUSDT","p":"1.0"}}'
+    snapshot = '{"lastUpdateId":1,"bids":[["1.00000000","2.00000000"]],"asks":[]}'
+    depth = '{"stream":"btcusdt@depth@100ms","data":{"e":"depthUpdate","E":1,"s":"BTCUSDT","U":2,"u":2,"b":[],"a":[]}}'
+    t = 1_700_000_000_000_000_000
+    path.write_text(f"{t} {depth}\n{t + 1} {snapshot}\n{t + 2} {frame}\n")
+    port = free_port()
+    proc = await run_manage(process_env(tmp_path), "binance_sim", "--port", str(port), "--replay", str(path))
+    seen: list[str] = []
+    try:
+        await wait_for_line(proc, "binance_sim ready", seen)
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as rest:
+            answer = await rest.get("/api/v3/depth", params={"symbol": "BTCUSDT", "limit": 5000})
+        async with connect(f"ws://127.0.0.1:{port}/ws/btcusdt@aggTrade") as ws:
+            trade = await asyncio.wait_for(ws.recv(), 10)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        seen.append(await finished(proc, 30))
+    assert answer.status_code == 200 and answer.text == snapshot
+    assert trade == frame.split(',"data":', 1)[1][:-1]
+    assert proc.returncode == 0 and "Traceback" not in "".join(seen)

@@ -3,7 +3,10 @@ pacing schedule, the time shift, the candles a klines request gets, stream names
 
 from __future__ import annotations
 
+import argparse
 import json
+
+import pytest
 
 from apps.recording.domain.klines import KlineArchive
 from apps.recording.domain.lines import Record, RecordKind, frame_record, parse_line
@@ -236,3 +239,30 @@ def test_a_recorded_frame_of_another_symbol_on_a_stream_is_no_depth_event_of_the
     wrong = '{"stream":"btceur@depth@100ms","data":{"e":"depthUpdate","E":1,"s":"ETHEUR","U":5,"u":7,"b":[],"a":[]}}'
     record = parse_line(f"1700000000000000000 {wrong}")
     assert record is not None and record.symbol == "BTCEUR" and record.first_id is None
+
+
+def test_from_names_a_recorded_time_three_ways():
+    from django.core.management.base import CommandError
+
+    from apps.simulator.replay.cli import from_ns, speed_option
+
+    start = 1_617_566_590_378_895_000
+    assert from_ns(None, start) is None
+    assert from_ns("+30", start) == start + 30 * 10**9
+    assert from_ns("1617566620", start) == 1_617_566_620 * 10**9
+    assert from_ns("2021-04-04T20:03:40Z", start) == 1_617_566_620 * 10**9
+    assert from_ns("2021-04-04T20:03:40", start) == 1_617_566_620 * 10**9  # no zone: UTC
+    assert from_ns("2021-04-04T22:03:40+02:00", start) == 1_617_566_620 * 10**9
+    with pytest.raises(CommandError, match="--from"):
+        from_ns("yesterday", start)
+    assert speed_option("max") is None and speed_option("2.5") == 2.5
+    for bad in ("0", "-1", "fast", "100000"):
+        with pytest.raises(argparse.ArgumentTypeError):
+            speed_option(bad)
+
+
+def test_a_replay_from_a_time_starts_at_the_first_frame_received_then():
+    from apps.simulator.replay.server import start_index_at
+
+    recording = build_recording([depth(10, 1, 1), depth(20, 2, 2), depth(30, 3, 3)])
+    assert [start_index_at(recording, t) for t in (None, 5, 20, 21, 99)] == [0, 0, 1, 2, 3]
