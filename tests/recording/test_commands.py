@@ -61,6 +61,8 @@ async def test_record_then_serve_replay_streams_the_recorded_session(tmp_path):
             )
             await health_when(client, lambda h: h["stream"]["published"] > health["stream"]["published"])
             candles = (await client.get("/api/candles", params={"tf": "1h", "limit": 1000})).json()["candles"]
+            page = await client.get("/")
+            zones = await client.get("/api/zones")
     finally:
         serve.send_signal(signal.SIGTERM)
         seen.append(await finished(serve, 30))
@@ -69,6 +71,8 @@ async def test_record_then_serve_replay_streams_the_recorded_session(tmp_path):
     assert stream["symbol"] == "BTCEUR" and stream["replay"]["frames_replayed"] == len(original.frames)
     assert stream["recording"]["lines_dropped"] == 0 and stream["resyncs"] == {}
     assert len(candles) == 199  # the recorded history of 200, less the candle still open
+    assert page.status_code == 200 and "lightweight-charts" in page.text and zones.status_code == 200
+    assert stream["zones"]["cycles"] > 0
     again = load_recording([rerecorded])
     assert [r.text for r in again.frames] == [r.text for r in original.frames]  # byte for byte
 
