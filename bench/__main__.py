@@ -42,6 +42,7 @@ ORDER = (
     "fanout",
     "rest",
     "cpu",
+    "replay",
 )
 
 
@@ -276,6 +277,44 @@ def run_cpu(args: argparse.Namespace) -> list[Figure]:
     return cpu_run(args.cpu_minutes, args.cpu_warmup, args.cpu_profile)
 
 
+def run_replay(args: argparse.Namespace) -> list[Figure]:
+    """bench.replay sets up Django with its own temp DB (and starts stacks): a child process."""
+    done = subprocess.run(
+        [
+            PYTHON,
+            "-m",
+            "bench.replay",
+            "--record-seconds",
+            str(args.replay_record_seconds),
+            "--repeat",
+            str(args.replay_repeat),
+            "--cpu-minutes",
+            str(args.replay_cpu_minutes),
+            "--cpu-pairs",
+            str(args.replay_cpu_pairs),
+        ],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    print()
+    print(done.stdout, end="")
+    whole = re.search(
+        r"max speed, whole service: depth events/s\s+([\d,]+)\s+book alone ([\d,]+)/s", done.stdout
+    )
+    overhead = re.search(r"RECORD_DIR: live CPU-s/hour more than without \(%\)\s+(-?[\d.]+)", done.stdout)
+    if whole is None or overhead is None:
+        raise RuntimeError(f"bench.replay exited {done.returncode} without its figures")
+    events, book = (float(x.replace(",", "")) for x in whole.groups())
+    more = float(overhead.group(1))
+    return [
+        Figure(
+            "replay", "max speed, whole service: depth events/s", events, f"book alone {book:,.0f}/s", None, 0
+        ),
+        Figure("replay", "RECORD_DIR: live CPU more than without (%)", more, "goal < 10 %", more < 10, 1),
+    ]
+
+
 RUNNERS: dict[str, tuple[str, Callable[[argparse.Namespace], list[Figure]]]] = {
     "book": ("bench.book", run_book),
     "wire": ("bench.wire", run_wire),
@@ -288,6 +327,7 @@ RUNNERS: dict[str, tuple[str, Callable[[argparse.Namespace], list[Figure]]]] = {
     "fanout": ("bench.fanout", run_fanout),
     "rest": ("bench.rest_load", run_rest),
     "cpu": ("bench.cpu_hour", run_cpu),
+    "replay": ("bench.replay", run_replay),
 }
 
 
@@ -322,6 +362,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     group.add_argument("--cpu-minutes", type=float, default=2.0)
     group.add_argument("--cpu-warmup", type=float, default=15.0)
     group.add_argument("--cpu-profile", action="store_true", help="py-spy the serve process in the cpu bench")
+    group.add_argument("--replay-record-seconds", type=float, default=60.0)
+    group.add_argument("--replay-repeat", type=int, default=3)
+    group.add_argument("--replay-cpu-minutes", type=float, default=1.5)
+    group.add_argument("--replay-cpu-pairs", type=int, default=1)
     args = parser.parse_args(argv)
     unknown = [name for name in args.names if name not in RUNNERS]
     if unknown:

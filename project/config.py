@@ -170,6 +170,14 @@ def _table_name(text: str) -> str:
     return text
 
 
+def _record_dir(text: str) -> str:
+    """Empty (no recording) or a directory, created at start if missing; never an existing file."""
+    text = text.strip()
+    if text and Path(text).exists() and not Path(text).is_dir():
+        raise ValueError("must be a directory (or empty: no recording)")
+    return text
+
+
 def _host_list(text: str) -> list[str]:
     hosts = [h.strip() for h in text.split(",") if h.strip()]
     if not hosts:  # Django would then answer every request 400
@@ -184,6 +192,7 @@ def _origin_list(text: str) -> list[str]:
 
 DEFAULT_SQLITE = f"sqlite:///{BASE_DIR / 'var' / 'db.sqlite3'}"
 DEMO_SQLITE = f"sqlite:///{BASE_DIR / 'var' / 'demo.sqlite3'}"
+REPLAY_SQLITE = f"sqlite:///{BASE_DIR / 'var' / 'replay.sqlite3'}"
 
 
 def is_demo_command(argv: list[str]) -> bool:
@@ -191,11 +200,21 @@ def is_demo_command(argv: list[str]) -> bool:
     return len(argv) > 1 and argv[1] == "serve" and "--simulator" in argv[2:]
 
 
+def is_replay_command(argv: list[str]) -> bool:
+    """`manage.py serve ... --replay FILE...`."""
+    return len(argv) > 1 and argv[1] == "serve" and "--replay" in argv[2:]
+
+
 def demo_database_default(argv: list[str], environ: Mapping[str, str]) -> dict[str, str]:
-    """The environment a command starts with: the demo keeps its own database (var/demo.sqlite3)
-    unless DATABASE_URL names one, so simulated data never lands in the real one by default."""
-    if is_demo_command(argv) and "DATABASE_URL" not in environ:
+    """The environment a command starts with: the demo keeps its own database (var/demo.sqlite3),
+    and a replay its own (var/replay.sqlite3), unless DATABASE_URL names one, so simulated or
+    replayed data never lands in the real one by default."""
+    if "DATABASE_URL" in environ:
+        return {}
+    if is_demo_command(argv):
         return {"DATABASE_URL": DEMO_SQLITE}
+    if is_replay_command(argv):
+        return {"DATABASE_URL": REPLAY_SQLITE}
     return {}
 
 
@@ -473,6 +492,20 @@ SETTINGS: tuple[Setting, ...] = (
         _origin_list,
         "Comma-separated origins (https://host[:port]) allowed besides the request's own",
     ),
+    # recording (apps/recording)
+    Setting(
+        "RECORD_DIR",
+        "",
+        _record_dir,
+        "Empty: off. A directory: the streamer records its Binance frames and REST answers there "
+        "(hourly gzip files)",
+    ),
+    Setting(
+        "RECORD_QUEUE_LINES",
+        "100000",
+        _int_between(100, 10_000_000),
+        "Lines the recorder holds for its writer thread; beyond, new lines are dropped and counted",
+    ),
     # infrastructure
     Setting("DATABASE_URL", DEFAULT_SQLITE, _database_url, "sqlite:///abs/path.sqlite3 or postgres://..."),
     Setting("REDIS_URL", "", _redis_url, "Empty: in-memory channel layer; redis://host:port/0 for scale-out"),
@@ -569,6 +602,8 @@ class Config:
     health_details: bool
     ws_max_per_ip: int
     ws_allowed_origins: list[str]
+    record_dir: str
+    record_queue_lines: int
     database_url: str
     redis_url: str
     sqlite_busy_timeout_s: float

@@ -24,6 +24,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "apps.live",  # before channels: its `runworker` (starts streaming on boot) wins
     "apps.book",
+    "apps.recording",
     "channels",
     "apps.zones",
     "apps.orderblocks",

@@ -12,7 +12,9 @@ package of its own layer or above):
                        features built on features (confluence: the book's liquidity inside the order
                        blocks; alerts react to zones and order blocks)
     apps.zones, apps.orderblocks, apps.heatmap, apps.simulator
-                       features (and the Binance look-alike that feeds the demo and the tests)
+                       features (and the Binance look-alike that feeds the demo and the tests,
+                       and replays recordings)
+    apps.recording     the Binance wire as recorded: line formats, recordings, the recorder
     apps.book          the local order book and its Binance connection
     apps.core, apps.json_http
                        shared core: process resources, JSON/HTTP helpers
@@ -33,16 +35,17 @@ LAYERS: dict[str, int] = {
     "apps.core": 0,
     "apps.json_http": 0,
     "apps.book": 1,
-    "apps.zones": 2,
-    "apps.orderblocks": 2,
-    "apps.heatmap": 2,
-    "apps.simulator": 2,
-    "apps.confluence": 3,
-    "apps.alerts": 3,
-    "apps.reactions": 4,
-    "apps.overlays": 5,
-    "apps.live": 6,
-    "project": 7,
+    "apps.recording": 2,
+    "apps.zones": 3,
+    "apps.orderblocks": 3,
+    "apps.heatmap": 3,
+    "apps.simulator": 3,
+    "apps.confluence": 4,
+    "apps.alerts": 4,
+    "apps.reactions": 5,
+    "apps.overlays": 6,
+    "apps.live": 7,
+    "project": 8,
 }
 
 

@@ -8,7 +8,7 @@ import sqlite3
 import pytest
 
 from apps.book.domain.data_source import DataSource, SourceKind, first_conflict, is_mixing
-from project.config import DEMO_SQLITE, demo_database_default
+from project.config import DEMO_SQLITE, REPLAY_SQLITE, demo_database_default
 from tests.test_setup_traps import env_for, manage
 
 H = 3_600_000
@@ -23,6 +23,20 @@ def test_only_simulated_and_real_data_do_not_mix():
     held = [DataSource(SourceKind.IMPORT, "/a.csv"), DataSource(SourceKind.BINANCE, "wss://x")]
     assert first_conflict(held, DataSource(SourceKind.SIMULATOR, "sim")) == held[0]
     assert first_conflict(held, DataSource(SourceKind.BINANCE, "wss://y")) is None
+
+
+def test_replayed_data_keeps_to_databases_of_replays():
+    others = (SourceKind.BINANCE, SourceKind.IMPORT, SourceKind.SIMULATOR)
+    assert all(is_mixing(kind, SourceKind.REPLAY) and is_mixing(SourceKind.REPLAY, kind) for kind in others)
+    assert not is_mixing(SourceKind.REPLAY, SourceKind.REPLAY)
+    assert demo_database_default(["manage.py", "serve", "--replay", "rec/"], {}) == {
+        "DATABASE_URL": REPLAY_SQLITE
+    }
+    assert REPLAY_SQLITE.endswith("/var/replay.sqlite3")
+    assert (
+        demo_database_default(["manage.py", "serve", "--replay", "rec/"], {"DATABASE_URL": "sqlite:///x"})
+        == {}
+    )
 
 
 def test_the_demo_command_defaults_to_its_own_database():

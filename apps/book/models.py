@@ -45,7 +45,8 @@ class DataSource(models.Model):
     """Where this database's market data came from: one row per source that ever wrote to it.
 
     `kind` is "binance" (the Binance protocol at `url`), "simulator" (the bundled simulator, `make
-    demo`) or "import" (a candle file). `serve` refuses to mix simulator data with the others."""
+    demo`), "import" (a candle file) or "replay" (`serve --replay`, `url` the recording's files).
+    `serve` refuses to mix simulated, real and replayed data (apps/book/domain/data_source.py)."""
 
     kind = models.CharField(max_length=16)
     url = models.CharField(max_length=500)

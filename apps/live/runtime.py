@@ -6,7 +6,9 @@ listeners (the alert listener is handed the zone and order-block listeners, the 
 zone set, the confluence listener the live zones and the order-block run count: they react to their
 results); the collaborators are
 passed in (the streamer's REST client, which carries the shared weight budget, goes to the candle
-listeners for their backfills). `run_streamer` runs it until stopped.
+listeners for their backfills). With RECORD_DIR set it also gets a recorder as its wire tap
+(apps/recording: off the event loop, its counters in /api/health `stream.recording`).
+`run_streamer` runs it until stopped.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from apps.orderblocks.services.intraday import IntradayCandleListener
 from apps.orderblocks.services.live import OrderBlockListener
 from apps.overlays.broadcast import OverlayBroadcaster
 from apps.reactions.services.live import ReactionListener
+from apps.recording.services.recorder import FileRecorder
 from apps.zones.services.live import ZoneCycleListener
 
 log = logging.getLogger("apps.live.runtime")
@@ -57,6 +60,22 @@ class DatabasePublisher:
 
 async def prune_metrics_async(symbol: str, older_than_ms: int) -> int:
     return await in_sync_thread(prune_metrics)(symbol, older_than_ms)
+
+
+def build_recorder(config: Any, settings: StreamerSettings) -> FileRecorder | None:
+    """The recorder RECORD_DIR asks for (None when it is empty)."""
+    if not config.record_dir:
+        return None
+    recorder = FileRecorder(
+        config.record_dir,
+        symbol=settings.symbol,
+        snapshot_limit=settings.snapshot_limit,
+        queue_max=config.record_queue_lines,
+        header={"ws_url": settings.ws_url, "rest_url": settings.rest_url},
+        directory=True,
+    )
+    log.info("recording the wire to %s", config.record_dir)
+    return recorder
 
 
 def build_streamer(config: Any, *, with_listeners: bool = True, **overrides: Any) -> OrderBookStreamer:
@@ -97,7 +116,10 @@ def build_streamer(config: Any, *, with_listeners: bool = True, **overrides: Any
         broadcaster=broadcaster,
         rest=rest,
         on_recovered=collect_after_recovery,
+        tap=(recorder := build_recorder(config, settings)),
     )
+    if recorder is not None:
+        streamer.health_sections["recording"] = recorder.health  # lines written, dropped, errors
     if zones is not None:
         streamer.health_sections["zones"] = zones.health  # state, cycles, failures, last error
     if alerts is not None:

@@ -504,7 +504,10 @@ def _health_schema() -> dict[str, Any]:
                 "type": "object",
                 "additionalProperties": True,
                 "description": "The streamer's counters as of its last publication; `storage` holds "
-                "failed_publications, failed_in_a_row and last_error (the last database error).",
+                "failed_publications, failed_in_a_row and last_error (the last database error); "
+                "`recording` (with RECORD_DIR) lines_written, lines_dropped, queued, bytes_written, "
+                "write_errors, last_error and the file; `replay` (under `serve --replay`) where the "
+                "replay is.",
             },
             "web": {
                 "type": "object",

@@ -68,7 +68,11 @@ OpenWebSocket = Callable[[HttpRequest, asyncio.StreamReader, asyncio.StreamWrite
 
 def json_response(status: int, body: Any, headers: dict[str, str] | None = None) -> Response:
     """A JSON answer with Binance's Content-Type; ``Connection: close`` (one request per connection)."""
-    data = dumps(body).encode()
+    return json_bytes_response(status, dumps(body).encode(), headers)
+
+
+def json_bytes_response(status: int, data: bytes, headers: dict[str, str] | None = None) -> Response:
+    """``json_response`` for a body already serialized (a recorded answer, sent byte for byte)."""
     pairs = [
         ("Date", email.utils.formatdate(usegmt=True)),
         ("Content-Type", "application/json;charset=UTF-8"),

@@ -106,8 +106,12 @@ class WebSocketStreams(FaultEffects):
         max_connection_age_s: float,
         ping_interval_s: float | None,
         pong_timeout_s: float | None,
+        key_of: Callable[[str], str | None] | None = None,
     ) -> None:
         self.stream_symbol = stream_symbol
+        # a stream name -> the key its payloads are published under (None: not served); the
+        # simulator's own streams by default, the recorded ones on replay
+        self._key_of = key_of
         self.max_connection_age_s = max_connection_age_s
         self.ping_interval_s = ping_interval_s
         self.pong_timeout_s = pong_timeout_s
@@ -138,7 +142,7 @@ class WebSocketStreams(FaultEffects):
         """The first depth event id each open client was sent (clients that got one)."""
         return [c.first_depth_id for c in self.clients if c.first_depth_id is not None]
 
-    async def wait_until(self, predicate: Callable[[], bool], timeout: float) -> None:
+    async def wait_until(self, predicate: Callable[[], bool], timeout: float | None) -> None:
         assert self._cond is not None, "simulator not started"
         async with asyncio.timeout(timeout), self._cond:
             await self._cond.wait_for(predicate)
@@ -165,7 +169,7 @@ class WebSocketStreams(FaultEffects):
         if handshake is None:
             await conn.abandon()
             return
-        subscription = self._subscription(request.path, request.query)
+        subscription = subscription_of(request.path, request.query, self.stream_key)
         if isinstance(subscription, Response):
             await self._reject(conn, subscription)
             return
@@ -189,20 +193,6 @@ class WebSocketStreams(FaultEffects):
         response.headers["Server"] = SERVER_HEADER
         conn.respond(response)
         await conn.abandon()
-
-    def _subscription(self, path: str, query: str) -> tuple[list[str], bool] | Response:
-        """(streams, combined) for a stream URL, or the error answer."""
-        if path == "/stream":
-            names = parse_query(query).get("streams", [""])[0]
-            streams, is_combined = [s for s in names.split("/") if s], True
-        elif path == "/ws" or path.startswith("/ws/"):
-            streams, is_combined = [s for s in path[len("/ws") :].split("/") if s], False
-        else:
-            return json_response(404, {"code": -1000, "msg": f"Unknown path {path}"})
-        bad = [s for s in streams if self.stream_key(s) is None]
-        if bad:
-            return json_response(400, {"code": -1121, "msg": f"Invalid stream name(s): {', '.join(bad)}"})
-        return streams, is_combined
 
     def _register(self, conn: WebSocketConnection, streams: list[str], is_combined: bool) -> StreamClient:
         client = StreamClient(conn, list(streams), is_combined, asyncio.get_running_loop().time())
@@ -268,7 +258,31 @@ class WebSocketStreams(FaultEffects):
 
     # ------------------------------------------------------------------ publishing
     def stream_key(self, stream: str) -> str | None:
+        if self._key_of is not None:
+            return self._key_of(stream)
         return stream_key(self.stream_symbol, stream)
+
+    def publish_text(self, key: str, combined_text: str, raw_text: str) -> int:
+        """Queue a frame already serialized (a replay sends the recorded text as is): ``combined_text``
+        to combined-stream clients subscribed to a stream with this key, ``raw_text`` to raw ones.
+        Returns how many clients it was queued for."""
+        queued = 0
+        for client in list(self.clients):
+            if client.conn.state is State.CLOSED:
+                self._forget(client)
+                continue
+            if any(self.stream_key(stream) == key for stream in client.streams):
+                client.queue.put_nowait(combined_text if client.combined else raw_text)
+                queued += 1
+        return queued
+
+    def open_clients(self) -> int:
+        """Connections open now (not those closing)."""
+        return sum(1 for client in self.clients if client.conn.state is State.OPEN)
+
+    def longest_queue(self) -> int:
+        """Frames waiting in the fullest client's send queue (a replay at full speed waits on it)."""
+        return max((client.queue.qsize() for client in self.clients), default=0)
 
     def publish(self, key: str, payload: dict[str, Any], depth_first_id: int | None = None) -> None:
         """Queue a payload for every client subscribed to a stream with this key."""
@@ -351,3 +365,20 @@ def subscription_reply(
         elif method == "UNSUBSCRIBE" and stream in streams:
             streams.remove(stream)
     return {"result": None, "id": request_id}
+
+
+def subscription_of(
+    path: str, query: str, key_of: Callable[[str], str | None]
+) -> tuple[list[str], bool] | Response:
+    """(streams, combined) for a stream URL, or the error answer (404 path, 400 stream name)."""
+    if path == "/stream":
+        names = parse_query(query).get("streams", [""])[0]
+        streams, is_combined = [s for s in names.split("/") if s], True
+    elif path == "/ws" or path.startswith("/ws/"):
+        streams, is_combined = [s for s in path[len("/ws") :].split("/") if s], False
+    else:
+        return json_response(404, {"code": -1000, "msg": f"Unknown path {path}"})
+    bad = [s for s in streams if key_of(s) is None]
+    if bad:
+        return json_response(400, {"code": -1121, "msg": f"Invalid stream name(s): {', '.join(bad)}"})
+    return streams, is_combined

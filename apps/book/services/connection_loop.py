@@ -11,6 +11,7 @@ same moment as a single timer would.
 from __future__ import annotations
 
 import logging
+import time
 from collections import Counter
 from collections.abc import Callable
 from typing import Any
@@ -23,6 +24,7 @@ from apps.book.services.handover import MakeBeforeBreak
 from apps.book.services.lifetime import Lifetime
 from apps.book.services.status import StreamStatus
 from apps.book.services.watchdog import Watchdog
+from apps.book.services.wire_tap import WireTap
 
 log = logging.getLogger("apps.book.streamer")
 
@@ -42,6 +44,7 @@ class ConnectionLoop:
         lifetime: Lifetime,
         backoff: Backoff,
         on_frame: Callable[[Any, bool], None],  # (frame, live)
+        tap: WireTap | None = None,  # a recorder: frames of the active connection, connects, losses
     ) -> None:
         self.connections = connections
         self.handover = handover
@@ -52,6 +55,7 @@ class ConnectionLoop:
         self.lifetime = lifetime
         self.backoff = backoff
         self.on_frame = on_frame
+        self.tap = tap
         self.reconnects: Counter[str] = Counter()  # by reason (the part before ":")
         self.last_backoff_s = 0.0
 
@@ -70,6 +74,8 @@ class ConnectionLoop:
             self.sync.connected()
             self.watchdog.feed()
             log.info("connected conn=%d state=%s", conn.id, self.sync.state.value)
+            if self.tap is not None:
+                self.tap.marker(time.time_ns(), "connected", connections.url)
             self.status.note()
             reason = await self._process()
             connections.active = None
@@ -90,12 +96,14 @@ class ConnectionLoop:
         )
         if reason != "shutdown":
             self.status.error(reason)
+        if self.tap is not None:
+            self.tap.marker(time.time_ns(), "disconnected", reason)
         self.status.note(reason=reason, attempt=self.backoff.attempt)
         await self.lifetime.sleep(delay)
 
     async def _process(self) -> str:
         """Handle frames until the active connection ends; returns the reason."""
-        connections = self.connections
+        connections, tap = self.connections, self.tap
         while True:
             if self.lifetime.stopped:
                 return "shutdown"
@@ -115,6 +123,8 @@ class ConnectionLoop:
                     return ended
                 continue
             if conn is connections.active:
+                if tap is not None:
+                    tap.frame(time.time_ns(), frame)
                 self.on_frame(frame, True)
             elif conn is connections.candidate:
                 self.on_frame(frame, False)

@@ -16,7 +16,9 @@ import logging
 import time
 from collections import Counter
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, Protocol
+from urllib.parse import urlencode
 
 import httpx
 
@@ -35,6 +37,7 @@ from apps.book.domain.wire import (
     parse_snapshot,
     parse_used_weight,
 )
+from apps.book.services.wire_tap import WireTap
 
 log = logging.getLogger("apps.book.rest")
 
@@ -86,6 +89,8 @@ class BinanceRestClient:
         self.counters: Counter[str] = Counter()
         # what a price and a quantity may be (snapshots here, stream frames through the router)
         self.level_bounds: LevelBounds = STATIC_BOUNDS
+        # a recorder (apps/live/runtime.py sets it with RECORD_DIR): every body used, every error
+        self.tap: WireTap | None = None
 
     async def aclose(self) -> None:
         await self._client.aclose()
@@ -176,33 +181,14 @@ class BinanceRestClient:
             except httpx.TransportError as exc:
                 problem = f"transport error {type(exc).__name__}"
             else:
-                used = parse_used_weight(response.headers.get("X-MBX-USED-WEIGHT-1M"))
-                if used is not None:
-                    self.budget.observe_used(used, self.monotonic())
-                status = response.status_code
-                if status in (429, 418):
-                    retry_after = parse_retry_after(response.headers.get("Retry-After"))
-                    self.budget.block(retry_after, self.monotonic(), str(status))
-                    self.counters[str(status)] += 1
-                    log.warning("rest %s on %s: no REST call for %.1fs", status, path, retry_after)
+                answer = self._judge(path, params, response)
+                if isinstance(answer, _WaitedOut):
                     continue  # not a failed attempt: the wait is the remedy
-                if status >= 500:
-                    problem = f"http {status}"
-                elif status >= 400:
-                    self.counters["client_error"] += 1
-                    raise RestError(f"{path} answered {status}: {response.text[:200]}")
-                else:
-                    try:
-                        payload = response.json()
-                    except (ValueError, RecursionError):
-                        problem = "invalid json"
-                    else:
-                        error = parse_error_payload(payload)
-                        if error is not None:
-                            problem = f"error body code={error.code}"
-                        else:
-                            self._backoff.reset()
-                            return payload
+                if isinstance(answer, _Payload):
+                    self._backoff.reset()
+                    return answer.value
+                problem = answer
+            self._tap_marker("rest_error", f"{path}: {problem}")
             failures += 1
             if failures >= attempts:
                 raise RestError(f"{path}: {problem} after {failures} attempt{'s' if failures > 1 else ''}")
@@ -210,3 +196,52 @@ class BinanceRestClient:
             delay = self._backoff.next_delay()
             log.warning("rest %s on %s, retry %d in %.2fs", problem, path, failures, delay)
             await asyncio.sleep(delay)
+
+    def _judge(
+        self, path: str, params: dict[str, Any], response: httpx.Response
+    ) -> _Payload | _WaitedOut | str:
+        """One answer: its payload, the problem that makes it a failed try, or `_WAITED_OUT` (a 429/418:
+        no REST call until its Retry-After). A 4xx other than those raises RestError."""
+        used = parse_used_weight(response.headers.get("X-MBX-USED-WEIGHT-1M"))
+        if used is not None:
+            self.budget.observe_used(used, self.monotonic())
+        status = response.status_code
+        if status in (429, 418):
+            retry_after = parse_retry_after(response.headers.get("Retry-After"))
+            self.budget.block(retry_after, self.monotonic(), str(status))
+            self.counters[str(status)] += 1
+            log.warning("rest %s on %s: no REST call for %.1fs", status, path, retry_after)
+            self._tap_marker("rest_error", f"{path}: http {status}, Retry-After {retry_after:g} s")
+            return _WAITED_OUT
+        if status >= 500:
+            return f"http {status}"
+        if status >= 400:
+            self.counters["client_error"] += 1
+            self._tap_marker("rest_error", f"{path}: http {status}")
+            raise RestError(f"{path} answered {status}: {response.text[:200]}")
+        try:
+            payload = response.json()
+        except (ValueError, RecursionError):
+            return "invalid json"
+        error = parse_error_payload(payload)
+        if error is not None:
+            return f"error body code={error.code}"
+        if self.tap is not None:
+            self.tap.rest_answer(time.time_ns(), f"{path}?{urlencode(params)}", response.text)
+        return _Payload(payload)
+
+    def _tap_marker(self, kind: str, detail: str) -> None:
+        if self.tap is not None:
+            self.tap.marker(time.time_ns(), kind, detail)
+
+
+@dataclass(frozen=True, slots=True)
+class _Payload:
+    value: Any
+
+
+class _WaitedOut:
+    """A 429/418 answer: waited out, then tried again."""
+
+
+_WAITED_OUT = _WaitedOut()

@@ -43,6 +43,8 @@ from apps.book.services.publish_loop import PublicationLoop, Published, Publishe
 from apps.book.services.rest_client import BinanceRestClient
 from apps.book.services.status import StreamStatus
 from apps.book.services.watchdog import Watchdog
+from apps.book.services.wire_tap import WireTap
+from apps.core.sync_threads import in_sync_thread
 
 __all__ = ["OrderBookStreamer", "Published", "Publisher", "StreamerSettings"]
 
@@ -105,8 +107,11 @@ class OrderBookStreamer:
         clock: Callable[[], float] = time.time,
         monotonic: Callable[[], float] = time.monotonic,
         rng: random.Random | None = None,
+        tap: WireTap | None = None,
     ) -> None:
         self.settings = settings
+        # a recorder of the wire (apps/book/services/wire_tap.py), closed when the streamer stops
+        self.tap = tap
         self.symbol = symbol = settings.symbol.upper()
         self.sync = sync = DepthSynchronizer(
             max_buffer=settings.buffer_max_events, snapshot_limit=settings.snapshot_limit
@@ -117,6 +122,8 @@ class OrderBookStreamer:
             settings.rest_url, settings, monotonic=monotonic
         )
         self.budget = self.rest.budget
+        if tap is not None:
+            self.rest.tap = tap
         self.lifetime = lifetime = Lifetime()
         self.watchdog = watchdog = Watchdog(settings.watchdog_s, monotonic)
         self.stream_status = status = StreamStatus(
@@ -195,6 +202,7 @@ class OrderBookStreamer:
             lifetime=lifetime,
             backoff=backoff,
             on_frame=self.router.route,
+            tap=self.tap,
         )
 
     def _build_views(self) -> None:
@@ -287,4 +295,6 @@ class OrderBookStreamer:
                 await publisher
             await self.connections.close_all("shutdown")
             await self.rest.aclose()
+            if self.tap is not None:
+                await in_sync_thread(self.tap.close)()
             log.info("streamer stopped")

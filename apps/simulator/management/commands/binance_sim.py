@@ -1,4 +1,5 @@
-"""`manage.py binance_sim`: run the Binance-protocol simulator until SIGINT/SIGTERM."""
+"""`manage.py binance_sim`: run the Binance-protocol simulator until SIGINT/SIGTERM; with
+``--replay FILE...`` serve a recording instead (apps/simulator/replay)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from apps.simulator.replay.cli import add_replay_arguments, describe, load, replay_server
+from apps.simulator.replay.server import ReplayServer
 from apps.simulator.server import BinanceSimulator
 
 
@@ -35,6 +38,9 @@ class Command(BaseCommand):
         parser.add_argument("--levels", type=int, default=1500, help="levels per side")
         parser.add_argument("--no-random-fast-moves", action="store_true")
         parser.add_argument("--status-every", type=float, default=10.0, help="seconds between status lines")
+        add_replay_arguments(
+            parser, help_replay="Serve a recording (files or directories, merged by time) instead of a market"
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         self.stderr.style_func = None  # progress lines on stderr: plain, not error-red
@@ -44,6 +50,15 @@ class Command(BaseCommand):
             raise CommandError("--depth-interval: must be positive")
         if options["levels"] < 10:
             raise CommandError("--levels: must be at least 10")
+        if options["replay"]:
+            recording = load(options["replay"])
+            self.stdout.write(f"recording: {describe(recording)}")
+            replay = replay_server(recording, options)
+            try:
+                asyncio.run(self._replay(replay, options["host"], options["port"], options["status_every"]))
+            except OSError as exc:
+                raise CommandError(f"cannot listen on {options['host']}:{options['port']}: {exc}") from exc
+            return
         sim = BinanceSimulator(
             symbol=options["symbol"],
             seed=options["seed"],
@@ -79,4 +94,28 @@ class Command(BaseCommand):
                     self.stderr.flush()
         finally:
             await sim.stop()
+            self.stdout.write("binance_sim stopped")
+
+    async def _replay(self, replay: ReplayServer, host: str, port: int, status_every: float) -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await replay.start(host, port)
+        self.stdout.write(f"binance_sim ready: ws={replay.ws_url} rest={replay.rest_url} replay")
+        self.stdout.flush()
+        try:
+            while not stop.is_set():
+                try:
+                    await asyncio.wait_for(stop.wait(), status_every)
+                except TimeoutError:
+                    state = replay.state()
+                    self.stderr.write(
+                        f"binance_sim replay: frames {state['frames_replayed']:,}/{state['frames']:,} "
+                        f"round {state['round']} connections={state['connections']} "
+                        f"restarts={state['restarts']} finished={state['finished']}\n"
+                    )
+                    self.stderr.flush()
+        finally:
+            await replay.stop()
             self.stdout.write("binance_sim stopped")

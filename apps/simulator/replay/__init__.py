@@ -1,0 +1,1 @@
+"""Replay of a recorded Binance session (apps/recording) over the simulator's servers."""
