@@ -261,14 +261,16 @@ class LineReader:
         self.limit: int | None = None
         self.has_header = False
         self.bad_lines = 0
-        self.first_bad: str | None = None
+        self.first_bad: str | None = None  # "line N: why"
+        self.line_number = 0
 
     def read(self, line: str) -> Record | None:
+        self.line_number += 1
         try:
             record = parse_line(line)
         except BadLine as exc:
             self.bad_lines += 1
-            self.first_bad = self.first_bad or str(exc)
+            self.first_bad = self.first_bad or f"line {self.line_number}: {exc}"
             return None
         if record is None:
             return None
