@@ -94,25 +94,18 @@ class AlertListener:
         self._runs_seen: int | None = None
         self._next_blocks_ms: int | None = None
         self._next_prune_ms: int | None = None
-        self._busy = False
 
     # -- StreamListener ------------------------------------------------------------------------
     async def on_kline(self, kline: Kline) -> None:
         return None
 
     async def on_cycle(self, cycle: PublishCycle) -> None:
-        if self._busy:
-            log.warning("alert cycle skipped at ts_ms=%d reason=previous cycle still running", cycle.now_ms)
-            return
-        self._busy = True
         try:
             await self._cycle(cycle)
         except Exception as exc:
             self.failures += 1
             self.last_error = {"text": f"{type(exc).__name__}: {exc}"[:300], "ts_ms": cycle.now_ms}
             raise
-        finally:
-            self._busy = False
 
     def health(self) -> dict[str, Any]:
         """/api/health's "alerts" section."""

@@ -97,7 +97,6 @@ class ConfluenceListener:
         self.write_failures = 0
         self.last_error: dict[str, Any] | None = None
         self._unwritten = True  # the stored document is behind what was pushed
-        self._busy = False
         self._waited_ms = 0.0
 
     # -- StreamListener ------------------------------------------------------------------------
@@ -105,12 +104,6 @@ class ConfluenceListener:
         return None
 
     async def on_cycle(self, cycle: PublishCycle) -> None:
-        if self._busy:  # only if a caller runs cycles concurrently: never interleave two
-            log.warning(
-                "confluence cycle skipped at ts_ms=%d reason=previous cycle still running", cycle.now_ms
-            )
-            return
-        self._busy = True
         try:
             await self._cycle(cycle)
         except Exception as exc:
@@ -118,8 +111,6 @@ class ConfluenceListener:
             self.last_error = {"text": f"{type(exc).__name__}: {exc}"[:300], "ts_ms": cycle.now_ms}
             self.follower.forget()
             raise
-        finally:
-            self._busy = False
 
     def health(self) -> dict[str, Any]:
         """/api/health's ``stream.confluence``: whether confluence is computed and why, how cycles went."""
