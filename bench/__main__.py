@@ -65,6 +65,15 @@ def available(module: str) -> bool:
     return importlib.util.find_spec(module) is not None
 
 
+def run_child(*argv: str) -> subprocess.CompletedProcess[str]:
+    """Run a bench module as a child process (it sets up Django on its own temp database, or drives
+    its own stack) from the repo root; its table goes to our stdout as well, after a blank line."""
+    done = subprocess.run([*argv], cwd=REPO, stdout=subprocess.PIPE, text=True)
+    print()
+    print(done.stdout, end="")
+    return done
+
+
 def run_book(args: argparse.Namespace) -> list[Figure]:
     from bench.book import print_table
     from bench.book import run as book_run
@@ -95,14 +104,7 @@ def run_wire(args: argparse.Namespace) -> list[Figure]:
 
 def run_zones(args: argparse.Namespace) -> list[Figure]:
     """bench.zones sets up Django with its own temp DB, so it runs as a child process."""
-    done = subprocess.run(
-        [PYTHON, "-m", "bench.zones", "--cycles", str(args.zones_cycles)],
-        cwd=REPO,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    print()
-    print(done.stdout, end="")
+    done = run_child(PYTHON, "-m", "bench.zones", "--cycles", str(args.zones_cycles))
     match = re.search(r"event-loop time at defaults: median ([\d.]+) ms.*?budget ([\d.]+) ms", done.stdout)
     if match is None:
         raise RuntimeError(f"bench.zones exited {done.returncode} without its verdict line")
@@ -121,22 +123,15 @@ def run_zones(args: argparse.Namespace) -> list[Figure]:
 
 def run_heatmap(args: argparse.Namespace) -> list[Figure]:
     """bench.heatmap sets up Django with its own temp DB (and starts a serve on it): a child process."""
-    done = subprocess.run(
-        [
-            PYTHON,
-            "-m",
-            "bench.heatmap",
-            "--cycles",
-            str(args.heatmap_cycles),
-            "--requests",
-            str(args.heatmap_requests),
-        ],
-        cwd=REPO,
-        stdout=subprocess.PIPE,
-        text=True,
+    done = run_child(
+        PYTHON,
+        "-m",
+        "bench.heatmap",
+        "--cycles",
+        str(args.heatmap_cycles),
+        "--requests",
+        str(args.heatmap_requests),
     )
-    print()
-    print(done.stdout, end="")
     loop = re.search(
         r"event-loop time at defaults: median ([\d.]+) ms, max ([\d.]+) ms \(budget ([\d.]+) ms", done.stdout
     )
@@ -179,14 +174,7 @@ def run_heatmap(args: argparse.Namespace) -> list[Figure]:
 
 def run_confluence(args: argparse.Namespace) -> list[Figure]:
     """bench.confluence sets up Django with its own temp DB: a child process."""
-    done = subprocess.run(
-        [PYTHON, "-m", "bench.confluence", "--cycles", str(args.confluence_cycles)],
-        cwd=REPO,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    print()
-    print(done.stdout, end="")
+    done = run_child(PYTHON, "-m", "bench.confluence", "--cycles", str(args.confluence_cycles))
     loop = re.search(
         r"event-loop time at defaults: median ([\d.]+) ms, max ([\d.]+) ms \(budget ([\d.]+) ms", done.stdout
     )
@@ -218,14 +206,7 @@ def run_confluence(args: argparse.Namespace) -> list[Figure]:
 
 def run_page_heatmap(args: argparse.Namespace) -> list[Figure]:
     """bench.page_heatmap drives Debian's chromium against its own stack: a child process."""
-    done = subprocess.run(
-        [PYTHON, "-m", "bench.page_heatmap", "--moves", str(args.page_heatmap_moves)],
-        cwd=REPO,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    print()
-    print(done.stdout, end="")
+    done = run_child(PYTHON, "-m", "bench.page_heatmap", "--moves", str(args.page_heatmap_moves))
     verdict = re.search(
         r"page-heatmap: frame p99 ([\d.]+) ms CPU \(median of (\d+) rounds\).*?heatmap off ([\d.]+) ms; "
         r"Lightweight Charts alone ([\d.]+) ms",
@@ -279,26 +260,19 @@ def run_cpu(args: argparse.Namespace) -> list[Figure]:
 
 def run_replay(args: argparse.Namespace) -> list[Figure]:
     """bench.replay sets up Django with its own temp DB (and starts stacks): a child process."""
-    done = subprocess.run(
-        [
-            PYTHON,
-            "-m",
-            "bench.replay",
-            "--record-seconds",
-            str(args.replay_record_seconds),
-            "--repeat",
-            str(args.replay_repeat),
-            "--cpu-minutes",
-            str(args.replay_cpu_minutes),
-            "--cpu-pairs",
-            str(args.replay_cpu_pairs),
-        ],
-        cwd=REPO,
-        stdout=subprocess.PIPE,
-        text=True,
+    done = run_child(
+        PYTHON,
+        "-m",
+        "bench.replay",
+        "--record-seconds",
+        str(args.replay_record_seconds),
+        "--repeat",
+        str(args.replay_repeat),
+        "--cpu-minutes",
+        str(args.replay_cpu_minutes),
+        "--cpu-pairs",
+        str(args.replay_cpu_pairs),
     )
-    print()
-    print(done.stdout, end="")
     whole = re.search(
         r"max speed, whole service: depth events/s\s+([\d,]+)\s+book alone ([\d,]+)/s", done.stdout
     )
