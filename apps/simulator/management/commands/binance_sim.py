@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import signal
+from collections.abc import Awaitable, Callable
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -73,49 +74,57 @@ class Command(BaseCommand):
             raise CommandError(f"cannot listen on {options['host']}:{options['port']}: {exc}") from exc
 
     async def _run(self, sim: BinanceSimulator, host: str, port: int, status_every: float) -> None:
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop.set)
-        await sim.start(host, port)
-        self.stdout.write(f"binance_sim ready: ws={sim.ws_url} rest={sim.rest_url} symbol={sim.symbol}")
-        self.stdout.flush()
-        try:
-            while not stop.is_set():
-                try:
-                    await asyncio.wait_for(stop.wait(), status_every)
-                except TimeoutError:
-                    state = sim.state()
-                    self.stderr.write(
-                        f"binance_sim: mid={state['mid']} update_id={state['update_id']} "
-                        f"connections={state['connections']} depth_events_sent={state['counters']['depth_events_sent']} "
-                        f"rest_requests={state['counters']['rest_requests']}\n"
-                    )
-                    self.stderr.flush()
-        finally:
-            await sim.stop()
-            self.stdout.write("binance_sim stopped")
+        def status() -> str:
+            state = sim.state()
+            return (
+                f"binance_sim: mid={state['mid']} update_id={state['update_id']} "
+                f"connections={state['connections']} depth_events_sent={state['counters']['depth_events_sent']} "
+                f"rest_requests={state['counters']['rest_requests']}"
+            )
+
+        def ready() -> str:
+            return f"binance_sim ready: ws={sim.ws_url} rest={sim.rest_url} symbol={sim.symbol}"
+
+        await self._until_signal(sim.start(host, port), sim.stop, ready, status, status_every)
 
     async def _replay(self, replay: ReplayServer, host: str, port: int, status_every: float) -> None:
+        def status() -> str:
+            state = replay.state()
+            return (
+                f"binance_sim replay: frames {state['frames_replayed']:,}/{state['frames']:,} "
+                f"round {state['round']} connections={state['connections']} "
+                f"restarts={state['restarts']} finished={state['finished']}"
+            )
+
+        def ready() -> str:
+            return f"binance_sim ready: ws={replay.ws_url} rest={replay.rest_url} replay"
+
+        await self._until_signal(replay.start(host, port), replay.stop, ready, status, status_every)
+
+    async def _until_signal(
+        self,
+        start: Awaitable[None],
+        stop_server: Callable[[], Awaitable[None]],
+        ready: Callable[[], str],
+        status: Callable[[], str],
+        every: float,
+    ) -> None:
+        """Start (SIGINT/SIGTERM already caught), say ready, then a status line every ``every`` seconds
+        until one of those signals; then stop the server."""
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
-        await replay.start(host, port)
-        self.stdout.write(f"binance_sim ready: ws={replay.ws_url} rest={replay.rest_url} replay")
+        await start
+        self.stdout.write(ready())
         self.stdout.flush()
         try:
             while not stop.is_set():
                 try:
-                    await asyncio.wait_for(stop.wait(), status_every)
+                    await asyncio.wait_for(stop.wait(), every)
                 except TimeoutError:
-                    state = replay.state()
-                    self.stderr.write(
-                        f"binance_sim replay: frames {state['frames_replayed']:,}/{state['frames']:,} "
-                        f"round {state['round']} connections={state['connections']} "
-                        f"restarts={state['restarts']} finished={state['finished']}\n"
-                    )
+                    self.stderr.write(status() + "\n")
                     self.stderr.flush()
         finally:
-            await replay.stop()
+            await stop_server()
             self.stdout.write("binance_sim stopped")
