@@ -6,7 +6,6 @@ to the receiver exactly once (after three attempts with one idempotency key)."""
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import time
 from decimal import ROUND_DOWN, Decimal
@@ -18,14 +17,13 @@ from django.conf import settings
 
 from apps.alerts.models import Alert as AlertRow
 from apps.alerts.services.live import AlertListener
-from apps.book.services.streamer import OrderBookStreamer
 from apps.core.framework_bypasses import ThrottledInMemoryChannelLayer
 from apps.orderblocks.models import OrderBlock
 from apps.overlays.broadcast import OverlayBroadcaster
 from apps.simulator.server import BinanceSimulator
 from apps.zones.services.live import ZoneCycleListener
 from tests.alerts.receiver import WebhookReceiver
-from tests.book.streaming import StreamHarness, fast_settings, wall_size
+from tests.book.streaming import start_pushing, wall_size
 from tests.group_watch import GroupWatch, ZoneWatch
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.django_db(transaction=True), pytest.mark.slow]
@@ -92,14 +90,10 @@ async def test_pulling_a_confirmed_wall_in_an_active_block_alerts_once_delivered
         broadcaster = OverlayBroadcaster("BTCEUR", layer)
         zones = ZoneCycleListener(config, broadcaster)
         alerts = AlertListener(config, broadcaster, zones=zones)
-        streamer = OrderBookStreamer(
-            fast_settings(sim, publish_interval_ms=1000), listeners=[zones, alerts], broadcaster=broadcaster
-        )
-        h = StreamHarness(sim=sim, streamer=streamer)
-        streamer.observers.append(h.observe)
         zone_watch, alert_watch = ZoneWatch(layer), AlertWatch(layer)
-        watchers = [asyncio.create_task(zone_watch.run()), asyncio.create_task(alert_watch.run())]
-        h.task = asyncio.create_task(streamer.run())
+        h = start_pushing(
+            sim, broadcaster, [zones, alerts], watches=[zone_watch, alert_watch], publish_interval_ms=1000
+        )
         try:
             await h.live()
             wall = sim.place_wall("bid", wall_price, wall_size(sim, "bid", wall_price))
@@ -120,8 +114,6 @@ async def test_pulling_a_confirmed_wall_in_an_active_block_alerts_once_delivered
         finally:
             await h.stop()
             await alerts.aclose()
-            for task in watchers:
-                task.cancel()
 
     assert h.mismatches == []
     assert len(alert_watch.of("zone_pulled_in_block")) == 1

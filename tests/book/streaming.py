@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -23,6 +23,7 @@ class StreamHarness:
     sim: BinanceSimulator
     streamer: OrderBookStreamer
     task: asyncio.Task[None] | None = None
+    watchers: list[asyncio.Task[None]] = field(default_factory=list)  # cancelled by stop()
     live_checked: int = 0
     mismatches: list[str] = field(default_factory=list)
     statuses: list[str] = field(default_factory=list)
@@ -73,8 +74,12 @@ class StreamHarness:
 
     async def stop(self) -> None:
         self.streamer.stop()
-        if self.task is not None:
-            await asyncio.wait_for(self.task, 10)
+        try:
+            if self.task is not None:
+                await asyncio.wait_for(self.task, 10)
+        finally:
+            for watcher in self.watchers:
+                watcher.cancel()
 
 
 class MovableClock:
@@ -118,6 +123,28 @@ async def start_harness(
     )
     harness = StreamHarness(sim=sim, streamer=streamer)
     streamer.observers.append(harness.observe)
+    harness.task = asyncio.create_task(streamer.run())
+    return harness
+
+
+def start_pushing(
+    sim: BinanceSimulator,
+    broadcaster: Any,
+    listeners: Sequence[Any],
+    *,
+    watches: Sequence[Any] = (),
+    observers: Sequence[Callable[[Published], None]] = (),
+    **overrides: Any,
+) -> StreamHarness:
+    """The streamer with ``listeners`` pushing through ``broadcaster`` (on an in-process layer the
+    test reads): each of ``watches`` (tests/group_watch.py) joins the group before the streamer runs,
+    and ``stop()`` ends them too."""
+    streamer = OrderBookStreamer(
+        fast_settings(sim, **overrides), listeners=listeners, broadcaster=broadcaster
+    )
+    harness = StreamHarness(sim=sim, streamer=streamer)
+    streamer.observers.extend([harness.observe, *observers])
+    harness.watchers = [asyncio.create_task(watch.run()) for watch in watches]
     harness.task = asyncio.create_task(streamer.run())
     return harness
 

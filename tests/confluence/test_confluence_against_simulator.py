@@ -14,14 +14,13 @@ from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.test import Client
 
-from apps.book.services.streamer import OrderBookStreamer
 from apps.confluence.services.live import ConfluenceListener
 from apps.core.framework_bypasses import ThrottledInMemoryChannelLayer
 from apps.orderblocks.models import OrderBlock
 from apps.overlays.broadcast import OverlayBroadcaster, group_name
 from apps.simulator.server import BinanceSimulator
 from apps.zones.services.live import ZoneCycleListener
-from tests.book.streaming import StreamHarness, fast_settings
+from tests.book.streaming import start_pushing
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
@@ -105,16 +104,15 @@ async def test_a_wall_placed_inside_a_fresh_bullish_block_backs_it_within_two_cy
         broadcaster = OverlayBroadcaster("BTCEUR", layer)
         zones = ZoneCycleListener(config, broadcaster)
         confluence = ConfluenceListener(config, broadcaster, zones=zones.live_zones)
-        streamer = OrderBookStreamer(
-            fast_settings(sim, publish_interval_ms=1000),
-            listeners=[zones, confluence],
-            broadcaster=broadcaster,
-        )
-        h = StreamHarness(sim=sim, streamer=streamer)
         watch = BlockWatch(layer, BLOCK_ID)
-        streamer.observers.extend([h.observe, watch.observe])
-        watcher = asyncio.create_task(watch.run())
-        h.task = asyncio.create_task(streamer.run())
+        h = start_pushing(
+            sim,
+            broadcaster,
+            [zones, confluence],
+            watches=[watch],
+            observers=[watch.observe],
+            publish_interval_ms=1000,
+        )
         try:
             await h.live()
             _, measured = await watch.until(lambda e: e["liquidity"] is not None, timeout=10)
@@ -135,6 +133,5 @@ async def test_a_wall_placed_inside_a_fresh_bullish_block_backs_it_within_two_cy
             assert Decimal(pulled["liquidity"]["qty"]) < wall
         finally:
             await h.stop()
-            watcher.cancel()
         assert confluence.failures == 0 and confluence.timings.loop_ms < 50
     assert h.mismatches == []

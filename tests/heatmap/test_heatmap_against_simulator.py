@@ -5,7 +5,6 @@ bin is back to the background (or out of the band)."""
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import math
 import time
@@ -16,13 +15,12 @@ import pytest
 from asgiref.sync import sync_to_async
 from django.test import Client
 
-from apps.book.services.streamer import OrderBookStreamer
 from apps.core.framework_bypasses import ThrottledInMemoryChannelLayer
 from apps.heatmap.domain.grid import heatmap_bin_of
 from apps.heatmap.services.live import HeatmapListener
 from apps.overlays.broadcast import OverlayBroadcaster
 from apps.simulator.server import BinanceSimulator
-from tests.book.streaming import StreamHarness, fast_settings
+from tests.book.streaming import start_pushing
 from tests.group_watch import GroupWatch
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.django_db(transaction=True), pytest.mark.slow]
@@ -69,14 +67,8 @@ async def test_a_wall_held_for_two_columns_shows_at_its_bin_and_is_gone_once_pul
         layer = ThrottledInMemoryChannelLayer(capacity=10_000)
         broadcaster = OverlayBroadcaster("BTCEUR", layer)
         listener = HeatmapListener(config, broadcaster)
-        streamer = OrderBookStreamer(
-            fast_settings(sim, publish_interval_ms=250), listeners=[listener], broadcaster=broadcaster
-        )
-        h = StreamHarness(sim=sim, streamer=streamer)
-        streamer.observers.append(h.observe)
         watch = ColumnWatch(layer)
-        watcher = asyncio.create_task(watch.run())
-        h.task = asyncio.create_task(streamer.run())
+        h = start_pushing(sim, broadcaster, [listener], watches=[watch], publish_interval_ms=250)
         try:
             await h.live()
             price = (sim.mid * Decimal("0.995")).quantize(Decimal("0.01"), ROUND_DOWN)
@@ -95,7 +87,6 @@ async def test_a_wall_held_for_two_columns_shows_at_its_bin_and_is_gone_once_pul
             )
         finally:
             await h.stop()
-            watcher.cancel()
     assert response.status_code == 200
     body = response.json()
     columns = {c["t"]: c for c in body["columns"]}

@@ -7,7 +7,6 @@ through the constructor (the defaults are 1, 5 and 15 min)."""
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Callable
 from decimal import ROUND_DOWN, Decimal
@@ -18,14 +17,13 @@ from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.test import Client
 
-from apps.book.services.streamer import OrderBookStreamer
 from apps.core.framework_bypasses import ThrottledInMemoryChannelLayer
 from apps.orderblocks.models import OrderBlock
 from apps.overlays.broadcast import OverlayBroadcaster
 from apps.reactions.services.live import ReactionListener
 from apps.simulator.server import BinanceSimulator
 from apps.zones.services.live import ZoneCycleListener
-from tests.book.streaming import StreamHarness, fast_settings
+from tests.book.streaming import start_pushing
 from tests.group_watch import GroupWatch
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.django_db(transaction=True), pytest.mark.slow]
@@ -87,16 +85,8 @@ async def test_price_entering_a_block_with_a_wall_records_a_reaction_whose_first
         reactions = ReactionListener(
             config, broadcaster, zones=zones.tracker.current, snapshot_offsets_ms=(4_000, 8_000, 12_000)
         )
-        streamer = OrderBookStreamer(
-            fast_settings(sim, publish_interval_ms=1000),
-            listeners=[zones, reactions],
-            broadcaster=broadcaster,
-        )
-        h = StreamHarness(sim=sim, streamer=streamer)
-        streamer.observers.append(h.observe)
         watch = ReactionWatch(layer)
-        watcher = asyncio.create_task(watch.run())
-        h.task = asyncio.create_task(streamer.run())
+        h = start_pushing(sim, broadcaster, [zones, reactions], watches=[watch], publish_interval_ms=1000)
         try:
             await h.live()
             wall_price = (mid - 200).quantize(CENT, ROUND_DOWN)
@@ -118,7 +108,6 @@ async def test_price_entering_a_block_with_a_wall_records_a_reaction_whose_first
             response = await sync_to_async(Client().get)("/api/reactions")
         finally:
             await h.stop()
-            watcher.cancel()
     assert arrived - moved_at < 3  # from the trades, within a cycle or two: no candle closed
     assert Decimal(touched["touch_price"]) <= high and touched["touch_ts_ms"] >= int(moved_at * 1000) - 1000
     assert touched["liquidity"][0]["qty"] is not None and Decimal(touched["liquidity"][0]["qty"]) >= wall_qty

@@ -3,7 +3,6 @@ and is listed once by GET /api/zones/history, with its life and how it ended."""
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 from decimal import ROUND_DOWN, Decimal
 
@@ -11,12 +10,11 @@ import pytest
 from asgiref.sync import sync_to_async
 from django.test import Client
 
-from apps.book.services.streamer import OrderBookStreamer
 from apps.core.framework_bypasses import ThrottledInMemoryChannelLayer
 from apps.overlays.broadcast import OverlayBroadcaster
 from apps.simulator.server import BinanceSimulator
 from apps.zones.services.live import ZoneCycleListener
-from tests.book.streaming import StreamHarness, fast_settings, wall_size
+from tests.book.streaming import start_pushing, wall_size
 from tests.group_watch import ZoneWatch
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.django_db(transaction=True), pytest.mark.slow]
@@ -31,14 +29,8 @@ async def test_a_wall_placed_then_pulled_is_in_the_zone_history_as_pulled(settin
         layer = ThrottledInMemoryChannelLayer(capacity=10_000)
         broadcaster = OverlayBroadcaster("BTCEUR", layer)
         listener = ZoneCycleListener(config, broadcaster)
-        streamer = OrderBookStreamer(
-            fast_settings(sim, publish_interval_ms=250), listeners=[listener], broadcaster=broadcaster
-        )
-        h = StreamHarness(sim=sim, streamer=streamer)
-        streamer.observers.append(h.observe)
         watch = ZoneWatch(layer)
-        watcher = asyncio.create_task(watch.run())
-        h.task = asyncio.create_task(streamer.run())
+        h = start_pushing(sim, broadcaster, [listener], watches=[watch], publish_interval_ms=250)
         try:
             await h.live()
             price = (sim.mid * Decimal("0.997")).quantize(Decimal("0.01"), ROUND_DOWN)
@@ -50,7 +42,6 @@ async def test_a_wall_placed_then_pulled_is_in_the_zone_history_as_pulled(settin
             response = await sync_to_async(Client().get)("/api/zones/history", {"status": "pulled"})
         finally:
             await h.stop()
-            watcher.cancel()
     assert response.status_code == 200
     [ended] = [z for z in response.json()["zones"] if z["id"] == zone["id"]]
     assert ended["status"] == "pulled" and ended["side"] == "bid"

@@ -4,20 +4,18 @@ ZONE_CONFIRM_S, in real time), ends `pulled` when withdrawn; a wall swept by a f
 
 from __future__ import annotations
 
-import asyncio
 from decimal import ROUND_DOWN, Decimal
 
 import pytest
 from asgiref.sync import sync_to_async
 from django.conf import settings
 
-from apps.book.services.streamer import OrderBookStreamer
 from apps.core.framework_bypasses import ThrottledInMemoryChannelLayer
 from apps.overlays.broadcast import OverlayBroadcaster
 from apps.simulator.server import BinanceSimulator
 from apps.zones.models import ZoneCurrent
 from apps.zones.services.live import ZoneCycleListener
-from tests.book.streaming import StreamHarness, fast_settings, wall_size
+from tests.book.streaming import start_pushing, wall_size
 from tests.group_watch import ZoneWatch
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.django_db(transaction=True), pytest.mark.slow]
@@ -32,14 +30,8 @@ async def test_walls_become_candidate_confirmed_then_pulled_or_broken():
         layer = ThrottledInMemoryChannelLayer(capacity=10_000)
         broadcaster = OverlayBroadcaster("BTCEUR", layer)
         listener = ZoneCycleListener(config, broadcaster)
-        streamer = OrderBookStreamer(
-            fast_settings(sim, publish_interval_ms=1000), listeners=[listener], broadcaster=broadcaster
-        )
-        h = StreamHarness(sim=sim, streamer=streamer)
-        streamer.observers.append(h.observe)
         watch = ZoneWatch(layer)
-        watcher = asyncio.create_task(watch.run())
-        h.task = asyncio.create_task(streamer.run())
+        h = start_pushing(sim, broadcaster, [listener], watches=[watch], publish_interval_ms=1000)
         try:
             await h.live()
             mid = sim.mid
@@ -72,5 +64,4 @@ async def test_walls_become_candidate_confirmed_then_pulled_or_broken():
             assert [s for s, _ in watch.statuses[ask_zone["id"]]] == ["candidate", "confirmed", "broken"]
         finally:
             await h.stop()
-            watcher.cancel()
         assert h.mismatches == []
