@@ -35,6 +35,7 @@ from apps.simulator.market import SimulatedMarket, price_to_ticks
 from apps.simulator.odd_frames import OddFrames
 from apps.simulator.rest import RestApp, RestRequest
 from apps.simulator.rest_rules import WEIGHT_LIMIT_1M, RateLimiter
+from apps.simulator.served import ServedOnOnePort
 from apps.simulator.ws_server import WebSocketStreams
 
 log = logging.getLogger("apps.simulator")
@@ -52,7 +53,7 @@ COUNTER_NAMES = (
 )
 
 
-class BinanceSimulator(FaultControls):
+class BinanceSimulator(FaultControls, ServedOnOnePort):
     """A local Binance spot endpoint for one symbol: ``ws_url`` streams, ``rest_url`` REST + control."""
 
     def __init__(
@@ -190,13 +191,6 @@ class BinanceSimulator(FaultControls):
         await front.wait_closed()
         log.info("sim stopped")
 
-    async def __aenter__(self) -> BinanceSimulator:
-        await self.start()
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.stop()
-
     async def _answer_http(self, request: HttpRequest) -> Response:
         if request.path.startswith("/api/"):
             return await self._rest.answer(request)
@@ -205,18 +199,6 @@ class BinanceSimulator(FaultControls):
         return json_response(404, {"code": -1000, "msg": f"Unknown path {request.path}"})
 
     # ------------------------------------------------------------------ what it serves, who is connected
-    @property
-    def ws_url(self) -> str:
-        return f"ws://{self.host}:{self.port}"
-
-    @property
-    def rest_url(self) -> str:
-        return f"http://{self.host}:{self.port}"
-
-    @property
-    def connections(self) -> int:
-        return len(self._streams.clients)
-
     @property
     def connections_opened(self) -> int:
         return self._streams.connections_opened

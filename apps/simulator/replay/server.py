@@ -24,6 +24,7 @@ from apps.recording.domain.streams import recorded_stream_keys
 from apps.simulator.http_front import HttpRequest, OnePortServer, json_response
 from apps.simulator.replay.feed import ReplayFeed
 from apps.simulator.replay.rest import ReplayRest
+from apps.simulator.served import ServedOnOnePort
 from apps.simulator.ws_server import WebSocketStreams
 
 log = logging.getLogger("apps.simulator.replay")
@@ -36,7 +37,7 @@ def start_index_at(recording: Recording, from_ns: int | None) -> int:
     return next((i for i, r in enumerate(recording.frames) if r.receive_ns >= from_ns), len(recording.frames))
 
 
-class ReplayServer:
+class ReplayServer(ServedOnOnePort):
     """Serves one recording: ``ws_url`` streams, ``rest_url`` REST."""
 
     def __init__(
@@ -104,29 +105,10 @@ class ReplayServer:
         await front.wait_closed()
         log.info("replay stopped")
 
-    async def __aenter__(self) -> ReplayServer:
-        await self.start()
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.stop()
-
     async def _answer_http(self, request: HttpRequest) -> Response:
         if request.path.startswith("/api/"):
             return await self._rest.answer(request)
         return json_response(404, {"code": -1000, "msg": f"Unknown path {request.path}"})
-
-    @property
-    def ws_url(self) -> str:
-        return f"ws://{self.host}:{self.port}"
-
-    @property
-    def rest_url(self) -> str:
-        return f"http://{self.host}:{self.port}"
-
-    @property
-    def connections(self) -> int:
-        return len(self._streams.clients)
 
     async def wait_finished(self, timeout: float | None = None) -> None:
         """Until the recording has been sent (the last round with ``loop``: never)."""
