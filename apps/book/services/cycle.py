@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import time
+from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from apps.book.domain.events import Kline, Trade
 from apps.book.domain.snapshot_view import BookSnapshotView
@@ -38,3 +39,22 @@ class StreamListener(Protocol):
     async def on_cycle(self, cycle: PublishCycle) -> None: ...
 
     async def on_kline(self, kline: Kline) -> None: ...
+
+
+T = TypeVar("T")
+
+
+class OffLoopWaits:
+    """How long a listener's cycle awaited work done elsewhere (a worker thread, the database), so
+    its ``loop_ms`` counts only the time it held the event loop: ``ms`` is reset at the start of a
+    cycle and grows with each ``off_loop`` await."""
+
+    def __init__(self) -> None:
+        self.ms = 0.0
+
+    async def off_loop(self, awaitable: Awaitable[T]) -> T:
+        started = time.perf_counter()
+        try:
+            return await awaitable
+        finally:
+            self.ms += (time.perf_counter() - started) * 1000

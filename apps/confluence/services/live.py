@@ -21,12 +21,12 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, TypeVar
 
-from apps.book.services.cycle import DeltaSink, PublishCycle
+from apps.book.services.cycle import DeltaSink, OffLoopWaits, PublishCycle
 from apps.confluence.domain.ladder import FollowedBook, OffGrid
 from apps.confluence.domain.liquidity import ConfluenceParams
 from apps.confluence.domain.measure import Readings, liquidity_of
@@ -97,7 +97,7 @@ class ConfluenceListener:
         self.write_failures = 0
         self.last_error: dict[str, Any] | None = None
         self._unwritten = True  # the stored document is behind what was pushed
-        self._waited_ms = 0.0
+        self._waits = OffLoopWaits()
 
     # -- StreamListener ------------------------------------------------------------------------
     async def on_kline(self, kline: Any) -> None:
@@ -128,7 +128,7 @@ class ConfluenceListener:
     # -- the cycle -----------------------------------------------------------------------------
     async def _cycle(self, cycle: PublishCycle) -> None:
         started = time.perf_counter()
-        self._waited_ms = 0.0
+        self._waits.ms = 0.0
         timings = ConfluenceTimings()
         if cycle.status == LIVE_STATUS and cycle.book is not None:
             followed = self.follower.follow(cycle.book)  # before any await
@@ -139,20 +139,20 @@ class ConfluenceListener:
         if followed.reread is not None:
             await self._build(followed.reread)
         await self._load(cycle.now_ms)
-        mark, waited = time.perf_counter(), self._waited_ms
+        mark, waited = time.perf_counter(), self._waits.ms
         readings, state = self._measure(followed)
-        timings.measure_ms = (time.perf_counter() - mark) * 1000 - (self._waited_ms - waited)
+        timings.measure_ms = (time.perf_counter() - mark) * 1000 - (self._waits.ms - waited)
         timings.measured = int(readings.known.sum())
-        mark, waited = time.perf_counter(), self._waited_ms
+        mark, waited = time.perf_counter(), self._waits.ms
         timings.pushed = await self._publish(readings, state, cycle.now_ms)
-        timings.publish_ms = (time.perf_counter() - mark) * 1000 - (self._waited_ms - waited)
-        timings.loop_ms = (time.perf_counter() - started) * 1000 - self._waited_ms
+        timings.publish_ms = (time.perf_counter() - mark) * 1000 - (self._waits.ms - waited)
+        timings.loop_ms = (time.perf_counter() - started) * 1000 - self._waits.ms
         self.timings = timings
         self.cycles += 1
 
     async def _build(self, reread: Reread) -> None:
         try:
-            book: FollowedBook | None = await self._off_loop(in_sync_thread(reread.build)())
+            book: FollowedBook | None = await self._waits.off_loop(in_sync_thread(reread.build)())
         except OffGrid as exc:
             log.warning("confluence: the book cannot be measured exactly reason=%s", exc)
             book = None
@@ -161,10 +161,10 @@ class ConfluenceListener:
     async def _load(self, now_ms: int) -> None:
         changed = False
         if self.blocks.due(now_ms):
-            changed = await self.blocks.reload(now_ms, self._off_loop)
+            changed = await self.blocks.reload(now_ms, self._waits.off_loop)
         blocks = self.blocks.blocks or []
         averages = self.hour.averages
-        await self.hour.refresh(now_ms, blocks, changed, self._off_loop)
+        await self.hour.refresh(now_ms, blocks, changed, self._waits.off_loop)
         if changed:
             self._gone += self.tracked.set_blocks(blocks, self.hour.averages)
         elif self.hour.averages is not averages:
@@ -220,7 +220,7 @@ class ConfluenceListener:
     async def _write(self, now_ms: int) -> None:
         document = state_document(dict(self.known), self.state)
         try:
-            await self._off_loop(in_sync_thread(store.write_document)(self.symbol, now_ms, document))
+            await self._waits.off_loop(in_sync_thread(store.write_document)(self.symbol, now_ms, document))
         except Exception as exc:
             self.write_failures += 1
             if not self._unwritten:
@@ -228,11 +228,3 @@ class ConfluenceListener:
             self._unwritten = True
             return
         self._unwritten = False
-
-    async def _off_loop(self, awaitable: Awaitable[T]) -> T:
-        """Await work done elsewhere (thread, database), keeping it out of loop_ms."""
-        started = time.perf_counter()
-        try:
-            return await awaitable
-        finally:
-            self._waited_ms += (time.perf_counter() - started) * 1000

@@ -22,12 +22,11 @@ from __future__ import annotations
 import logging
 import time
 from collections import deque
-from collections.abc import Awaitable
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, TypeVar
 
-from apps.book.services.cycle import DeltaSink, PublishCycle
+from apps.book.services.cycle import DeltaSink, OffLoopWaits, PublishCycle
 from apps.core.sync_threads import in_sync_thread
 from apps.heatmap.domain.binned_book import BinnedBook, BookPicture, window_around, window_levels
 from apps.heatmap.domain.columns import ColumnBuilder, OpenColumn, finish_column
@@ -89,7 +88,7 @@ class HeatmapListener:
         self._unwritten: deque[StoredRow] = deque(maxlen=MAX_UNWRITTEN_COLUMNS)
         self._next_prune_ms: int | None = None
         self._depth_written_ms: int | None = None
-        self._waited_ms = 0.0
+        self._waits = OffLoopWaits()
 
     # -- StreamListener ------------------------------------------------------------------------
     async def on_kline(self, kline: Any) -> None:
@@ -98,7 +97,7 @@ class HeatmapListener:
     # -- the cycle -----------------------------------------------------------------------------
     async def on_cycle(self, cycle: PublishCycle) -> None:
         started = time.perf_counter()
-        self._waited_ms = 0.0
+        self._waits.ms = 0.0
         timings = HeatmapTimings()
         picture = None
         if cycle.status == LIVE_STATUS and cycle.book is not None:
@@ -106,12 +105,12 @@ class HeatmapListener:
         mark = time.perf_counter()
         closed = self.builder.advance(cycle.now_ms, picture)
         timings.accumulate_ms = (time.perf_counter() - mark) * 1000
-        mark, waited = time.perf_counter(), self._waited_ms
+        mark, waited = time.perf_counter(), self._waits.ms
         await self._depth(cycle.now_ms, picture)
         if closed is not None:
             await self._store(closed)
-        timings.push_ms = (time.perf_counter() - mark) * 1000 - (self._waited_ms - waited)
-        timings.loop_ms = (time.perf_counter() - started) * 1000 - self._waited_ms
+        timings.push_ms = (time.perf_counter() - mark) * 1000 - (self._waits.ms - waited)
+        timings.loop_ms = (time.perf_counter() - started) * 1000 - self._waits.ms
         self.timings = timings
         self.cycles += 1
         await self._maybe_prune(cycle.now_ms)
@@ -138,7 +137,7 @@ class HeatmapListener:
                 log.warning("heatmap: binning the book failed reason=%r", exc)
                 return None
         picture = binned.picture(spans)
-        timings.follow_ms = (time.perf_counter() - started) * 1000 - self._waited_ms
+        timings.follow_ms = (time.perf_counter() - started) * 1000 - self._waits.ms
         return picture
 
     def _spans_of(self, bid: Decimal, ask: Decimal, window: Any) -> BookSpans:
@@ -158,19 +157,11 @@ class HeatmapListener:
         cursor = view.change_cursor()
         self.binned = None
         build = in_sync_thread(BinnedBook.from_levels)
-        binned = await self._off_loop(build(bids, asks, size, cursor, window))
+        binned = await self._waits.off_loop(build(bids, asks, size, cursor, window))
         self.binned = binned
         timings.rebuilt = True
         log.info("heatmap: binned the book around the band (%d levels)", binned.level_count)
         return binned
-
-    async def _off_loop(self, awaitable: Awaitable[T]) -> T:
-        """Await work done elsewhere (thread, database), keeping it out of loop_ms."""
-        started = time.perf_counter()
-        try:
-            return await awaitable
-        finally:
-            self._waited_ms += (time.perf_counter() - started) * 1000
 
     async def _depth(self, now_ms: int, picture: BookPicture | None) -> None:
         """Push and keep the depth profile; once with live=false when the book stops being live."""
@@ -187,7 +178,7 @@ class HeatmapListener:
             return
         self._depth_written_ms = now_ms
         try:
-            await self._off_loop(in_sync_thread(store.write_depth)(self.symbol, now_ms, profile))
+            await self._waits.off_loop(in_sync_thread(store.write_depth)(self.symbol, now_ms, profile))
         except Exception as exc:
             log.warning("heatmap depth write failed reason=%r", exc)
 
@@ -196,11 +187,11 @@ class HeatmapListener:
         then push it."""
         params = self.params
         finish = in_sync_thread(_finished_column)
-        t, row, overlay = await self._off_loop(finish(closed, params.bin_size))
+        t, row, overlay = await self._waits.off_loop(finish(closed, params.bin_size))
         self._unwritten.append(row)
         rows = list(self._unwritten)
         try:
-            await self._off_loop(
+            await self._waits.off_loop(
                 in_sync_thread(store.write_columns)(self.symbol, params.bin_size, params.column_s, rows)
             )
         except Exception as exc:

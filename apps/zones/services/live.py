@@ -18,13 +18,13 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Awaitable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Any, Protocol, TypeVar
 
 from apps.book.domain.events import Kline, Trade
-from apps.book.services.cycle import DeltaSink
+from apps.book.services.cycle import DeltaSink, OffLoopWaits
 from apps.core.sync_threads import in_sync_thread
 from apps.zones.domain.book_view import BookLevels, BookView, detect_from_levels, levels_in_range
 from apps.zones.domain.detection import LevelEncoder, ZoneDetection, ZoneParams
@@ -116,7 +116,7 @@ class ZoneCycleListener:
         self._restored = False
         self._replace_all = True  # the first write makes the stored set equal the tracker's
         self._next_prune_ms: int | None = None
-        self._waited_ms = 0.0
+        self._waits = OffLoopWaits()
 
     # -- StreamListener ------------------------------------------------------------------------
     async def on_kline(self, kline: Kline) -> None:
@@ -156,14 +156,14 @@ class ZoneCycleListener:
     # -- the cycle -----------------------------------------------------------------------------
     async def _cycle(self, cycle: CycleLike) -> None:
         started = time.perf_counter()
-        self._waited_ms = 0.0
+        self._waits.ms = 0.0
         levels: BookLevels | None = None
         if cycle.status == LIVE_STATUS and cycle.book is not None:
             levels = levels_in_range(cycle.book, self.params)  # before any await
         timings = CycleTimings(extract_ms=(time.perf_counter() - started) * 1000)
         trades = list(cycle.trades)
         if not self._restored:
-            await self._off_loop(self._restore())
+            await self._waits.off_loop(self._restore())
 
         if levels is None:
             self.tracker.observe_trades(trades)
@@ -174,7 +174,7 @@ class ZoneCycleListener:
             # the tracker is only touched by this non-reentrant cycle, so a worker thread is safe
             timings.detect_offloaded = True
             computed = in_sync_thread(self._compute)(levels, cycle.now_ms, trades, timings)
-            detection, update = await self._off_loop(computed)
+            detection, update = await self._waits.off_loop(computed)
         else:
             detection, update = self._compute(levels, cycle.now_ms, trades, timings)
         self.last_detection = detection
@@ -203,7 +203,7 @@ class ZoneCycleListener:
         if not update.is_empty or state_changed:
             await self._send(update)
         timings.broadcast_ms = (time.perf_counter() - send_started) * 1000
-        timings.loop_ms = (time.perf_counter() - started) * 1000 - self._waited_ms
+        timings.loop_ms = (time.perf_counter() - started) * 1000 - self._waits.ms
         self.timings = timings
         self.cycles += 1
         await self._maybe_prune(cycle.now_ms)
@@ -223,14 +223,6 @@ class ZoneCycleListener:
         update = _storable(update)
         timings.track_ms = (time.perf_counter() - started) * 1000
         return detection, update
-
-    async def _off_loop(self, awaitable: Awaitable[T]) -> T:
-        """Await work done elsewhere (thread, database), keeping it out of loop_ms."""
-        started = time.perf_counter()
-        try:
-            return await awaitable
-        finally:
-            self._waited_ms += (time.perf_counter() - started) * 1000
 
     async def _restore(self) -> None:
         try:
@@ -260,7 +252,7 @@ class ZoneCycleListener:
         ):
             return
         try:
-            await self._off_loop(
+            await self._waits.off_loop(
                 in_sync_thread(store.write_cycle)(
                     self.symbol,
                     upserts,
