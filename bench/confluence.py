@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import random
 import statistics
 import sys
@@ -36,24 +35,11 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+from bench.django_setup import setup_django
+
 BUDGET_MS = 1.0
 SYMBOL = "BTCEUR"
 PLAIN_CYCLES = 3
-
-
-def setup_django(directory: str) -> None:
-    os.environ["DATABASE_URL"] = f"sqlite:///{directory}/bench.sqlite3"
-    os.environ.setdefault("LOG_LEVEL", "WARNING")
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "project.settings")
-    import django
-
-    django.setup()
-    from django.core.management import call_command
-
-    call_command("migrate", verbosity=0)
-    from apps.core.garbage_collection import settle_after_startup
-
-    settle_after_startup(50_000)  # as serve does (GC_GEN0_THRESHOLD's default)
 
 
 def store_blocks(count: int, mid: Decimal, rng: random.Random, within_bp: int = 120) -> None:
@@ -221,7 +207,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.cycles <= 0 or args.blocks <= 0:
         parser.error("--cycles and --blocks must be positive")
     with tempfile.TemporaryDirectory() as directory:
-        setup_django(directory)
+        setup_django(directory, settle_gc=True)
         sys.stderr.write(f"confluence: {args.cycles} cycles, {args.blocks} blocks...\n")
         s = asyncio.run(run(args.cycles, args.blocks, args.seed, args.within_pct))
     held = med(s.loop)

@@ -46,6 +46,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from bench.django_setup import setup_django
 from bench.percentiles import Distribution
 from bench.processes import ServiceProcess, free_port, manage_argv
 
@@ -53,23 +54,6 @@ BUDGET_MS = 0.5
 API_GOAL_MS = 50.0
 DB_BUDGET_7D = 20 * 1024 * 1024
 SYMBOL = "BTCEUR"
-
-
-def setup_django(directory: str) -> str:
-    url = f"sqlite:///{directory}/bench.sqlite3"
-    os.environ["DATABASE_URL"] = url
-    os.environ.setdefault("LOG_LEVEL", "WARNING")
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "project.settings")
-    import django
-
-    django.setup()
-    from django.core.management import call_command
-
-    call_command("migrate", verbosity=0)
-    from apps.core.garbage_collection import settle_after_startup
-
-    settle_after_startup(50_000)  # as serve does (GC_GEN0_THRESHOLD's default)
-    return url
 
 
 # -- cycle cost ----------------------------------------------------------------------------------
@@ -546,7 +530,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.cycles <= 0 or args.requests < 2:
         parser.error("--cycles must be positive and --requests at least 2")
     with tempfile.TemporaryDirectory() as directory:
-        url = setup_django(directory)
+        url = setup_django(directory, settle_gc=True)
         sys.stderr.write(f"cycle cost ({args.cycles} cycles)...\n")
         costs = {
             name: asyncio.run(cycle_cost(args.cycles, args.seed, changes, fall))

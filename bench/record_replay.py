@@ -31,6 +31,8 @@ from decimal import ROUND_DOWN, Decimal
 from pathlib import Path
 from typing import Any
 
+from bench.django_setup import setup_django
+
 LIVE_PUBLISH_MS = 50
 REPLAY_PUBLISH_MS = 50
 DEPTH_INTERVAL_S = 0.1
@@ -347,20 +349,6 @@ def report(result: Scenario, speed: float) -> list[str]:
         f"heatmap picture: {comparison.picture_common:,} of {comparison.picture_cycles:,} replay cycles "
         f"have a live one at the same update id; {len(comparison.picture_mismatches)} differ",
     ]
-
-
-def setup_django(directory: str) -> None:
-    import os
-
-    os.environ["DATABASE_URL"] = f"sqlite:///{directory}/bench.sqlite3"
-    os.environ.setdefault("LOG_LEVEL", "WARNING")
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "project.settings")
-    import django
-
-    django.setup()
-    from django.core.management import call_command
-
-    call_command("migrate", verbosity=0)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from bench.django_setup import setup_django
 from bench.figures import Figure, print_figures
 from bench.stack import load_text, progress
 
@@ -206,20 +207,6 @@ def figures(runs: dict[str, list[Throughput]], overheads: list[Overhead]) -> lis
             ),
         ]
     return result
-
-
-def setup_django(directory: str) -> None:
-    import os
-
-    os.environ["DATABASE_URL"] = f"sqlite:///{directory}/bench.sqlite3"
-    os.environ.setdefault("LOG_LEVEL", "WARNING")
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "project.settings")
-    import django
-
-    django.setup()
-    from django.core.management import call_command
-
-    call_command("migrate", verbosity=0)
 
 
 def run(record_seconds: float, repeat: int, cpu_minutes: float, cpu_pairs: int) -> list[Figure]:

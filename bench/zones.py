@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import random
 import statistics
 import sys
@@ -35,6 +34,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
+
+from bench.django_setup import setup_django
 
 BUDGET_MS = 5.0
 MID_CENTS = 8_700_000
@@ -56,18 +57,6 @@ class Samples:
     bins: int = 0
     zones: list[int] = field(default_factory=list)
     offloaded: bool = False
-
-
-def setup_django(directory: str) -> None:
-    os.environ["DATABASE_URL"] = f"sqlite:///{directory}/bench.sqlite3"
-    os.environ.setdefault("LOG_LEVEL", "WARNING")
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "project.settings")
-    import django
-
-    django.setup()
-    from django.core.management import call_command
-
-    call_command("migrate", verbosity=0)
 
 
 class Market:
