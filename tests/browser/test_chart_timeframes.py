@@ -41,9 +41,16 @@ def block_geometry(page, blocks, tf):
 
 def assert_blocks_at_their_bars(page, blocks, tf):
     """Each block's box starts at the bar that contains its (1h) start time, at its prices."""
-    ids = [b["id"] for b in blocks]
+    # painted boxes of the timeframe shown before satisfy "every block is painted": wait for the
+    # repaint at this timeframe's bars (the boxes of the previous one sit elsewhere)
+    starts = {b["id"]: bucket(b["time_from"], tf) for b in blocks}
     page.wait_for_function(
-        "(ids) => ids.every((id) => __chartDebug.painted.boxes.some((b) => b.id === id))", arg=ids
+        """([starts, px]) => Object.entries(starts).every(([id, t]) => {
+          const box = __chartDebug.painted.boxes.find((b) => b.id === id);
+          const x = __chartDebug.timeToX(t);
+          return box !== undefined && x !== null && Math.abs(box.x1 - x) <= px;
+        })""",
+        arg=[starts, PX],
     )
     g = block_geometry(page, blocks, tf)
     boxes = {b["id"]: b for b in g["boxes"]}
