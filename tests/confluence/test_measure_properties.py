@@ -16,6 +16,7 @@ from apps.confluence.domain.liquidity import (
 )
 from apps.confluence.domain.measure import (
     Blocks,
+    MeasureMemo,
     ZoneSpans,
     block_averages_array,
     liquidity_of,
@@ -80,6 +81,18 @@ def zones(draw, block_list, size):
     return out
 
 
+@st.composite
+def dense_books(draw):
+    """Levels spread over 4 % on each side of the touch, so moved windows hold other quantities."""
+    base = draw(st.integers(min_value=1_000_00, max_value=120_000_00))
+    span = base // 25
+    qty = st.integers(min_value=1, max_value=300_000_000).map(lambda q: D(q) / 10**8)
+    offsets = st.lists(st.integers(0, span), min_size=20, max_size=200)
+    bids = [((base - off) * CENT, draw(qty)) for off in sorted({0, *draw(offsets)})]
+    asks = [((base + 1 + off) * CENT, draw(qty)) for off in sorted({0, *draw(offsets)})]
+    return bids, asks
+
+
 params_strategy = st.builds(
     lambda range_pct, bin_size, pad, multiplier: ConfluenceParams(
         ZoneParams(range_pct=range_pct, bin_size=bin_size, wall_multiplier=multiplier), pad_bins=pad
@@ -117,6 +130,67 @@ def test_the_fast_path_gives_exactly_the_readings_and_liquidity_of_the_rules(boo
             continue
         assert reading == reading_of(expected)
         assert liquidity_of(reading, prepared, at, followed) == expected
+
+
+@settings(max_examples=100, deadline=None)
+@given(book=dense_books(), params=params_strategy, data=st.data())
+def test_a_memo_kept_from_cycle_to_cycle_changes_no_reading(book, params, data):
+    """Cycles where the band moves (blocks enter and leave it, their windows shift), the zones change
+    or stay, and the block list is replaced: measuring with one memo kept throughout equals measuring
+    afresh."""
+    bids, asks = book
+    followed = FollowedBook.from_levels(bids, asks, (0, 0))
+    block_list = data.draw(blocks(bids, asks))
+    prepared = Blocks.of(block_list, params)
+    averages = block_averages_array(prepared, {})
+    spans = ZoneSpans.of(data.draw(zones(block_list, params.bin_size)))
+    memo = MeasureMemo()
+    window = None
+    if data.draw(st.booleans()):  # a trusted window: the band's far ends stay while the touch moves
+        window = ((bids[0][0] * D("0.996")).quantize(CENT), (asks[0][0] * D("1.004")).quantize(CENT))
+    for _ in range(data.draw(st.integers(2, 6))):
+        step = data.draw(st.sampled_from(["touch", "move", "zones", "blocks", "same"]))
+        if step == "zones":
+            spans = ZoneSpans.of(data.draw(zones(block_list, params.bin_size)))
+        elif step == "blocks":
+            block_list = data.draw(blocks(bids, asks))
+            prepared, spans = Blocks.of(block_list, params), ZoneSpans.of(())
+            averages = block_averages_array(prepared, {})
+        bid, spread = bids[0][0], asks[0][0] - bids[0][0]
+        if step == "touch":  # by a few cents: the same blocks measured, some windows shifted
+            bid = max(bid + data.draw(st.integers(-300, 300)) * CENT, CENT)
+        elif step == "move":  # by up to 1.5 %, the spread too (the mid moves apart from the touch)
+            bid = max((bid * (1 + D(data.draw(st.integers(-150, 150))) / 10_000)).quantize(CENT), CENT)
+            spread = max(spread + data.draw(st.integers(-3_000, 3_000)) * CENT, CENT)
+        bounds = analysis_bounds(bid, bid + spread, window, params.zone)
+        kept = measure_blocks(prepared, followed, bounds, spans, params, averages, memo)
+        afresh = measure_blocks(prepared, followed, bounds, spans, params, averages)
+        assert [kept.reading(at) for at in range(len(prepared))] == [
+            afresh.reading(at) for at in range(len(prepared))
+        ]
+
+
+def test_a_memo_follows_one_side_of_the_band_moving_alone():
+    """The touch moves by three bins while a trusted window holds the far ends: a bid block's windows
+    end three bins earlier (only its last shift changes), an ask block's start three bins earlier (only
+    its first): the memo's windows follow each, as measuring afresh does."""
+    params = ConfluenceParams(ZoneParams(range_pct=D("1"), bin_size=D("10")), pad_bins=0)
+    bids = [(D(p) * CENT, D(p * 7_919 % 97 + 1)) for p in range(98_000_00, 100_000_00, 37)][::-1]
+    asks = [(D(p) * CENT, D(p * 7_919 % 89 + 1)) for p in range(100_000_01, 102_000_00, 41)]
+    followed = FollowedBook.from_levels(bids, asks, (0, 0))
+    window = (D("99600"), D("100400"))
+    for block in (
+        block_range("up", "bullish", D("99700"), D("99710")),
+        block_range("down", "bearish", D("100300"), D("100310")),
+    ):
+        prepared = Blocks.of([block], params)
+        averages = block_averages_array(prepared, {})
+        memo = MeasureMemo()
+        for touch in (D("99990"), D("99960")):  # the band's near end moves by three bins
+            bounds = analysis_bounds(touch, touch + D("20.01"), window, params.zone)
+            kept = measure_blocks(prepared, followed, bounds, ZoneSpans.of(()), params, averages, memo)
+            afresh = measure_blocks(prepared, followed, bounds, ZoneSpans.of(()), params, averages)
+            assert kept.reading(0) == afresh.reading(0) is not None
 
 
 @given(

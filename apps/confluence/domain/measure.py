@@ -130,13 +130,10 @@ def row_bands(blocks: Blocks, bounds: AnalysisBounds) -> tuple[np.ndarray, np.nd
     return np.where(blocks.is_bid, bid[0], ask[0]), np.where(blocks.is_bid, bid[1], ask[1])
 
 
-def shift_matrix(
-    lows: np.ndarray, highs: np.ndarray, band_low: np.ndarray, band_high: np.ndarray, bin_units: int
-) -> tuple[np.ndarray, np.ndarray]:
-    """(shifts per block and column, valid mask): ``shift_limits`` and ``nearest_shifts`` for every
-    block, each row holding its shifts from the left (invalid columns pad the shorter rows)."""
-    first = -((lows - band_low) // bin_units)  # ceil((band_low - low) / bin)
-    last = (band_high - highs) // bin_units  # floor((band_high - high) / bin)
+def shift_matrix(first: np.ndarray, last: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(shifts per block and column, valid mask) from each block's ``shift_limits`` (first, last):
+    ``nearest_shifts`` for every block, each row holding its shifts from the left (invalid columns
+    pad the shorter rows)."""
     count = np.maximum(last - first + 1, 0)
     width = int(count.max(initial=0))
     limit = MAX_BASELINE_WINDOWS
@@ -147,22 +144,58 @@ def shift_matrix(
     return first[:, None] + columns, columns < count[:, None]
 
 
-def window_medians(sums: np.ndarray, valid: np.ndarray) -> np.ndarray:
-    """``window_median`` of each row's valid windows, as a float of the base asset (NaN: none).
-    ``sums`` is sorted in place (its invalid windows are set past every real one first)."""
-    counts = valid.sum(axis=1)
-    sums[~valid] = _FILL
+class WindowGrid(NamedTuple):
+    """The windows of the measured rows as one query of the book: each row's own range, then its
+    baseline windows (a row of ``width`` per block, invalid columns padding the shorter rows), and
+    where each row's median lies once its windows are sorted. Depends only on the rows and their
+    shift limits, which mostly stay from one cycle to the next."""
+
+    first: np.ndarray  # the shift limits it was made for
+    last: np.ndarray
+    lows: np.ndarray  # stored units: the rows' own ranges, then their windows row by row
+    highs: np.ndarray
+    width: int
+    invalid: np.ndarray | None  # rows x width: padding (None: there is none)
+    lower_middle: np.ndarray  # flat index of each row's lower middle window once sorted
+    upper_middle: np.ndarray
+    empty: np.ndarray | None  # rows without a window (None: there are none)
+
+    @classmethod
+    def of(cls, rows: Rows, first: np.ndarray, last: np.ndarray, bin_units: int) -> WindowGrid:
+        shifts, valid = shift_matrix(first, last)
+        steps = shifts * bin_units
+        width = steps.shape[1]
+        counts = valid.sum(axis=1)
+        base = np.arange(len(counts)) * width
+        empty = counts == 0
+        return cls(
+            first,
+            last,
+            np.concatenate((rows.stored_lows, (rows.stored_lows[:, None] + steps).ravel())),
+            np.concatenate((rows.stored_highs, (rows.stored_highs[:, None] + steps).ravel())),
+            width,
+            None if valid.all() else ~valid,
+            base + np.maximum(counts - 1, 0) // 2,
+            base + np.minimum(counts // 2, width - 1),
+            empty if empty.any() else None,
+        )
+
+
+def window_medians(sums: np.ndarray, grid: WindowGrid) -> np.ndarray:
+    """``window_median`` of each row's valid windows (``sums``: rows x width, as laid out by ``grid``),
+    as a float of the base asset (NaN: none). ``sums`` is sorted in place (its padding is set past
+    every real window first)."""
+    if grid.invalid is not None:
+        sums[grid.invalid] = _FILL
     sums.sort(axis=1)
-    rows = np.arange(len(sums))
-    low = sums[rows, np.maximum(counts - 1, 0) // 2]
-    high = sums[rows, np.minimum(counts // 2, sums.shape[1] - 1)]
-    empty = counts == 0
-    if empty.any():  # rows without a window: no median (and no sum of two fills)
-        low[empty] = high[empty] = 0
+    flat = sums.ravel()
+    low, high = flat[grid.lower_middle], flat[grid.upper_middle]
+    if grid.empty is not None:  # rows without a window: no median (and no sum of two fills)
+        low[grid.empty] = high[grid.empty] = 0
     # an exact integer sum, then one correctly rounded division: float(the exact median)
     medians = (low + high) / (2 * _UNIT)
-    if empty.any():
-        medians[empty] = np.nan
+    if grid.empty is not None:
+        medians[grid.empty] = np.nan
     return medians
 
 
@@ -224,6 +257,70 @@ def zone_overlaps(
     return confirmed, {at: tuple(names) for at, names in found.items()}
 
 
+class Rows(NamedTuple):
+    """The blocks measured in a cycle (those measurable), as rows: positions and padded ranges."""
+
+    chosen: np.ndarray  # their positions in the ``Blocks``
+    positions: list[int]
+    lows: np.ndarray  # units
+    highs: np.ndarray
+    stored_lows: np.ndarray  # units shifted where their side is in the book's arrays (``offset_of``)
+    stored_highs: np.ndarray
+    is_bid: np.ndarray
+
+    @classmethod
+    def of(cls, blocks: Blocks, known: np.ndarray) -> Rows:
+        chosen = known.nonzero()[0]
+        lows, highs, stored = (
+            blocks.low_units[chosen],
+            blocks.high_units[chosen],
+            blocks.stored_offset[chosen],
+        )
+        return cls(chosen, chosen.tolist(), lows, highs, lows + stored, highs + stored, blocks.is_bid[chosen])
+
+
+class MeasureMemo:
+    """What a cycle's measurement can take from the last one: the rows, while the same blocks are
+    measurable, and their zone overlaps, while the zones are the same too (most cycles: the band
+    moves by a few ticks and the zones stay). ``measure_blocks`` gives the same readings with or
+    without it; it only saves work."""
+
+    def __init__(self) -> None:
+        self._blocks: Blocks | None = None
+        self._known = np.empty(0, dtype=bool)
+        self._rows: Rows | None = None
+        self._zones: ZoneSpans | None = None  # the zones and the rows the overlaps are of
+        self._overlaps_of: Rows | None = None
+        self._overlaps: tuple[np.ndarray, dict[int, tuple[str, ...]]] = (np.empty(0, dtype=bool), {})
+        self._grid: WindowGrid | None = None
+        self._grid_of: Rows | None = None
+
+    def rows(self, blocks: Blocks, known: np.ndarray) -> Rows:
+        if self._rows is None or blocks is not self._blocks or not np.array_equal(known, self._known):
+            self._blocks, self._known, self._rows = blocks, known, Rows.of(blocks, known)
+        return self._rows
+
+    def overlaps(self, rows: Rows, zones: ZoneSpans) -> tuple[np.ndarray, dict[int, tuple[str, ...]]]:
+        """``zone_overlaps`` of ``rows``."""
+        if zones is not self._zones or rows is not self._overlaps_of:
+            self._zones, self._overlaps_of = zones, rows
+            self._overlaps = zone_overlaps(zones, rows.lows, rows.highs, rows.is_bid, rows.positions)
+        return self._overlaps
+
+    def grid(self, rows: Rows, first: np.ndarray, last: np.ndarray, bin_units: int) -> WindowGrid:
+        """``WindowGrid.of`` the rows with these shift limits."""
+        grid = self._grid
+        if (
+            grid is None
+            or rows is not self._grid_of
+            or not np.array_equal(first, grid.first)
+            or not np.array_equal(last, grid.last)
+        ):
+            grid = self._grid = WindowGrid.of(rows, first, last, bin_units)
+            self._grid_of = rows
+        return grid
+
+
 def measure_blocks(
     blocks: Blocks,
     book: FollowedBook,
@@ -231,27 +328,30 @@ def measure_blocks(
     zones: ZoneSpans,
     params: ConfluenceParams,
     averages: np.ndarray,
+    memo: MeasureMemo | None = None,
 ) -> Readings:
-    """Every block's reading (``averages``: ``block_averages_array``)."""
+    """Every block's reading (``averages``: ``block_averages_array``; ``memo``: one kept from cycle
+    to cycle by the caller, for speed)."""
     n = len(blocks)
     band_low, band_high = row_bands(blocks, bounds)
     known = (blocks.far_units >= band_low) & (blocks.far_units <= band_high)  # ``is_measurable``
-    chosen = known.nonzero()[0]
-    if len(chosen) == 0:
+    if not known.any():
         return Readings.unknown(n)
     bin_units = params.zone.bin_units
     if bin_units is None:
         raise OffGrid(f"bin size {params.bin_size} is not a whole number of 1e-8")
-    lows, highs = blocks.low_units[chosen], blocks.high_units[chosen]
-    shifts, valid = shift_matrix(lows, highs, band_low[chosen], band_high[chosen], bin_units)
-    stored = blocks.stored_offset[chosen]  # where each side is in the book's arrays
-    amounts = book.quantities_between(lows + stored, highs + stored)
-    offsets = shifts * bin_units + stored[:, None]
-    sums = book.quantities_between((lows[:, None] + offsets).ravel(), (highs[:, None] + offsets).ravel())
-    medians = window_medians(sums.reshape(offsets.shape), valid)
+    memo = memo or MeasureMemo()
+    rows = memo.rows(blocks, known)
+    chosen = rows.chosen
+    first = -((rows.lows - band_low[chosen]) // bin_units)  # ``shift_limits``: ceil((band low - low) / bin)
+    last = (band_high[chosen] - rows.highs) // bin_units  # floor((band high - high) / bin)
+    grid = memo.grid(rows, first, last, bin_units)
+    found = book.quantities_between(grid.lows, grid.highs)
+    m = len(chosen)
+    amounts = found[:m]
+    medians = window_medians(found[m:].reshape(m, grid.width), grid)
     scores = (amounts / _UNIT) / np.maximum(medians, params.eps)
-    positions = chosen.tolist()
-    confirmed, touching = zone_overlaps(zones, lows, highs, blocks.is_bid[chosen], positions)
+    confirmed, touching = memo.overlaps(rows, zones)
     qty, score = np.zeros(n, dtype=np.int64), np.full(n, np.nan)
     backed = np.zeros(n, dtype=bool)
     qty[chosen], score[chosen] = amounts, scores

@@ -18,6 +18,7 @@ from apps.confluence.domain.ladder import FollowedBook
 from apps.confluence.domain.liquidity import BlockRange, ConfluenceParams
 from apps.confluence.domain.measure import (
     Blocks,
+    MeasureMemo,
     Reading,
     Readings,
     ZoneSpans,
@@ -39,6 +40,7 @@ class TrackedBlocks:
         self.sent: dict[str, Reading] = {}  # the readings last pushed, of the blocks known then
         self._spans = ZoneSpans.of(())
         self._spans_key: tuple[tuple[object, ...], ...] = ()  # what the spans were made of
+        self._memo = MeasureMemo()
 
     def __len__(self) -> int:
         return len(self.blocks)
@@ -64,7 +66,7 @@ class TrackedBlocks:
         key = tuple((z.id, z.status, z.side, z.price_low, z.price_high) for z in zones)
         if key != self._spans_key:  # the zones changed (they mostly do not, cycle to cycle)
             self._spans, self._spans_key = ZoneSpans.of(zones), key
-        return measure_blocks(self.blocks, book, bounds, self._spans, self.params, self.averages)
+        return measure_blocks(self.blocks, book, bounds, self._spans, self.params, self.averages, self._memo)
 
     def unknown(self) -> Readings:
         """Readings saying every block is unknown (the book is not live, ...)."""
