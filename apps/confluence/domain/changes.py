@@ -104,12 +104,15 @@ class SentReadings:
     def changed(self, now: Readings) -> list[int]:
         """The positions whose reading ``now`` differs from the one pushed (``reading_changed``)."""
         known = now.known
-        moved = known != self.known
-        both = known & self.known
-        moved |= both & (now.backed != self.backed)
-        moved |= both & (now.qty != self.qty) & (np.abs(now.qty - self.qty) >= self.qty_step)
-        moved |= both & _moved_floats(self.score, self.score_step, now.score)
-        moved |= both & _moved_floats(self.avg, self.avg_step, now.avg_1h)
+        with np.errstate(invalid="ignore"):  # inf - inf is NaN: not moved
+            moved = (
+                (np.abs(now.qty - self.qty) >= self.qty_step)  # the step is at least 1: a change
+                | (now.backed != self.backed)
+                | _moved_floats(self.score, self.score_step, now.score)
+                | _moved_floats(self.avg, self.avg_step, now.avg_1h)
+            )
+        moved &= known & self.known
+        moved |= known != self.known
         for at in {*self.zones, *now.zones}:
             if known[at] and self.known[at] and self.zones.get(at, ()) != now.zones.get(at, ()):
                 moved[at] = True
@@ -117,8 +120,6 @@ class SentReadings:
 
 
 def _moved_floats(sent: np.ndarray, steps: np.ndarray, now: np.ndarray) -> np.ndarray:
-    """``moved`` elementwise (NaN = None)."""
-    sent_none, now_none = np.isnan(sent), np.isnan(now)
-    with np.errstate(invalid="ignore"):
-        differ = (now != sent) & (np.abs(now - sent) >= steps)
-    return (sent_none != now_none) | (~sent_none & ~now_none & differ)
+    """``moved`` elementwise (NaN = None): one is None, or they differ by at least the step."""
+    apart = np.abs(now - sent)  # NaN where either is None
+    return (np.isnan(sent) != np.isnan(now)) | ((apart >= steps) & (apart > 0))
