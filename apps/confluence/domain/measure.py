@@ -296,7 +296,7 @@ class MeasureMemo:
         self._grid_of: Rows | None = None
 
     def rows(self, blocks: Blocks, known: np.ndarray) -> Rows:
-        if self._rows is None or blocks is not self._blocks or not np.array_equal(known, self._known):
+        if self._rows is None or blocks is not self._blocks or not (known == self._known).all():
             self._blocks, self._known, self._rows = blocks, known, Rows.of(blocks, known)
         return self._rows
 
@@ -313,8 +313,8 @@ class MeasureMemo:
         if (
             grid is None
             or rows is not self._grid_of
-            or not np.array_equal(first, grid.first)
-            or not np.array_equal(last, grid.last)
+            or not (first == grid.first).all()  # the same rows: the same shapes
+            or not (last == grid.last).all()
         ):
             grid = self._grid = WindowGrid.of(rows, first, last, bin_units)
             self._grid_of = rows
