@@ -111,10 +111,11 @@ async def test_pulling_a_confirmed_wall_in_an_active_block_alerts_once_delivered
             await alerts.sender.wait_idle(timeout=10)
             await h.live(after_update_id=sim.update_id)  # a few more cycles: no second alert
             await h.live(after_update_id=sim.update_id)
+            assert alerts.sender.health()["running"]
         finally:
-            await h.stop()
-            await alerts.aclose()
+            await h.stop()  # the streamer's shutdown closes the listeners: the webhook sender stops
 
+    assert not alerts.sender.health()["running"]
     assert h.mismatches == []
     assert len(alert_watch.of("zone_pulled_in_block")) == 1
     assert [a.answer for a in receiver.tries(alert["key"])] == ["500", "timeout", "200"]

@@ -153,6 +153,7 @@ class WebhookSender:
     def health(self) -> dict[str, Any]:
         return {
             "host": self.settings.host,
+            "running": self._task is not None and not self._task.done(),  # false before start, after aclose
             "queued": self.queue.qsize(),
             "scheduled": len(self._scheduled),
             **self.counts,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol, TypeVar
+from typing import Any, Protocol, TypeVar, runtime_checkable
 
 from apps.book.domain.events import Kline, Trade
 from apps.book.domain.snapshot_view import BookSnapshotView
@@ -23,6 +23,14 @@ class PublishCycle:
     book: BookSnapshotView | None
     update_id: int | None
     trades: Sequence[Trade] = ()  # aggTrades since the previous cycle (a tuple)
+
+
+@runtime_checkable
+class ClosingListener(Protocol):
+    """A listener that runs something of its own (the alert webhook sender): the streamer awaits its
+    ``aclose`` once at shutdown, after the last publication cycle."""
+
+    async def aclose(self) -> None: ...
 
 
 class DeltaSink(Protocol):

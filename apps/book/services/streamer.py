@@ -34,7 +34,7 @@ from apps.book.domain.sync import DepthSynchronizer
 from apps.book.services.book_session import BookSession
 from apps.book.services.connection import Connections
 from apps.book.services.connection_loop import ConnectionLoop
-from apps.book.services.cycle import DeltaSink, StreamListener
+from apps.book.services.cycle import ClosingListener, DeltaSink, StreamListener
 from apps.book.services.frame_router import FrameRouter
 from apps.book.services.handover import MakeBeforeBreak
 from apps.book.services.health import HealthCollector
@@ -276,6 +276,14 @@ class OrderBookStreamer:
     async def publish_once(self) -> None:
         await self.publication.publish_once()
 
+    async def _close_listeners(self) -> None:
+        for listener in self.listeners:
+            if isinstance(listener, ClosingListener):
+                try:
+                    await listener.aclose()
+                except Exception as exc:  # shutting down: log it, close the others
+                    log.warning("listener %s did not close cleanly reason=%r", type(listener).__name__, exc)
+
     async def run(self) -> None:
         """Run until `stop()`. Never raises on bad data or network faults."""
         log.info("streamer starting symbol=%s url=%s", self.symbol, self.settings.stream_url)
@@ -294,6 +302,7 @@ class OrderBookStreamer:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await publisher
             await self.connections.close_all("shutdown")
+            await self._close_listeners()
             await self.rest.aclose()
             if self.tap is not None:
                 await in_sync_thread(self.tap.close)()
