@@ -27,6 +27,7 @@ from __future__ import annotations
 import base64
 import json
 import re
+import sys
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -181,8 +182,9 @@ def frame_record(receive_ns: int, text: str) -> Record:
     match = _STREAM.match(text)
     if match is None:
         return Record(receive_ns, RecordKind.FRAME, text)
-    stream = match.group(1)
-    symbol = stream.partition("@")[0].upper()
+    # one string per stream and per symbol, not one per frame: a day's recording holds millions
+    stream = sys.intern(match.group(1))
+    symbol = sys.intern(stream.partition("@")[0].upper())
     first_id = final_id = None
     if "@depth" in stream:
         ids = depth_ids(text, symbol)

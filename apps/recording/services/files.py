@@ -2,7 +2,7 @@
 
 A path may name a file or a directory (every file in it, by name); a gzip file is recognised by its
 first bytes, whatever its name. A gzip file cut short (a process killed while writing) is read up to
-where it ends. The whole recording is held in memory (about the size of its uncompressed text).
+where it ends. The whole recording is held in memory (about twice the size of its uncompressed text).
 """
 
 from __future__ import annotations
