@@ -292,6 +292,13 @@ def open_chart(
     return page
 
 
+def after_next_paint(page) -> None:
+    """Until the chart has painted what the test just changed (a visible range, data): Lightweight
+    Charts paints in the next animation frame, so the one after it comes once that paint is done.
+    Read ``painted`` figures after this, not before: they are the previous paint's until then."""
+    page.evaluate("() => new Promise((done) => requestAnimationFrame(() => requestAnimationFrame(done)))")
+
+
 def csp_violations(page) -> list[str]:
     """Everything the page's Content-Security-Policy blocked since it loaded."""
     return page.evaluate("window.__cspViolations")

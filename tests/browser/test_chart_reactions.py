@@ -10,7 +10,7 @@ import subprocess
 
 import pytest
 
-from tests.browser.conftest import ROOT, _python, csp_violations, open_chart, save_artifact
+from tests.browser.conftest import ROOT, _python, after_next_paint, csp_violations, open_chart, save_artifact
 
 pytestmark = pytest.mark.browser
 PX = 0.75
@@ -39,6 +39,7 @@ def show_touch(page, reaction: dict) -> None:
         ts.setVisibleLogicalRange({ from: i - 30, to: i + 30 }); }""",
         reaction["touch_time"],
     )
+    after_next_paint(page)  # the marks as painted in this range (the page may have painted the touch before)
 
 
 def test_the_touch_mark_and_the_stats_panel_show_what_the_api_says(
