@@ -68,7 +68,7 @@ def test_a_recording_indexes_depth_frames_and_snapshots_per_symbol():
     ]
     recording = build_recording(records)
     assert recording.symbols == ["BTCEUR", "ETHEUR"]
-    assert recording.depth["BTCEUR"] == [DepthMark(0, 10, 12), DepthMark(2, 13, 15)]
+    assert list(recording.depth["BTCEUR"]) == [DepthMark(0, 10, 12), DepthMark(2, 13, 15)]
     assert recording.snapshot_ids("BTCEUR") == [11]
     assert recording.unassigned_snapshots == 1  # a bare snapshot with two symbols: whose?
     one_symbol = build_recording([depth(1, 10, 12), snapshot(2, 14, None), snapshot(3, 11, None)])

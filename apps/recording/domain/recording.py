@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import heapq
 import json
+from array import array
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from typing import overload
 from urllib.parse import parse_qs, urlsplit
 
+from apps.recording.domain.frame_store import FrameStore
 from apps.recording.domain.klines import KlineArchive
 from apps.recording.domain.lines import Record, RecordKind
 
@@ -26,10 +29,42 @@ class DepthMark:
     final_id: int
 
 
+class DepthMarks(Sequence[DepthMark]):
+    """One symbol's depth marks, in frame order, as three integer columns (a day holds ~860,000)."""
+
+    def __init__(self) -> None:
+        self._index = array("q")
+        self._first = array("q")
+        self._final = array("q")
+
+    def append(self, mark: DepthMark) -> None:
+        self._index.append(mark.index)
+        self._first.append(mark.first_id)
+        self._final.append(mark.final_id)
+
+    def __len__(self) -> int:
+        return len(self._index)
+
+    @overload
+    def __getitem__(self, at: int) -> DepthMark: ...
+
+    @overload
+    def __getitem__(self, at: slice) -> list[DepthMark]: ...
+
+    def __getitem__(self, at: int | slice) -> DepthMark | list[DepthMark]:
+        if isinstance(at, slice):
+            return [self[i] for i in range(*at.indices(len(self)))]
+        return DepthMark(self._index[at], self._first[at], self._final[at])
+
+
 def merge_by_time(sources: Sequence[Sequence[Record]]) -> Iterator[Record]:
     """The records of every source in receive-time order (each source sorted first, stably)."""
-    ordered = [sorted(source, key=_receive_ns) for source in sources]
-    return heapq.merge(*ordered, key=_receive_ns)
+    return merge_sorted([sorted(source, key=_receive_ns) for source in sources])
+
+
+def merge_sorted(sources: Sequence[Iterable[Record]]) -> Iterator[Record]:
+    """Sources each already in receive-time order, merged (equal times: the earlier source first)."""
+    return heapq.merge(*sources, key=_receive_ns)
 
 
 def _receive_ns(record: Record) -> int:
@@ -38,11 +73,11 @@ def _receive_ns(record: Record) -> int:
 
 @dataclass
 class Recording:
-    frames: list[Record] = field(default_factory=list)
+    frames: FrameStore = field(default_factory=FrameStore)  # compact: texts compressed in blocks
     snapshots: dict[str, list[Record]] = field(default_factory=dict)  # ascending lastUpdateId
     rest: list[Record] = field(default_factory=list)
     markers: list[Record] = field(default_factory=list)
-    depth: dict[str, list[DepthMark]] = field(default_factory=dict)
+    depth: dict[str, DepthMarks] = field(default_factory=dict)
     klines: KlineArchive = field(default_factory=KlineArchive)
     unassigned_snapshots: int = 0  # bare snapshots whose symbol no line named
     bad_lines: int = 0
@@ -54,11 +89,11 @@ class Recording:
 
     @property
     def start_ns(self) -> int | None:
-        return self.frames[0].receive_ns if self.frames else None
+        return self.frames.receive_ns(0) if self.frames else None
 
     @property
     def end_ns(self) -> int | None:
-        return self.frames[-1].receive_ns if self.frames else None
+        return self.frames.receive_ns(len(self.frames) - 1) if self.frames else None
 
     def snapshot_ids(self, symbol: str) -> list[int]:
         return [s.first_id or 0 for s in self.snapshots.get(symbol, [])]
@@ -137,7 +172,10 @@ def _add_frame(recording: Recording, record: Record) -> None:
         return
     if record.first_id is not None and record.final_id is not None:
         mark = DepthMark(index, record.first_id, record.final_id)
-        recording.depth.setdefault(record.symbol, []).append(mark)
+        marks = recording.depth.get(record.symbol)
+        if marks is None:
+            marks = recording.depth[record.symbol] = DepthMarks()
+        marks.append(mark)
     elif "@kline_" in record.stream and '"x":true' in record.text:
         recording.klines.add_kline_frame(record.text)
 

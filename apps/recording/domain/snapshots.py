@@ -100,8 +100,9 @@ def resume_index(marks: Sequence[DepthMark], snapshot_id: int, from_index: int) 
     """The frame index to go on from so a client syncs with ``snapshot_id``: the first depth frame at
     or after ``from_index`` whose u reaches past it (it holds, or follows, the event snapshot + 1).
     None when no later frame does."""
-    start = bisect.bisect_left([m.index for m in marks], from_index)
-    for mark in marks[start:]:
+    start = bisect.bisect_left(marks, from_index, key=lambda m: m.index)
+    for at in range(start, len(marks)):
+        mark = marks[at]
         if mark.final_id > snapshot_id:
             return mark.index
     return None

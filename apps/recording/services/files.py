@@ -2,7 +2,7 @@
 
 A path may name a file or a directory (every file in it, by name); a gzip file is recognised by its
 first bytes, whatever its name. A gzip file cut short (a process killed while writing) is read up to
-where it ends. The whole recording is held in memory (about twice the size of its uncompressed text).
+where it ends. The whole recording is held in memory, its frames compactly (``FrameStore``).
 """
 
 from __future__ import annotations
@@ -15,8 +15,9 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from apps.recording.domain.lines import LineReader, Record
-from apps.recording.domain.recording import Recording, build_recording, merge_by_time
+from apps.recording.domain.frame_store import FrameStore
+from apps.recording.domain.lines import LineReader, Record, RecordKind
+from apps.recording.domain.recording import Recording, build_recording, merge_sorted
 
 log = logging.getLogger("apps.recording")
 
@@ -62,24 +63,54 @@ def read_lines(path: Path) -> Iterator[str]:
 
 @dataclass(frozen=True)
 class FileRecords:
+    """One file's records in receive-time order: its frames held compactly, the rest as read."""
+
     path: Path
-    records: list[Record]
+    frames: FrameStore
+    others: list[Record]  # snapshots, other REST answers, markers
     bad_lines: int
     first_bad: str | None
 
+    def in_time_order(self) -> Iterator[Record]:
+        return merge_sorted([self.frames, self.others])
+
 
 def read_file(path: Path) -> FileRecords:
+    """The file's records, sorted by receive time (stably). Frames are stored as they are read, so
+    a file in time order (a recorder writes in the order it receives) is never held as records."""
     reader = LineReader()
-    records = [record for line in read_lines(path) if (record := reader.read(line)) is not None]
+    frames, others = FrameStore(), []
+    last_ns, in_order = -1, True
+    for line in read_lines(path):
+        record = reader.read(line)
+        if record is None:
+            continue
+        if record.kind is RecordKind.FRAME:
+            in_order = in_order and record.receive_ns >= last_ns
+            last_ns = record.receive_ns
+            frames.append(record)
+        else:
+            others.append(record)
+    if not in_order:
+        frames = _sorted_frames(frames)
+    others.sort(key=lambda r: r.receive_ns)
     if reader.bad_lines:
         log.warning(
             "recording %s: %d unreadable line(s), the first: %s", path, reader.bad_lines, reader.first_bad
         )
-    return FileRecords(path, records, reader.bad_lines, reader.first_bad)
+    return FileRecords(path, frames, others, reader.bad_lines, reader.first_bad)
+
+
+def _sorted_frames(frames: FrameStore) -> FrameStore:
+    out = FrameStore()
+    for record in sorted(frames, key=lambda r: r.receive_ns):
+        out.append(record)
+    return out
 
 
 def load_recording(paths: Sequence[str | Path]) -> Recording:
-    """The recording the paths hold, their records merged by receive time."""
+    """The recording the paths hold, their records merged by receive time (equal times: the files in
+    the order given). Each file is made compact as soon as it is read."""
     files = [read_file(path) for path in recording_files(paths)]
-    merged = merge_by_time([f.records for f in files])
+    merged = merge_sorted([f.in_time_order() for f in files])
     return build_recording(merged, bad_lines=sum(f.bad_lines for f in files))

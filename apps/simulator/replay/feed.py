@@ -21,12 +21,12 @@ import logging
 import math
 import time
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from apps.recording.domain.lines import Record
 from apps.recording.domain.pacing import HOUR_MS, PacingSchedule, hour_aligned_offset_ms, shift_frame_times
-from apps.recording.domain.recording import Recording
+from apps.recording.domain.recording import DepthMark, Recording
 from apps.recording.domain.snapshots import StreamPosition, choose_snapshot, resume_index
 from apps.recording.domain.streams import payload_text, stream_key
 from apps.simulator.ws_server import WebSocketStreams
@@ -177,7 +177,7 @@ class ReplayFeed:
     def snapshot_for(self, symbol: str) -> Record | None:
         """The recorded snapshot a request for ``symbol`` gets now (None: the recording has none). When
         the nearest is too old, the replay restarts from the next recorded snapshot."""
-        marks = self.recording.depth.get(symbol, [])
+        marks: Sequence[DepthMark] = self.recording.depth.get(symbol, [])
         position = self.positions[symbol]
         upcoming = resume_index(marks, -1, self.cursor)
         next_first = self.recording.frames[upcoming].first_id if upcoming is not None else None

@@ -11,6 +11,7 @@ recording does not hold is refused (400) before the upgrade.
 from __future__ import annotations
 
 import asyncio
+import bisect
 import logging
 import time
 from collections import Counter
@@ -34,7 +35,8 @@ def start_index_at(recording: Recording, from_ns: int | None) -> int:
     """The first frame received at or after ``from_ns`` (0 without one)."""
     if from_ns is None:
         return 0
-    return next((i for i, r in enumerate(recording.frames) if r.receive_ns >= from_ns), len(recording.frames))
+    frames = recording.frames
+    return bisect.bisect_left(range(len(frames)), from_ns, key=frames.receive_ns)  # frames are in time order
 
 
 class ReplayServer(ServedOnOnePort):
