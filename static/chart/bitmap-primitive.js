@@ -3,7 +3,8 @@
 // behind the series' own drawing or, at "top", over it; and the attach/detach/requestUpdate contract
 // of Lightweight Charts 4.1.
 // A layer extends BitmapPrimitive and implements paint(scope) -> what it painted; drawScope(scope)
-// may be overridden to time or count the paint.
+// may be overridden to time or count the paint. A layer painted behind the series may also draw
+// something over it in the same frame: paintOver(scope), called after paint (the order blocks' badges).
 
 class BitmapRenderer {
   constructor(primitive, above) {
@@ -13,6 +14,7 @@ class BitmapRenderer {
 
   draw(target) {
     if (this._above) target.useBitmapCoordinateSpace((scope) => this._p.drawScope(scope));
+    else if (this._p.paintOver) target.useBitmapCoordinateSpace((scope) => this._p.paintOver(scope));
   }
 
   drawBackground(target) {

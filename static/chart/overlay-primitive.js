@@ -4,6 +4,7 @@
 
 import { isBacked, liquidityBadge } from "./confluence.js";
 import { LABEL_HEIGHT_PX, ZONE_MIN_HEIGHT_PX, drawableZones, placeLabels, zoneLabel } from "./display.js";
+import { BitmapPrimitive } from "./bitmap-primitive.js";
 import { TimeMapper } from "./timemap.js";
 
 export const MIN_BAND_PX = 3;
@@ -66,149 +67,9 @@ export function blockVisible(block, layers) {
   return true;
 }
 
-class OverlayRenderer {
-  constructor(primitive) {
-    this._p = primitive;
-  }
-
-  /** The badges of backed blocks go over the candles (the boxes and wall labels stay behind them). */
-  draw(target) {
-    const badges = this._p.painted.badges || [];
-    if (!badges.length) return;
-    target.useBitmapCoordinateSpace((scope) => {
-      const ctx = scope.context;
-      const hr = scope.horizontalPixelRatio;
-      const vr = scope.verticalPixelRatio;
-      ctx.font = `600 ${Math.round(11 * vr)}px system-ui, sans-serif`;
-      ctx.textBaseline = "middle";
-      for (const badge of badges) {
-        const left = Math.round((badge.x1 - 3) * hr);
-        const top = Math.round(badge.y1 * vr);
-        ctx.fillStyle = "rgba(13,17,23,0.9)";
-        ctx.fillRect(left, top, Math.round((badge.x2 + 3) * hr) - left, Math.round(badge.y2 * vr) - top);
-        ctx.fillStyle = badge.color;
-        ctx.fillText(badge.text, Math.round(badge.x1 * hr), Math.round(((badge.y1 + badge.y2) / 2) * vr));
-      }
-    });
-  }
-
-  drawBackground(target) {
-    const p = this._p;
-    target.useBitmapCoordinateSpace((scope) => {
-      const ctx = scope.context;
-      const hr = scope.horizontalPixelRatio;
-      const vr = scope.verticalPixelRatio;
-      const width = scope.mediaSize.width;
-      const height = scope.mediaSize.height;
-      const painted = { boxes: [], bands: [], width, height, now: p.geometry.now };
-
-      const strokeRect = (left, top, right, bottom, style) => {
-        ctx.save();
-        ctx.lineWidth = Math.max(1, Math.round(style.width * hr));
-        ctx.strokeStyle = style.stroke;
-        ctx.setLineDash(style.dash.map((d) => d * hr));
-        const inset = ctx.lineWidth / 2;
-        ctx.strokeRect(
-          Math.round(left * hr) + inset,
-          Math.round(top * vr) + inset,
-          Math.max(0, Math.round((right - left) * hr) - 2 * inset),
-          Math.max(0, Math.round((bottom - top) * vr) - 2 * inset),
-        );
-        ctx.restore();
-      };
-      const fillRect = (left, top, right, bottom, fill) => {
-        ctx.fillStyle = fill;
-        const l = Math.round(left * hr);
-        const t = Math.round(top * vr);
-        ctx.fillRect(l, t, Math.round(right * hr) - l, Math.round(bottom * vr) - t);
-      };
-      const visible = (r) => r.x2 >= 0 && r.x1 <= width && r.y2 >= 0 && r.y1 <= height;
-
-      for (const g of p.geometry.boxes) {
-        const rect = { x1: g.x1, x2: g.extends ? width : g.x2, y1: g.y1, y2: g.y2 };
-        if (rect.x2 < rect.x1 || !visible(rect)) continue;
-        fillRect(rect.x1, rect.y1, rect.x2, rect.y2, g.style.fill);
-        strokeRect(rect.x1, rect.y1, rect.x2, rect.y2, g.style);
-        painted.boxes.push({ id: g.id, kind: "orderblock", ...rect, extends: g.extends,
-          direction: g.item.direction, status: g.item.status, fill: g.style.fill, dash: g.style.dash.length > 0,
-          stroke: g.style.stroke, borderPx: g.style.width, backed: isBacked(g.item) });
-      }
-
-      const labelFont = `${Math.round(10 * vr)}px system-ui, sans-serif`;
-      const badgeFont = `600 ${Math.round(11 * vr)}px system-ui, sans-serif`;
-      ctx.textBaseline = "middle";
-      const wanted = [];
-      ctx.font = badgeFont;
-      for (const g of p.geometry.boxes) {
-        // badges first: placed before any wall label, at the left of the box's visible part
-        const text = liquidityBadge(g.item, p.base);
-        if (text === null) continue;
-        const textWidth = ctx.measureText(text).width / hr;
-        const tx = Math.max(g.x1, 0) + 5;
-        const inside = g.y2 - g.y1 >= LABEL_HEIGHT_PX + 6;
-        const cy = inside ? g.y1 + 3 + LABEL_HEIGHT_PX / 2 : g.y1 - 1 - LABEL_HEIGHT_PX / 2;
-        // not live: the badge is what was last measured, greyed like the walls
-        const color = p.asOf !== null ? rgba(GREY, 1) : colorOf(g.item.direction);
-        wanted.push({ id: g.id, kind: "badge", text, color, strength: Infinity,
-          x1: tx, x2: tx + textWidth, y1: cy - LABEL_HEIGHT_PX / 2, y2: cy + LABEL_HEIGHT_PX / 2 });
-      }
-      ctx.font = labelFont;
-      for (const g of p.geometry.bands) {
-        const rect = { x1: g.x1, x2: g.x2, y1: g.y1, y2: g.y2 };
-        const tailTo = g.extends ? width : null;
-        if (!visible({ ...rect, x2: Math.max(rect.x2, tailTo ?? rect.x2) })) continue;
-        fillRect(rect.x1, rect.y1, rect.x2, rect.y2, g.style.fill);
-        if (tailTo !== null && tailTo > rect.x2) {
-          // the live wall continues to the right edge (lighter): readable at any zoom
-          fillRect(rect.x2, rect.y1, tailTo, rect.y2, g.style.tail);
-          strokeRect(rect.x2, rect.y1, tailTo, rect.y2, { ...g.style, stroke: g.style.tailEdge, width: 1 });
-        }
-        strokeRect(rect.x1, rect.y1, rect.x2, rect.y2, g.style);
-        {
-          const text = zoneLabel(g.item, p.quote);
-          const textWidth = ctx.measureText(text).width / hr;
-          const tx = Math.min(Math.max(rect.x2, rect.x1) + 4, width - textWidth - 4 - p.labelInset(width));
-          const cy = (rect.y1 + rect.y2) / 2;
-          wanted.push({ id: g.id, kind: "zone", text, color: g.style.label, strength: Number(g.item.strength),
-            x1: tx, x2: tx + textWidth, y1: cy - LABEL_HEIGHT_PX / 2, y2: cy + LABEL_HEIGHT_PX / 2 });
-        }
-        painted.bands.push({ id: g.id, kind: "zone", ...rect, tailTo, extends: g.extends, side: g.item.side,
-          status: g.item.status, fill: g.style.fill, dash: g.style.dash.length > 0 });
-      }
-      // badges, then the strongest walls first; a label that would overlap a placed one is left to the tooltip
-      wanted.sort((a, b) => b.strength - a.strength);
-      const placed = placeLabels(wanted);
-      painted.labels = placed.filter((label) => label.kind === "zone");
-      painted.badges = placed.filter((label) => label.kind === "badge");
-      for (const label of painted.labels) { // the badges are drawn over the candles: draw()
-        ctx.fillStyle = "rgba(13,17,23,0.85)"; // the page background: readable over bands and grid
-        fillRect(label.x1 - 2, label.y1, label.x2 + 2, label.y2, ctx.fillStyle);
-        ctx.fillStyle = label.color;
-        ctx.fillText(label.text, Math.round(label.x1 * hr), Math.round(((label.y1 + label.y2) / 2) * vr));
-      }
-      painted.asOf = p.asOf;
-      p.painted = painted;
-      p.drawCount += 1;
-    });
-  }
-}
-
-class OverlayPaneView {
-  constructor(primitive) {
-    this._renderer = new OverlayRenderer(primitive);
-  }
-
-  zOrder() {
-    return "normal"; // drawn in the background pass: above the grid, below the candles
-  }
-
-  renderer() {
-    return this._renderer;
-  }
-}
-
-export class OverlayPrimitive {
+export class OverlayPrimitive extends BitmapPrimitive {
   constructor(mapper, options) {
+    super("normal"); // the background pass: above the grid, below the candles
     this.mapper = mapper;
     this.now = options.now; // () => seconds
     this.quote = options.quote || "";
@@ -222,26 +83,127 @@ export class OverlayPrimitive {
     this.painted = { boxes: [], bands: [], labels: [], badges: [], width: 0, height: 0, now: null, asOf: null };
     this.drawCount = 0;
     this.labelInset = () => 0; // px at the right edge wall labels keep clear of (the depth profile)
-    this._views = [new OverlayPaneView(this)];
-    this._chart = null;
-    this._series = null;
-    this._requestUpdate = null;
   }
 
-  attached({ chart, series, requestUpdate }) {
-    this._chart = chart;
-    this._series = series;
-    this._requestUpdate = requestUpdate;
+  drawScope(scope) {
+    super.drawScope(scope);
+    this.drawCount += 1;
   }
 
-  detached() {
-    this._chart = null;
-    this._series = null;
-    this._requestUpdate = null;
+  /** The boxes, the bands and the wall labels, behind the candles; places the badges too. */
+  paint(scope) {
+    const ctx = scope.context;
+    const hr = scope.horizontalPixelRatio;
+    const vr = scope.verticalPixelRatio;
+    const width = scope.mediaSize.width;
+    const height = scope.mediaSize.height;
+    const painted = { boxes: [], bands: [], width, height, now: this.geometry.now };
+
+    const strokeRect = (left, top, right, bottom, style) => {
+      ctx.save();
+      ctx.lineWidth = Math.max(1, Math.round(style.width * hr));
+      ctx.strokeStyle = style.stroke;
+      ctx.setLineDash(style.dash.map((d) => d * hr));
+      const inset = ctx.lineWidth / 2;
+      ctx.strokeRect(
+        Math.round(left * hr) + inset,
+        Math.round(top * vr) + inset,
+        Math.max(0, Math.round((right - left) * hr) - 2 * inset),
+        Math.max(0, Math.round((bottom - top) * vr) - 2 * inset),
+      );
+      ctx.restore();
+    };
+    const fillRect = (left, top, right, bottom, fill) => {
+      ctx.fillStyle = fill;
+      const l = Math.round(left * hr);
+      const t = Math.round(top * vr);
+      ctx.fillRect(l, t, Math.round(right * hr) - l, Math.round(bottom * vr) - t);
+    };
+    const visible = (r) => r.x2 >= 0 && r.x1 <= width && r.y2 >= 0 && r.y1 <= height;
+
+    for (const g of this.geometry.boxes) {
+      const rect = { x1: g.x1, x2: g.extends ? width : g.x2, y1: g.y1, y2: g.y2 };
+      if (rect.x2 < rect.x1 || !visible(rect)) continue;
+      fillRect(rect.x1, rect.y1, rect.x2, rect.y2, g.style.fill);
+      strokeRect(rect.x1, rect.y1, rect.x2, rect.y2, g.style);
+      painted.boxes.push({ id: g.id, kind: "orderblock", ...rect, extends: g.extends,
+        direction: g.item.direction, status: g.item.status, fill: g.style.fill, dash: g.style.dash.length > 0,
+        stroke: g.style.stroke, borderPx: g.style.width, backed: isBacked(g.item) });
+    }
+
+    const labelFont = `${Math.round(10 * vr)}px system-ui, sans-serif`;
+    const badgeFont = `600 ${Math.round(11 * vr)}px system-ui, sans-serif`;
+    ctx.textBaseline = "middle";
+    const wanted = [];
+    ctx.font = badgeFont;
+    for (const g of this.geometry.boxes) {
+      // badges first: placed before any wall label, at the left of the box's visible part
+      const text = liquidityBadge(g.item, this.base);
+      if (text === null) continue;
+      const textWidth = ctx.measureText(text).width / hr;
+      const tx = Math.max(g.x1, 0) + 5;
+      const inside = g.y2 - g.y1 >= LABEL_HEIGHT_PX + 6;
+      const cy = inside ? g.y1 + 3 + LABEL_HEIGHT_PX / 2 : g.y1 - 1 - LABEL_HEIGHT_PX / 2;
+      // not live: the badge is what was last measured, greyed like the walls
+      const color = this.asOf !== null ? rgba(GREY, 1) : colorOf(g.item.direction);
+      wanted.push({ id: g.id, kind: "badge", text, color, strength: Infinity,
+        x1: tx, x2: tx + textWidth, y1: cy - LABEL_HEIGHT_PX / 2, y2: cy + LABEL_HEIGHT_PX / 2 });
+    }
+    ctx.font = labelFont;
+    for (const g of this.geometry.bands) {
+      const rect = { x1: g.x1, x2: g.x2, y1: g.y1, y2: g.y2 };
+      const tailTo = g.extends ? width : null;
+      if (!visible({ ...rect, x2: Math.max(rect.x2, tailTo ?? rect.x2) })) continue;
+      fillRect(rect.x1, rect.y1, rect.x2, rect.y2, g.style.fill);
+      if (tailTo !== null && tailTo > rect.x2) {
+        // the live wall continues to the right edge (lighter): readable at any zoom
+        fillRect(rect.x2, rect.y1, tailTo, rect.y2, g.style.tail);
+        strokeRect(rect.x2, rect.y1, tailTo, rect.y2, { ...g.style, stroke: g.style.tailEdge, width: 1 });
+      }
+      strokeRect(rect.x1, rect.y1, rect.x2, rect.y2, g.style);
+      {
+        const text = zoneLabel(g.item, this.quote);
+        const textWidth = ctx.measureText(text).width / hr;
+        const tx = Math.min(Math.max(rect.x2, rect.x1) + 4, width - textWidth - 4 - this.labelInset(width));
+        const cy = (rect.y1 + rect.y2) / 2;
+        wanted.push({ id: g.id, kind: "zone", text, color: g.style.label, strength: Number(g.item.strength),
+          x1: tx, x2: tx + textWidth, y1: cy - LABEL_HEIGHT_PX / 2, y2: cy + LABEL_HEIGHT_PX / 2 });
+      }
+      painted.bands.push({ id: g.id, kind: "zone", ...rect, tailTo, extends: g.extends, side: g.item.side,
+        status: g.item.status, fill: g.style.fill, dash: g.style.dash.length > 0 });
+    }
+    // badges, then the strongest walls first; a label that would overlap a placed one is left to the tooltip
+    wanted.sort((a, b) => b.strength - a.strength);
+    const placed = placeLabels(wanted);
+    painted.labels = placed.filter((label) => label.kind === "zone");
+    painted.badges = placed.filter((label) => label.kind === "badge");
+    for (const label of painted.labels) { // the badges are drawn over the candles: paintOver()
+      ctx.fillStyle = "rgba(13,17,23,0.85)"; // the page background: readable over bands and grid
+      fillRect(label.x1 - 2, label.y1, label.x2 + 2, label.y2, ctx.fillStyle);
+      ctx.fillStyle = label.color;
+      ctx.fillText(label.text, Math.round(label.x1 * hr), Math.round(((label.y1 + label.y2) / 2) * vr));
+    }
+    painted.asOf = this.asOf;
+    return painted;
   }
 
-  paneViews() {
-    return this._views;
+  /** The badges of backed blocks go over the candles (the boxes and wall labels stay behind them). */
+  paintOver(scope) {
+    const badges = this.painted.badges || [];
+    if (!badges.length) return;
+    const ctx = scope.context;
+    const hr = scope.horizontalPixelRatio;
+    const vr = scope.verticalPixelRatio;
+    ctx.font = `600 ${Math.round(11 * vr)}px system-ui, sans-serif`;
+    ctx.textBaseline = "middle";
+    for (const badge of badges) {
+      const left = Math.round((badge.x1 - 3) * hr);
+      const top = Math.round(badge.y1 * vr);
+      ctx.fillStyle = "rgba(13,17,23,0.9)";
+      ctx.fillRect(left, top, Math.round((badge.x2 + 3) * hr) - left, Math.round(badge.y2 * vr) - top);
+      ctx.fillStyle = badge.color;
+      ctx.fillText(badge.text, Math.round(badge.x1 * hr), Math.round(((badge.y1 + badge.y2) / 2) * vr));
+    }
   }
 
   setData(blocks, zones) {
@@ -260,10 +222,6 @@ export class OverlayPrimitive {
   setLayers(layers) {
     this.layers = { ...this.layers, ...layers };
     this.requestUpdate();
-  }
-
-  requestUpdate() {
-    if (this._requestUpdate) this._requestUpdate();
   }
 
   updateAllViews() {
