@@ -182,7 +182,10 @@ class WebSocketConnection:
     async def send(self, message: str) -> None:
         """Send a text message; waits while the write buffer is above its limit."""
         if self.protocol.state is not State.OPEN:
-            raise ConnectionClosedError(self.protocol.close_rcvd, self.protocol.close_sent)
+            protocol = self.protocol  # both close frames known: the exception must say which came first
+            raise ConnectionClosedError(
+                protocol.close_rcvd, protocol.close_sent, protocol.close_rcvd_then_sent
+            )
         self.protocol.send_text(message.encode())
         self._flush()
         try:

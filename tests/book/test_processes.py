@@ -83,7 +83,8 @@ async def stop_cleanly(proc: asyncio.subprocess.Process, seen: list[str]) -> Non
     rest, _ = await asyncio.wait_for(proc.communicate(), 15)
     seen.append(rest.decode(errors="replace"))
     assert proc.returncode == 0, "".join(seen[-30:])
-    assert "Traceback" not in "".join(seen)
+    output = "".join(seen)
+    assert "Traceback" not in output, output[max(0, output.find("Traceback") - 400) :][:4000]
 
 
 async def test_serve_runs_web_and_streamer_in_one_process_and_stops_on_sigterm(tmp_path):

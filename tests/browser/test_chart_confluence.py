@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from tests.browser.conftest import csp_violations, open_chart, save_artifact
+from tests.browser.conftest import after_next_paint, csp_violations, open_chart, save_artifact
 
 pytestmark = pytest.mark.browser
 PHONE = {"width": 390, "height": 844}
@@ -37,6 +37,33 @@ def blocks_by_status(site) -> dict[str, dict[str, Any]]:
 
 def painted_box(page, block_id: str) -> dict[str, Any]:
     return next(b for b in page.evaluate("__chartDebug.painted.boxes") if b["id"] == block_id)
+
+
+# the pane canvas' RGB values in a rectangle of CSS pixels
+RECT_RGB = """([x1, y1, x2, y2]) => {
+  const w = __chartDebug.painted.width;
+  const canvas = [...document.querySelectorAll('#chart canvas')].find((c) => Math.abs(c.clientWidth - w) < 1);
+  const ratio = canvas.width / canvas.clientWidth;
+  const left = Math.round(x1 * ratio), top = Math.round(y1 * ratio);
+  const width = Math.max(1, Math.round((x2 - x1) * ratio)), height = Math.max(1, Math.round((y2 - y1) * ratio));
+  return Array.from(canvas.getContext('2d').getImageData(left, top, width, height).data).filter((_, i) => i % 4 !== 3);
+}"""
+
+
+def badge_ink(page, badge: dict[str, Any]) -> int:
+    """How much the badge changes its pixels: the largest channel difference inside its text area
+    between the chart with the order blocks and without. The badge is drawn over the candles (a dark
+    plate, the text in the block's colour): it changes pixels by ~100 or more even over a candle;
+    the box's fill alone, behind the candles, by under 45."""
+    area = [badge["x1"], badge["y1"] + 2, badge["x2"], badge["y2"] - 2]
+    shown = page.evaluate(RECT_RGB, area)
+    toggle = "() => document.querySelector('input[data-layer=\"orderblocks\"]').click()"
+    page.evaluate(toggle)  # the blocks' layer off
+    after_next_paint(page)
+    hidden = page.evaluate(RECT_RGB, area)
+    page.evaluate(toggle)  # and on again
+    after_next_paint(page)
+    return max(abs(a - b) for a, b in zip(shown, hidden, strict=True))
 
 
 def hover(page, box: dict[str, Any]) -> str:
@@ -107,6 +134,9 @@ def test_a_pushed_backed_block_gets_a_stronger_border_its_badge_and_the_details(
     assert painted_box(page, fresh["id"])["backed"]
     page.get_by_label("Backed only").uncheck()
     page.wait_for_function("() => __chartDebug.painted.boxes.length === 2")
+    after_next_paint(page)
+    [badge] = page.evaluate("__chartDebug.painted.badges")
+    assert badge_ink(page, badge) >= 80  # drawn over the candles, in the block's colour
     assert page.page_errors == [] and csp_violations(page) == []
     page.context.close()
 
