@@ -275,9 +275,9 @@ chart.subscribeCrosshairMove((param) => {
     tooltip.innerHTML = html;
     // coloured through the CSSOM: the page's Content-Security-Policy allows no inline style attribute
     tooltip.querySelector(".tt-title").style.color = own ? own.color : colorOf(item.kind === "zone" ? item.side : item.direction);
-    tooltip.dataset.id = item.id;
     shownTip = { html, width: tooltip.offsetWidth, height: tooltip.offsetHeight };
   }
+  if (tooltip.dataset.id !== item.id) tooltip.dataset.id = item.id; // also when the same text shows again
   // right of the cursor, or left of it when that would cover the price axis
   const paneWidth = primitive.painted.width || container.clientWidth;
   let left = param.point.x + 14;
