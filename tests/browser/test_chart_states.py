@@ -88,8 +88,9 @@ def test_ten_walls_never_get_overlapping_labels(browser, live_site):
             )
             walls.append(response.json()["result"])
         # 10 walls 3 bins apart (closer ones merge into one zone); the analysed range (mid +-1 %, the
-        # trusted window) holds 8 of them
-        page.wait_for_function("() => __chartDebug.painted.bands.length >= 8", timeout=40_000)
+        # trusted window) holds 8 of them while the market stays where it was, fewer once it drifts
+        # (a fresh-clone run saw fewer than 8 for 40 s): 6 are enough to crowd the labels
+        page.wait_for_function("() => __chartDebug.painted.bands.length >= 6", timeout=40_000)
         painted = page.evaluate("__chartDebug.painted")
         labels = painted["labels"]
         assert labels, "the strongest walls are labelled"
